@@ -1,0 +1,282 @@
+import { writeAdtsHeader, type AacConfig } from './aac.js';
+import type { AccessUnitScan, AvcConfig } from './avc.js';
+import { crc32Mpeg } from './crc32-mpeg.js';
+
+export const TS_PACKET = 188;
+export const PID_PAT = 0;
+export const PID_PMT = 0x1000;
+export const PID_VIDEO = 0x100;
+export const PID_AUDIO = 0x101;
+const STREAM_TYPE_H264 = 0x1b;
+const STREAM_TYPE_AAC_ADTS = 0x0f;
+
+/** 90 kHz clock values wrap at 2^33. */
+export const TS_CLOCK_WRAP = 2 ** 33;
+/** Audio frames are grouped into PES packets of about this size, as ffmpeg does. */
+const AUDIO_PES_PAYLOAD = 2930;
+/** PCR runs this far (90 kHz) ahead of the DTS of the picture it precedes. */
+const PCR_LEAD = 9000;
+const CHUNK_PACKETS = 2048;
+
+const START_CODE = [0, 0, 0, 1];
+const AUD = [0, 0, 0, 1, 0x09, 0xf0];
+
+export interface TrackSet {
+  video: boolean;
+  audio: boolean;
+}
+
+function wrap90(t: number): number {
+  const r = t % TS_CLOCK_WRAP;
+  return r < 0 ? r + TS_CLOCK_WRAP : r;
+}
+
+function writeTimestamp(buf: Uint8Array, o: number, prefix: number, t: number): void {
+  buf[o] = (prefix << 4) | ((Math.floor(t / 2 ** 30) & 7) << 1) | 1;
+  buf[o + 1] = (t >>> 22) & 0xff;
+  buf[o + 2] = (((t >>> 15) & 0x7f) << 1) | 1;
+  buf[o + 3] = (t >>> 7) & 0xff;
+  buf[o + 4] = ((t & 0x7f) << 1) | 1;
+}
+
+/**
+ * Writes H.264 and AAC into MPEG-TS packets. The caller frames segments with
+ * startSegment()/endSegment(); continuity counters run on across segments.
+ */
+export class TsMuxer {
+  private chunks: Buffer[] = [];
+  private cur: Buffer = Buffer.allocUnsafe(TS_PACKET * CHUNK_PACKETS);
+  private pos = 0;
+  private scratch: Buffer = Buffer.allocUnsafe(512 * 1024);
+  private audioBuf: Buffer = Buffer.allocUnsafe(16 * 1024);
+  private audioLen = 0;
+  private audioPts = 0;
+  private ccPat = 0;
+  private ccPmt = 0;
+  private ccVideo = 0;
+  private ccAudio = 0;
+  private pmtVersion = 0;
+  private tracks: TrackSet = { video: false, audio: false };
+  private segmentBytes = 0;
+
+  /** Starts a segment with PAT and PMT for the given tracks. */
+  startSegment(tracks: TrackSet): void {
+    this.tracks = { ...tracks };
+    this.writePat();
+    this.writePmt();
+  }
+
+  /** Announces a track set change inside the current segment (new PMT version). */
+  updateTracks(tracks: TrackSet): void {
+    if (tracks.video === this.tracks.video && tracks.audio === this.tracks.audio) return;
+    this.flushAudio();
+    this.tracks = { ...tracks };
+    this.pmtVersion = (this.pmtVersion + 1) & 0x1f;
+    this.writePat();
+    this.writePmt();
+  }
+
+  /** Finishes the segment and returns its bytes. */
+  endSegment(): Buffer {
+    this.flushAudio();
+    const last = this.cur.subarray(0, this.pos);
+    let out: Buffer;
+    if (this.chunks.length === 0) {
+      out = Buffer.from(last); // copy: `cur` is reused
+    } else {
+      out = Buffer.concat([...this.chunks, last], this.segmentBytes);
+      this.chunks = [];
+    }
+    this.pos = 0;
+    this.segmentBytes = 0;
+    return out;
+  }
+
+  /**
+   * Writes one access unit. `data` holds length-prefixed NALUs laid out as `scan` describes;
+   * AUD is prepended, SPS/PPS are inserted before IDR pictures that lack them.
+   * Times are 90 kHz ticks (any range; wrapped to 33 bits here).
+   */
+  writeVideo(data: Uint8Array, scan: AccessUnitScan, config: AvcConfig, dts: number, pts: number, idr: boolean): void {
+    const insertParams = idr && !(scan.hasSps && scan.hasPps);
+    let paramBytes = 0;
+    if (insertParams) {
+      for (const s of config.sps) paramBytes += 4 + s.length;
+      for (const p of config.pps) paramBytes += 4 + p.length;
+    }
+    const needed = 19 + AUD.length + paramBytes + scan.count * 4 + scan.payloadBytes;
+    if (needed > this.scratch.length) this.scratch = Buffer.allocUnsafe(needed * 2);
+    const s = this.scratch;
+    const dts90 = wrap90(dts);
+    const pts90 = wrap90(pts);
+    // PES header: unbounded length (0) as video PES may exceed 64 KiB.
+    s[0] = 0; s[1] = 0; s[2] = 1; s[3] = 0xe0; s[4] = 0; s[5] = 0; s[6] = 0x80;
+    let o: number;
+    if (pts90 !== dts90) {
+      s[7] = 0xc0; s[8] = 10;
+      writeTimestamp(s, 9, 3, pts90);
+      writeTimestamp(s, 14, 1, dts90);
+      o = 19;
+    } else {
+      s[7] = 0x80; s[8] = 5;
+      writeTimestamp(s, 9, 2, pts90);
+      o = 14;
+    }
+    s.set(AUD, o);
+    o += AUD.length;
+    if (insertParams) {
+      for (const set of [config.sps, config.pps]) {
+        for (const nal of set) {
+          s.set(START_CODE, o);
+          s.set(nal, o + 4);
+          o += 4 + nal.length;
+        }
+      }
+    }
+    const { starts, lengths } = scan;
+    for (let i = 0; i < scan.count; i++) {
+      s[o] = 0; s[o + 1] = 0; s[o + 2] = 0; s[o + 3] = 1;
+      const start = starts[i]!;
+      const len = lengths[i]!;
+      s.set(data.subarray(start, start + len), o + 4);
+      o += 4 + len;
+    }
+    this.writePes(PID_VIDEO, o, wrap90(dts90 - PCR_LEAD), idr);
+  }
+
+  /** Queues one raw AAC frame (ADTS header added). `pts` in 90 kHz ticks. */
+  writeAudio(frame: Uint8Array, config: AacConfig, pts: number): void {
+    const size = frame.length + 7;
+    if (this.audioLen > 0 && this.audioLen + size > AUDIO_PES_PAYLOAD) this.flushAudio();
+    if (this.audioLen === 0) this.audioPts = wrap90(pts);
+    if (14 + this.audioLen + size > this.audioBuf.length) {
+      const bigger = Buffer.allocUnsafe((14 + this.audioLen + size) * 2);
+      this.audioBuf.copy(bigger, 0, 0, 14 + this.audioLen);
+      this.audioBuf = bigger;
+    }
+    const o = 14 + this.audioLen; // room for the PES header in front
+    writeAdtsHeader(this.audioBuf, o, config, frame.length);
+    this.audioBuf.set(frame, o + 7);
+    this.audioLen += size;
+  }
+
+  flushAudio(): void {
+    if (this.audioLen === 0) return;
+    const b = this.audioBuf;
+    const pesLength = 8 + this.audioLen;
+    b[0] = 0; b[1] = 0; b[2] = 1; b[3] = 0xc0;
+    b[4] = pesLength > 0xffff ? 0 : pesLength >> 8;
+    b[5] = pesLength > 0xffff ? 0 : pesLength & 0xff;
+    b[6] = 0x80; b[7] = 0x80; b[8] = 5;
+    writeTimestamp(b, 9, 2, this.audioPts);
+    const pcr = this.tracks.video ? -1 : wrap90(this.audioPts - PCR_LEAD);
+    const len = 14 + this.audioLen;
+    this.audioLen = 0;
+    this.writePesFrom(b, PID_AUDIO, len, pcr, false);
+  }
+
+  private writePes(pid: number, len: number, pcr: number, randomAccess: boolean): void {
+    this.writePesFrom(this.scratch, pid, len, pcr, randomAccess);
+  }
+
+  private nextPacket(): number {
+    if (this.pos === this.cur.length) {
+      this.chunks.push(this.cur);
+      this.cur = Buffer.allocUnsafe(TS_PACKET * CHUNK_PACKETS);
+      this.pos = 0;
+    }
+    const o = this.pos;
+    this.pos += TS_PACKET;
+    this.segmentBytes += TS_PACKET;
+    return o;
+  }
+
+  private nextCc(pid: number): number {
+    if (pid === PID_VIDEO) return (this.ccVideo = (this.ccVideo + 1) & 15);
+    return (this.ccAudio = (this.ccAudio + 1) & 15);
+  }
+
+  private writePesFrom(src: Buffer, pid: number, len: number, pcr: number, randomAccess: boolean): void {
+    let p = 0;
+    let first = true;
+    while (p < len) {
+      const remaining = len - p;
+      const o = this.nextPacket();
+      const buf = this.cur;
+      const cc = this.nextCc(pid);
+      buf[o] = 0x47;
+      buf[o + 1] = (first ? 0x40 : 0) | (pid >> 8);
+      buf[o + 2] = pid & 0xff;
+      const withPcr = first && pcr >= 0;
+      const flags = (withPcr ? 0x10 : 0) | (first && randomAccess ? 0x40 : 0);
+      let afLen = flags ? (withPcr ? 8 : 2) : 0;
+      let payload = 184 - afLen;
+      if (remaining < payload) {
+        afLen += payload - remaining;
+        payload = remaining;
+      }
+      if (afLen > 0) {
+        buf[o + 3] = 0x30 | cc;
+        buf[o + 4] = afLen - 1;
+        if (afLen > 1) {
+          buf[o + 5] = flags;
+          let f = o + 6;
+          if (withPcr) {
+            buf[f] = Math.floor(pcr / 2 ** 25) & 0xff;
+            buf[f + 1] = (pcr >>> 17) & 0xff;
+            buf[f + 2] = (pcr >>> 9) & 0xff;
+            buf[f + 3] = (pcr >>> 1) & 0xff;
+            buf[f + 4] = ((pcr & 1) << 7) | 0x7e;
+            buf[f + 5] = 0;
+            f += 6;
+          }
+          buf.fill(0xff, f, o + 4 + afLen);
+        }
+      } else {
+        buf[o + 3] = 0x10 | cc;
+      }
+      src.copy(buf, o + 4 + afLen, p, p + payload);
+      p += payload;
+      first = false;
+    }
+  }
+
+  private writeSection(pid: number, cc: number, section: number[]): void {
+    const o = this.nextPacket();
+    const buf = this.cur;
+    buf[o] = 0x47;
+    buf[o + 1] = 0x40 | (pid >> 8);
+    buf[o + 2] = pid & 0xff;
+    buf[o + 3] = 0x10 | cc;
+    buf[o + 4] = 0; // pointer_field
+    const start = o + 5;
+    for (let i = 0; i < section.length; i++) buf[start + i] = section[i]!;
+    const crc = crc32Mpeg(buf, start, start + section.length);
+    buf.writeUInt32BE(crc, start + section.length);
+    buf.fill(0xff, start + section.length + 4, o + TS_PACKET);
+  }
+
+  private writePat(): void {
+    this.ccPat = (this.ccPat + 1) & 15;
+    // table 0, section length 13, TSID 1, version, program 1 → PMT PID
+    this.writeSection(PID_PAT, this.ccPat, [
+      0x00, 0xb0, 13, 0x00, 0x01, 0xc1, 0, 0,
+      0x00, 0x01, 0xe0 | (PID_PMT >> 8), PID_PMT & 0xff,
+    ]);
+  }
+
+  private writePmt(): void {
+    this.ccPmt = (this.ccPmt + 1) & 15;
+    const streams: number[] = [];
+    if (this.tracks.video) streams.push(STREAM_TYPE_H264, 0xe0 | (PID_VIDEO >> 8), PID_VIDEO & 0xff, 0xf0, 0);
+    if (this.tracks.audio) streams.push(STREAM_TYPE_AAC_ADTS, 0xe0 | (PID_AUDIO >> 8), PID_AUDIO & 0xff, 0xf0, 0);
+    const pcrPid = this.tracks.video || !this.tracks.audio ? PID_VIDEO : PID_AUDIO;
+    const sectionLength = 9 + streams.length + 4;
+    this.writeSection(PID_PMT, this.ccPmt, [
+      0x02, 0xb0 | (sectionLength >> 8), sectionLength & 0xff, 0x00, 0x01,
+      0xc1 | (this.pmtVersion << 1), 0, 0,
+      0xe0 | (pcrPid >> 8), pcrPid & 0xff, 0xf0, 0,
+      ...streams,
+    ]);
+  }
+}

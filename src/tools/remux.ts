@@ -1,0 +1,73 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FlvDemuxer } from '../media/flv.js';
+import { LivePackager, type MediaInfo, type PackagerEvent } from '../media/packager.js';
+import { renderVodPlaylist, type PlaylistEntry } from '../media/playlist.js';
+
+export interface RemuxOptions {
+  input: string;
+  outDir: string;
+  fragDuration: number;
+  fragCount: number;
+  playlistName: string;
+  /** Also write a VOD playlist listing every segment under this name. */
+  vodPlaylistName?: string;
+}
+
+export interface RemuxResult {
+  segments: PlaylistEntry[];
+  notices: string[];
+  media: MediaInfo;
+  bytesIn: number;
+}
+
+async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+/** Runs an FLV file through the live packager and writes its segments and playlists. */
+export async function remuxFile(options: RemuxOptions): Promise<RemuxResult> {
+  await mkdir(options.outDir, { recursive: true });
+  const base = options.playlistName.replace(/\.m3u8$/, '');
+  const packager = new LivePackager({
+    fragDuration: options.fragDuration,
+    fragCount: options.fragCount,
+    segmentUri: (n) => `${base}${n}.ts`,
+  });
+  const demuxer = new FlvDemuxer();
+  const result: RemuxResult = { segments: [], notices: [], media: {}, bytesIn: 0 };
+
+  const carryOut = async (events: PackagerEvent[]) => {
+    for (const e of events) {
+      if (e.type === 'segment') {
+        await writeAtomic(join(options.outDir, e.segment.uri), e.segment.data);
+        result.segments.push({
+          sequence: e.segment.sequence,
+          uri: e.segment.uri,
+          duration: e.segment.durationMs / 1000,
+          discontinuity: e.segment.discontinuity,
+        });
+      } else if (e.type === 'playlist') {
+        await writeAtomic(join(options.outDir, options.playlistName), e.text);
+      } else if (e.type === 'notice') {
+        result.notices.push(`${e.code}: ${e.message}`);
+      }
+    }
+  };
+
+  for await (const chunk of createReadStream(options.input, { highWaterMark: 1 << 20 })) {
+    const buf = chunk as Buffer;
+    result.bytesIn += buf.length;
+    for (const tag of demuxer.push(buf)) await carryOut(packager.push(tag.type, tag.timestamp, tag.data));
+  }
+  if (demuxer.pendingBytes > 0) result.notices.push(`truncated-input: ${demuxer.pendingBytes} trailing bytes ignored`);
+  await carryOut(packager.finish());
+  result.media = packager.mediaInfo();
+  if (options.vodPlaylistName) {
+    await writeAtomic(join(options.outDir, options.vodPlaylistName), renderVodPlaylist(result.segments));
+  }
+  return result;
+}
