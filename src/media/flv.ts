@@ -16,7 +16,7 @@ export class FlvFormatError extends Error {}
 const FLV_HEADER_MIN = 9;
 const TAG_HEADER = 11;
 /** Tags above this size are treated as corruption rather than buffered. */
-export const MAX_FLV_TAG_SIZE = 16 * 1024 * 1024;
+export const MAX_FLV_TAG_SIZE = 8 * 1024 * 1024;
 
 /**
  * Incremental FLV demuxer: feed arbitrary chunks, get complete tags back.

@@ -9,6 +9,7 @@ import { Segmenter, type CutDecision } from './segmenter.js';
 import { profileName } from './sps.js';
 import { Timeline, TRACK_AUDIO, TRACK_VIDEO, type TimelineOptions } from './timeline.js';
 import { TsMuxer } from './ts-muxer.js';
+import { VideoClock } from './video-clock.js';
 
 /** Output timestamps start here, so that negative composition offsets stay positive. */
 export const OUTPUT_ORIGIN_MS = 1400;
@@ -100,6 +101,7 @@ export class LivePackager {
   private readonly scan = new AccessUnitScan();
   private readonly fps = new FrameRateEstimator();
   private readonly audioClock = new AudioClock();
+  private readonly videoClock = new VideoClock();
   private readonly segmentUri: (sequence: number) => string;
   private readonly noticed = new Set<NoticeCode>();
   private avc: AvcConfig | undefined;
@@ -219,9 +221,11 @@ export class LivePackager {
     }
     this.stats.videoFrames++;
     this.fps.add(dts);
-    const t = (dts + OUTPUT_ORIGIN_MS) * 90;
-    const pts = Math.max(0, t + tag.cts * 90);
-    this.muxer.writeVideo(tag.data, this.scan, avc, t, pts, idr);
+    if (this.videoClock.frameRate === undefined && this.stats.videoFrames % 16 === 0) {
+      this.videoClock.setFrameRate(this.fps.fps);
+    }
+    const [dts90, pts90] = this.videoClock.next(dts + OUTPUT_ORIGIN_MS, tag.cts);
+    this.muxer.writeVideo(tag.data, this.scan, avc, dts90, Math.max(0, pts90), idr);
     this.lastEndMs = Math.max(this.lastEndMs, dts + this.timeline.frameStep(TRACK_VIDEO));
   }
 
@@ -268,6 +272,7 @@ export class LivePackager {
     const previous = this.avc;
     if (previous && sameAvcConfig(previous, config)) return;
     this.avc = config;
+    this.videoClock.setFrameRate(config.info.frameRate);
     this.segmenter.videoExpected = true;
     if (previous) {
       const was = `${previous.info.width}x${previous.info.height}`;

@@ -1,0 +1,83 @@
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import { ffmpegPath, ffprobePath } from '../../scripts/lib/ffmpeg.js';
+
+const run = promisify(execFile);
+const require = createRequire(import.meta.url);
+
+/** Everything `ffmpeg -v warning` prints while decoding `input` fully (empty = clean). */
+export async function ffmpegWarnings(input: string): Promise<string> {
+  const { stderr } = await run(ffmpegPath(), ['-hide_banner', '-nostdin', '-v', 'warning', '-i', input, '-f', 'null', '-'], {
+    maxBuffer: 64 << 20,
+  });
+  return stderr.trim();
+}
+
+export interface ProbedPacket {
+  pts: number;
+  dts: number;
+  keyframe: boolean;
+}
+
+/** Packets of one stream ('v' or 'a'), times in 90 kHz ticks. */
+export async function probePackets(input: string, stream: 'v' | 'a'): Promise<ProbedPacket[]> {
+  const { stdout } = await run(
+    ffprobePath(),
+    ['-v', 'error', '-select_streams', stream, '-show_entries', 'packet=pts,dts,flags', '-of', 'json', input],
+    { maxBuffer: 64 << 20 },
+  );
+  const parsed = JSON.parse(stdout) as { packets?: { pts?: number; dts?: number; flags: string }[] };
+  return (parsed.packets ?? []).map((p) => ({
+    pts: Number(p.pts),
+    dts: Number(p.dts ?? p.pts),
+    keyframe: p.flags.startsWith('K'),
+  }));
+}
+
+export interface ProbedStream {
+  codec_name: string;
+  codec_type: string;
+  width?: number;
+  height?: number;
+  profile?: string;
+  sample_rate?: string;
+  channels?: number;
+}
+
+export async function probeStreams(input: string): Promise<ProbedStream[]> {
+  const { stdout } = await run(ffprobePath(), ['-v', 'error', '-show_streams', '-of', 'json', input], { maxBuffer: 16 << 20 });
+  return (JSON.parse(stdout) as { streams: ProbedStream[] }).streams;
+}
+
+export interface TransmuxResult {
+  /** 'combined', 'video' or 'audio' data events, as video.js would receive them. */
+  outputs: { type: string; bytes: number; width?: number; height?: number }[];
+  logs: { level: string; message: string }[];
+}
+
+/** Runs a TS segment through mux.js's Transmuxer (what video.js uses), as a player would. */
+export function muxjsTransmux(segment: Uint8Array): TransmuxResult {
+  const muxjs = require('mux.js') as {
+    mp4: { Transmuxer: new (opts: object) => { on(e: string, f: (x: any) => void): void; push(d: Uint8Array): void; flush(): void } };
+  };
+  const t = new muxjs.mp4.Transmuxer({ remux: true });
+  const result: TransmuxResult = { outputs: [], logs: [] };
+  t.on('data', (d) =>
+    result.outputs.push({ type: d.type, bytes: d.data.byteLength, width: d.info?.width, height: d.info?.height }),
+  );
+  t.on('log', (l) => result.logs.push(l));
+  t.push(segment);
+  t.flush();
+  return result;
+}
+
+/** First PTS/DTS per track and first keyframe, from mux.js's TS inspector. */
+export function muxjsInspect(segment: Uint8Array): {
+  video?: { pts: number; dts: number }[];
+  audio?: { pts: number; dts: number }[];
+  firstKeyFrame?: { pts: number; dts: number };
+} {
+  const muxjs = require('mux.js') as { mp2t: { tools: { inspect(b: Uint8Array): any } } };
+  return muxjs.mp2t.tools.inspect(segment) ?? {};
+}
