@@ -46,3 +46,15 @@ describe('livechannel remux', () => {
     expect(bad.stderr).toContain('not an FLV file');
   });
 });
+
+describe('remuxFile', () => {
+  it('fails with the storage error, not a crash, when a segment cannot be written', async () => {
+    const { remuxFile } = await import('../src/tools/remux.js');
+    const { mkdirSync } = await import('node:fs');
+    const out = mkdtempSync(join(tmpdir(), 'lc-cli-'));
+    mkdirSync(join(out, 'playlist2.ts')); // a directory where a segment should go
+    await expect(
+      remuxFile({ input: await fixture('main.flv'), outDir: out, fragDuration: 2, fragCount: 3, playlistName: 'playlist.m3u8' }),
+    ).rejects.toThrow(/playlist2\.ts/);
+  });
+});

@@ -20,54 +20,90 @@ export const MAX_FLV_TAG_SIZE = 8 * 1024 * 1024;
 
 /**
  * Incremental FLV demuxer: feed arbitrary chunks, get complete tags back.
- * Returned tag payloads are views into internal buffers; they stay valid (they are never
- * overwritten) but may keep a chunk alive, so copy what you keep for long.
+ * Tags that lie inside one chunk are returned as views of it (no copy); only a tag
+ * split across chunks is assembled into its own buffer. Returned payloads are never
+ * overwritten, but a view keeps its chunk alive, so copy what you keep for long.
  */
 export class FlvDemuxer {
-  private buf: Uint8Array = new Uint8Array(0);
-  private pos = 0;
   private headerDone = false;
+  /** An incomplete unit (file header or tag) carried over from the previous chunk. */
+  private carry: Uint8Array = new Uint8Array(16);
+  private carryLen = 0;
 
-  push(chunk: Uint8Array): FlvTag[] {
-    if (this.pos < this.buf.length) {
-      const rest = this.buf.subarray(this.pos);
-      const merged = new Uint8Array(rest.length + chunk.length);
-      merged.set(rest, 0);
-      merged.set(chunk, rest.length);
-      this.buf = merged;
-    } else {
-      this.buf = chunk;
-    }
-    this.pos = 0;
+  push(input: Uint8Array): FlvTag[] {
+    // A plain view: Buffer#subarray is a slow JS wrapper, and this makes one per tag.
+    const chunk = new Uint8Array(input.buffer, input.byteOffset, input.length);
     const tags: FlvTag[] = [];
-    const b = this.buf;
-    if (!this.headerDone) {
-      if (b.length < FLV_HEADER_MIN) return tags;
-      if (b[0] !== 0x46 || b[1] !== 0x4c || b[2] !== 0x56) throw new FlvFormatError('not an FLV file (missing "FLV" signature)');
-      const headerSize = ((b[5]! << 24) | (b[6]! << 16) | (b[7]! << 8) | b[8]!) >>> 0;
-      if (headerSize < FLV_HEADER_MIN || headerSize > 1024) throw new FlvFormatError(`bad FLV header size ${headerSize}`);
-      if (b.length < headerSize + 4) return tags;
-      this.pos = headerSize + 4; // header + PreviousTagSize0
-      this.headerDone = true;
+    let p = 0;
+    while (this.carryLen > 0 && p < chunk.length) {
+      const size = this.unitSize(this.carry, 0, this.carryLen);
+      const want = size < 0 ? this.fixedHeaderSize() : size;
+      if (want > this.carry.length) {
+        const grown = new Uint8Array(want);
+        grown.set(this.carry.subarray(0, this.carryLen));
+        this.carry = grown;
+      }
+      const take = Math.min(want - this.carryLen, chunk.length - p);
+      this.carry.set(chunk.subarray(p, p + take), this.carryLen);
+      this.carryLen += take;
+      p += take;
+      if (size >= 0 && this.carryLen === size) {
+        const unit = this.carry;
+        this.carry = new Uint8Array(16); // the returned tag keeps the old buffer
+        this.carryLen = 0;
+        this.consume(unit, 0, tags);
+      }
     }
-    while (this.pos + TAG_HEADER <= b.length) {
-      const p = this.pos;
-      const type = b[p]! & 0x1f;
-      const filtered = (b[p]! & 0x20) !== 0;
-      const size = (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
-      if (size > MAX_FLV_TAG_SIZE) throw new FlvFormatError(`FLV tag of ${size} bytes exceeds the limit`);
-      const end = p + TAG_HEADER + size + 4;
-      if (end > b.length) break;
-      const timestamp = ((b[p + 7]! << 24) | (b[p + 4]! << 16) | (b[p + 5]! << 8) | b[p + 6]!) >>> 0;
-      if (!filtered) tags.push({ type, timestamp, data: b.subarray(p + TAG_HEADER, p + TAG_HEADER + size) });
-      this.pos = end;
+    while (p < chunk.length) {
+      const size = this.unitSize(chunk, p, chunk.length - p);
+      if (size < 0 || p + size > chunk.length) break;
+      p = this.consume(chunk, p, tags);
+    }
+    if (p < chunk.length) {
+      const rest = chunk.length - p;
+      if (rest > this.carry.length) this.carry = new Uint8Array(Math.max(rest, this.unitSize(chunk, p, rest)));
+      this.carry.set(chunk.subarray(p), 0);
+      this.carryLen = rest;
     }
     return tags;
   }
 
   /** Bytes received but not yet forming a whole tag. */
   get pendingBytes(): number {
-    return this.buf.length - this.pos;
+    return this.carryLen;
+  }
+
+  private fixedHeaderSize(): number {
+    return this.headerDone ? TAG_HEADER : FLV_HEADER_MIN;
+  }
+
+  /** Total size of the unit starting at `p` (header and trailing PreviousTagSize), or -1 if not yet known. */
+  private unitSize(b: Uint8Array, p: number, available: number): number {
+    if (!this.headerDone) {
+      if (available < FLV_HEADER_MIN) return -1;
+      if (b[p] !== 0x46 || b[p + 1] !== 0x4c || b[p + 2] !== 0x56) throw new FlvFormatError('not an FLV file (missing "FLV" signature)');
+      const headerSize = ((b[p + 5]! << 24) | (b[p + 6]! << 16) | (b[p + 7]! << 8) | b[p + 8]!) >>> 0;
+      if (headerSize < FLV_HEADER_MIN || headerSize > 1024) throw new FlvFormatError(`bad FLV header size ${headerSize}`);
+      return headerSize + 4;
+    }
+    if (available < TAG_HEADER) return -1;
+    const size = (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+    if (size > MAX_FLV_TAG_SIZE) throw new FlvFormatError(`FLV tag of ${size} bytes exceeds the limit`);
+    return TAG_HEADER + size + 4;
+  }
+
+  /** Consumes the complete unit at `p`; returns the offset after it. */
+  private consume(b: Uint8Array, p: number, tags: FlvTag[]): number {
+    const size = this.unitSize(b, p, b.length - p);
+    if (!this.headerDone) {
+      this.headerDone = true;
+      return p + size;
+    }
+    const type = b[p]! & 0x1f;
+    const filtered = (b[p]! & 0x20) !== 0;
+    const timestamp = ((b[p + 7]! << 24) | (b[p + 4]! << 16) | (b[p + 5]! << 8) | b[p + 6]!) >>> 0;
+    if (!filtered) tags.push({ type, timestamp, data: b.subarray(p + TAG_HEADER, p + size - 4) });
+    return p + size;
   }
 }
 

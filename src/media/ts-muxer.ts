@@ -44,11 +44,12 @@ function writeTimestamp(buf: Uint8Array, o: number, prefix: number, t: number): 
  * startSegment()/endSegment(); continuity counters run on across segments.
  */
 export class TsMuxer {
-  private chunks: Buffer[] = [];
-  private cur: Buffer = Buffer.allocUnsafe(TS_PACKET * CHUNK_PACKETS);
+  // Plain Uint8Arrays: Buffer's subarray/copy wrappers cost more than the copies themselves.
+  private chunks: Uint8Array[] = [];
+  private cur = new Uint8Array(TS_PACKET * CHUNK_PACKETS);
   private pos = 0;
-  private scratch: Buffer = Buffer.allocUnsafe(512 * 1024);
-  private audioBuf: Buffer = Buffer.allocUnsafe(16 * 1024);
+  private scratch = new Uint8Array(512 * 1024);
+  private audioBuf = new Uint8Array(16 * 1024);
   private audioLen = 0;
   private audioPts = 0;
   private ccPat = 0;
@@ -105,7 +106,7 @@ export class TsMuxer {
       for (const p of config.pps) paramBytes += 4 + p.length;
     }
     const needed = 19 + AUD.length + paramBytes + scan.count * 4 + scan.payloadBytes;
-    if (needed > this.scratch.length) this.scratch = Buffer.allocUnsafe(needed * 2);
+    if (needed > this.scratch.length) this.scratch = new Uint8Array(needed * 2);
     const s = this.scratch;
     const dts90 = wrap90(dts);
     const pts90 = wrap90(pts);
@@ -150,8 +151,8 @@ export class TsMuxer {
     if (this.audioLen > 0 && this.audioLen + size > AUDIO_PES_PAYLOAD) this.flushAudio();
     if (this.audioLen === 0) this.audioPts = wrap90(pts);
     if (14 + this.audioLen + size > this.audioBuf.length) {
-      const bigger = Buffer.allocUnsafe((14 + this.audioLen + size) * 2);
-      this.audioBuf.copy(bigger, 0, 0, 14 + this.audioLen);
+      const bigger = new Uint8Array((14 + this.audioLen + size) * 2);
+      bigger.set(this.audioBuf.subarray(0, 14 + this.audioLen));
       this.audioBuf = bigger;
     }
     const o = 14 + this.audioLen; // room for the PES header in front
@@ -182,7 +183,7 @@ export class TsMuxer {
   private nextPacket(): number {
     if (this.pos === this.cur.length) {
       this.chunks.push(this.cur);
-      this.cur = Buffer.allocUnsafe(TS_PACKET * CHUNK_PACKETS);
+      this.cur = new Uint8Array(TS_PACKET * CHUNK_PACKETS);
       this.pos = 0;
     }
     const o = this.pos;
@@ -196,7 +197,7 @@ export class TsMuxer {
     return (this.ccAudio = (this.ccAudio + 1) & 15);
   }
 
-  private writePesFrom(src: Buffer, pid: number, len: number, pcr: number, randomAccess: boolean): void {
+  private writePesFrom(src: Uint8Array, pid: number, len: number, pcr: number, randomAccess: boolean): void {
     let p = 0;
     let first = true;
     while (p < len) {
@@ -235,7 +236,7 @@ export class TsMuxer {
       } else {
         buf[o + 3] = 0x10 | cc;
       }
-      src.copy(buf, o + 4 + afLen, p, p + payload);
+      buf.set(src.subarray(p, p + payload), o + 4 + afLen);
       p += payload;
       first = false;
     }
@@ -252,7 +253,11 @@ export class TsMuxer {
     const start = o + 5;
     for (let i = 0; i < section.length; i++) buf[start + i] = section[i]!;
     const crc = crc32Mpeg(buf, start, start + section.length);
-    buf.writeUInt32BE(crc, start + section.length);
+    const c = start + section.length;
+    buf[c] = crc >>> 24;
+    buf[c + 1] = (crc >>> 16) & 0xff;
+    buf[c + 2] = (crc >>> 8) & 0xff;
+    buf[c + 3] = crc & 0xff;
     buf.fill(0xff, start + section.length + 4, o + TS_PACKET);
   }
 

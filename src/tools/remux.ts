@@ -22,6 +22,8 @@ export interface RemuxResult {
   bytesIn: number;
 }
 
+const MAX_QUEUED_WRITES = 8;
+
 async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, data);
@@ -40,10 +42,25 @@ export async function remuxFile(options: RemuxOptions): Promise<RemuxResult> {
   const demuxer = new FlvDemuxer();
   const result: RemuxResult = { segments: [], notices: [], media: {}, bytesIn: 0 };
 
+  // Writes run in order in the background while the next segment is being cut; at most
+  // `MAX_QUEUED_WRITES` wait at once, so memory stays bounded.
+  let queue: Promise<void> = Promise.resolve();
+  let queued = 0;
+  let writeError: Error | undefined;
+  const enqueue = async (path: string, data: string | Uint8Array) => {
+    if (writeError) throw writeError;
+    queued++;
+    queue = queue
+      .then(() => (writeError ? undefined : writeAtomic(path, data)))
+      .catch((err: Error) => void (writeError ??= err))
+      .finally(() => void queued--);
+    if (queued >= MAX_QUEUED_WRITES) await queue;
+  };
+
   const carryOut = async (events: PackagerEvent[]) => {
     for (const e of events) {
       if (e.type === 'segment') {
-        await writeAtomic(join(options.outDir, e.segment.uri), e.segment.data);
+        await enqueue(join(options.outDir, e.segment.uri), e.segment.data);
         result.segments.push({
           sequence: e.segment.sequence,
           uri: e.segment.uri,
@@ -51,20 +68,22 @@ export async function remuxFile(options: RemuxOptions): Promise<RemuxResult> {
           discontinuity: e.segment.discontinuity,
         });
       } else if (e.type === 'playlist') {
-        await writeAtomic(join(options.outDir, options.playlistName), e.text);
+        await enqueue(join(options.outDir, options.playlistName), e.text);
       } else if (e.type === 'notice') {
         result.notices.push(`${e.code}: ${e.message}`);
       }
     }
   };
 
-  for await (const chunk of createReadStream(options.input, { highWaterMark: 1 << 20 })) {
+  for await (const chunk of createReadStream(options.input, { highWaterMark: 4 << 20 })) {
     const buf = chunk as Buffer;
     result.bytesIn += buf.length;
     for (const tag of demuxer.push(buf)) await carryOut(packager.push(tag.type, tag.timestamp, tag.data));
   }
   if (demuxer.pendingBytes > 0) result.notices.push(`truncated-input: ${demuxer.pendingBytes} trailing bytes ignored`);
   await carryOut(packager.finish());
+  await queue;
+  if (writeError) throw writeError;
   result.media = packager.mediaInfo();
   if (options.vodPlaylistName) {
     await writeAtomic(join(options.outDir, options.vodPlaylistName), renderVodPlaylist(result.segments));

@@ -1,0 +1,114 @@
+// npm run bench:remux — media core throughput vs `ffmpeg -c copy -f hls` on the same file.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FlvDemuxer, parseFlv, TAG_SCRIPT, writeFlv, type FlvTag } from '../src/media/flv.js';
+import { LivePackager } from '../src/media/packager.js';
+import { remuxFile } from '../src/tools/remux.js';
+import { ffmpegPath } from './lib/ffmpeg.js';
+import { FIXTURE_DIR, isSequenceHeader } from './lib/fixtures.js';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    'frag-duration': { type: 'string', default: '5' },
+    input: { type: 'string' },
+  },
+});
+const runs = Number(values.runs);
+const fragDuration = Number(values['frag-duration']);
+
+/** 30 s of 720p30 at 2.5 Mbps + AAC, looped 10× into one continuous 5-minute FLV. */
+function benchFixture(): string {
+  const path = join(FIXTURE_DIR, 'bench-5min-2500k.flv');
+  if (existsSync(path)) return path;
+  const clip = join(FIXTURE_DIR, 'bench-clip-30s.flv');
+  console.error('generating the benchmark fixture (one-off, ~1 min)...');
+  execFileSync(ffmpegPath(), [
+    '-y', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-t', '30', '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'main', '-bf', '2', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0',
+    '-b:v', '2400k', '-minrate', '2400k', '-maxrate', '2400k', '-bufsize', '4800k', '-x264-params', 'nal-hrd=cbr',
+    '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-f', 'flv', clip,
+  ]);
+  const once = parseFlv(readFileSync(clip));
+  const span = Math.max(...once.map((t) => t.timestamp)) + 33;
+  const tags: FlvTag[] = [];
+  for (let loop = 0; loop < 10; loop++) {
+    for (const t of once) {
+      if (loop > 0 && (t.type === TAG_SCRIPT || isSequenceHeader(t))) continue;
+      tags.push({ ...t, timestamp: t.timestamp + loop * span });
+    }
+  }
+  writeFileSync(path, writeFlv(tags));
+  rmSync(clip);
+  return path;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function time(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+async function timeAsync(fn: () => Promise<void>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+const input = values.input ?? benchFixture();
+const bytes = statSync(input).size;
+const mb = bytes / 1e6;
+const remux = (outDir: string) => remuxFile({ input, outDir, fragDuration, fragCount: 3, playlistName: 'playlist.m3u8' });
+
+// The remux command's work (read the file, write segments + playlists) and ffmpeg doing the
+// same job, interleaved run by run so both see the same page cache and disk state.
+const ffmpeg = ffmpegPath();
+const warmDir = mkdtempSync(join(tmpdir(), 'lc-bench-'));
+const summary = await remux(warmDir); // JIT warm-up, untimed
+rmSync(warmDir, { recursive: true, force: true });
+const segments = summary.segments.length;
+const mediaSeconds = summary.segments.reduce((s, x) => s + x.duration, 0);
+const remuxTimes: number[] = [];
+const ffTimes: number[] = [];
+for (let i = 0; i < runs; i++) {
+  const ours = mkdtempSync(join(tmpdir(), 'lc-bench-'));
+  remuxTimes.push(await timeAsync(async () => void (await remux(ours))));
+  rmSync(ours, { recursive: true, force: true });
+  const theirs = mkdtempSync(join(tmpdir(), 'lc-bench-ff-'));
+  const args = ['-v', 'error', '-i', input, '-c', 'copy', '-f', 'hls', '-hls_time', String(fragDuration), '-hls_list_size', '3', join(theirs, 'playlist.m3u8')];
+  ffTimes.push(time(() => execFileSync(ffmpeg, args)));
+  rmSync(theirs, { recursive: true, force: true });
+}
+
+// The pure media core: FLV demux + packager over the file in memory, no I/O.
+const file = readFileSync(input);
+const core = () => {
+  const demuxer = new FlvDemuxer();
+  const packager = new LivePackager({ fragDuration, fragCount: 3 });
+  for (let o = 0; o < file.length; o += 65536) {
+    for (const t of demuxer.push(file.subarray(o, o + 65536))) packager.push(t.type, t.timestamp, t.data);
+  }
+  packager.finish();
+};
+core(); // warm-up
+const coreTimes = Array.from({ length: runs }, () => time(core));
+
+const ffVersion = execFileSync(ffmpeg, ['-version'], { encoding: 'utf8' }).split('\n')[0];
+const row = (name: string, secs: number) =>
+  `| ${name} | ${(secs * 1000).toFixed(0)} ms | ${(mb / secs).toFixed(1)} MB/s | ${(mediaSeconds / secs).toFixed(0)}× real time | ${(median(ffTimes) / secs).toFixed(2)}× |`;
+console.log(`input: ${input} — ${mb.toFixed(1)} MB, ${mediaSeconds.toFixed(1)} s of media, ${((bytes * 8) / mediaSeconds / 1e6).toFixed(2)} Mbit/s`);
+console.log(`FragDuration ${fragDuration} s, ${segments} segments; median of ${runs} runs; node ${process.version}; ${ffVersion}`);
+console.log('');
+console.log('| what | time | FLV in | speed | vs ffmpeg |');
+console.log('|---|---|---|---|---|');
+console.log(row('media core (FLV demux + packager, in memory)', median(coreTimes)));
+console.log(row('remux command (file read + segments written)', median(remuxTimes)));
+console.log(row('ffmpeg -c copy -f hls', median(ffTimes)));
