@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parseFlv, TAG_SCRIPT, writeFlv } from '../../src/media/flv.js';
+import { ffmpegPath } from './ffmpeg.js';
+const run = promisify(execFile);
+export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'generated');
+function encodeArgs(spec, out) {
+    const args = ['-y', '-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${spec.size}:rate=${spec.fps}`];
+    if (spec.audio)
+        args.push('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100');
+    args.push('-t', String(spec.seconds), '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', spec.profile ?? 'main', '-pix_fmt', 'yuv420p', '-bf', String(spec.bframes ?? 2), '-g', String(spec.gopFrames), '-keyint_min', String(spec.gopFrames), '-sc_threshold', '0', '-b:v', `${spec.videoKbps}k`, '-maxrate', `${spec.videoKbps}k`, '-bufsize', `${spec.videoKbps * 2}k`);
+    if (spec.audio)
+        args.push('-c:a', 'aac', '-b:a', '128k', '-ar', '44100', '-ac', '2');
+    args.push('-f', 'flv', out);
+    return args;
+}
+async function encode(spec, out) {
+    await run(ffmpegPath(), encodeArgs(spec, out), { maxBuffer: 16 << 20 });
+}
+/** Tags of `b` appended after `a`, shifted to continue a's clock; b's metadata dropped. */
+export function concatFlvTags(a, b, gapMs, keepSequenceHeaders = true) {
+    const end = a.reduce((m, t) => Math.max(m, t.timestamp), 0) + gapMs;
+    const tail = b
+        .filter((t) => t.type !== TAG_SCRIPT)
+        .filter((t) => keepSequenceHeaders || !isSequenceHeader(t))
+        .map((t) => ({ ...t, timestamp: t.timestamp + end }));
+    return [...a, ...tail];
+}
+export function isSequenceHeader(t) {
+    return (t.type === 8 || t.type === 9) && t.data.length > 1 && t.data[1] === 0;
+}
+const MAKERS = {
+    // 720p30 H.264 main with B-frames, 2 s GOP, AAC 44.1 kHz stereo.
+    'main.flv': (out) => encode({ seconds: 12, size: '1280x720', fps: 30, gopFrames: 60, videoKbps: 1200, audio: true }, out),
+    'video-only.flv': (out) => encode({ seconds: 8, size: '640x360', fps: 25, gopFrames: 25, videoKbps: 500, audio: false }, out),
+    // 10 s GOP: cuts can only happen every 10 s.
+    'gop10.flv': (out) => encode({ seconds: 25, size: '640x360', fps: 30, gopFrames: 300, videoKbps: 400, audio: true }, out),
+    // 720p then 360p in one stream: a new AVC sequence header mid-stream, as OBS sends on a resolution change.
+    'res-change.flv': async (out, scratch) => {
+        const a = join(scratch, 'res-a.flv');
+        const b = join(scratch, 'res-b.flv');
+        await encode({ seconds: 4, size: '1280x720', fps: 30, gopFrames: 30, videoKbps: 800, audio: true }, a);
+        await encode({ seconds: 4, size: '640x360', fps: 30, gopFrames: 30, videoKbps: 400, audio: true }, b);
+        const tags = concatFlvTags(parseFlv(await readFile(a)), parseFlv(await readFile(b)), 33);
+        await writeFile(out, writeFlv(tags));
+    },
+};
+export const FIXTURES = Object.keys(MAKERS);
+/** Returns the path of a generated fixture, generating it first if needed. */
+export async function fixture(name) {
+    const path = join(FIXTURE_DIR, name);
+    if (existsSync(path))
+        return path;
+    const make = MAKERS[name];
+    if (!make)
+        throw new Error(`unknown fixture ${name}`);
+    const scratch = join(FIXTURE_DIR, `.tmp-${name}-${process.pid}`);
+    await mkdir(scratch, { recursive: true });
+    try {
+        const tmp = join(scratch, name);
+        await make(tmp, scratch);
+        await rename(tmp, path);
+    }
+    finally {
+        await rm(scratch, { recursive: true, force: true });
+    }
+    return path;
+}
+export async function makeAllFixtures() {
+    await mkdir(FIXTURE_DIR, { recursive: true });
+    return Promise.all(FIXTURES.map((n) => fixture(n)));
+}
+//# sourceMappingURL=fixtures.js.map
