@@ -70,3 +70,15 @@ describe('AudioClock', () => {
     expect(clock.next(5, 48000)).toBe(450);
   });
 });
+
+describe('FrameRateEstimator', () => {
+  it('measures the rate from decode timestamps when the SPS carries no timing', async () => {
+    const { FrameRateEstimator } = await import('./frame-rate.js');
+    const est = new FrameRateEstimator(16);
+    expect(est.fps).toBeUndefined();
+    for (let i = 0; i < 40; i++) est.add(Math.round((i * 1000) / 30));
+    expect(est.fps).toBeCloseTo(30, 1);
+    for (let i = 40; i < 80; i++) est.add(1333 + (i - 40) * 40);
+    expect(est.fps).toBe(25);
+  });
+});

@@ -190,6 +190,13 @@ describe('LivePackager cut rule on synthetic streams', () => {
     ]);
   });
 
+  it('reports the frame rate measured from timestamps when the SPS has no VUI timing', () => {
+    const tags = [...headers];
+    for (let t = 0; t < 3000; t += 40) tags.push(videoTag(t, t % 1000 === 0));
+    const r = runPackager(tags, { fragDuration: 1 });
+    expect(r.packager.mediaInfo().video).toMatchObject({ width: 1280, height: 720, frameRate: 25 });
+  });
+
   it('starts an audio-only stream and cuts it on audio', () => {
     const tags = [headers[1]!];
     for (let t = 0; t < 12_000; t += 23) tags.push(audioTag(t));
