@@ -1,4 +1,9 @@
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { createApp } from './app.js';
+import { signPushUrl } from './auth/push-url.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { UrlBuilder } from './http/urls.js';
 import { remuxFile } from './tools/remux.js';
 
 function intInRange(name: string, min: number, max: number) {
@@ -56,14 +61,84 @@ export function buildProgram(): Command {
       }
     });
 
+  program
+    .command('serve')
+    .description('run the gateway: the OSS-compatible LiveChannel API (and RTMP ingest)')
+    .option('-c, --config <file>', 'JSON config file (env overrides: LIVECHANNEL_HTTP_PORT, ...)')
+    .action(async (opts: { config?: string }) => {
+      const config = loadConfig(opts.config);
+      const app = createApp(config);
+      await app.start();
+      printBanner(config, app.urls, app.httpPort());
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        app.http.log.info({ signal }, 'shutting down');
+        await app.stop();
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+    });
+
+  program
+    .command('sign-url')
+    .description('print a signed RTMP push URL (the same URL ali-oss getRtmpUrl makes)')
+    .argument('<bucket>', 'bucket name')
+    .argument('<channel>', 'live channel name')
+    .option('-c, --config <file>', 'JSON config file (for host, port and keys)')
+    .option('--expires <seconds>', 'validity from now, in seconds', intInRange('expires', 1, 10 * 365 * 86400), 3600)
+    .option('--playlist-name <name>', 'playlistName parameter (signed with the URL)', playlistName)
+    .option('--access-key-id <id>', 'which configured key signs (default: the first)')
+    .action((bucket: string, channel: string, opts: { config?: string; expires: number; playlistName?: string; accessKeyId?: string }) => {
+      const config = loadConfig(opts.config);
+      if (!config.buckets.some((b) => b.name === bucket)) throw new ConfigError(`bucket "${bucket}" is not configured`);
+      const key = opts.accessKeyId ? config.credentials.find((c) => c.accessKeyId === opts.accessKeyId) : config.credentials[0];
+      if (!key) throw new ConfigError(`access key "${opts.accessKeyId}" is not configured`);
+      const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => config.http.port, rtmpPort: () => config.rtmp.port });
+      console.log(
+        signPushUrl({
+          base: urls.rtmpBase(bucket),
+          bucket,
+          channel,
+          accessKeyId: key.accessKeyId,
+          accessKeySecret: key.accessKeySecret,
+          expires: Math.floor(Date.now() / 1000) + opts.expires,
+          params: opts.playlistName ? { playlistName: opts.playlistName } : undefined,
+        }),
+      );
+    });
+
   return program;
+}
+
+function printBanner(config: Config, urls: UrlBuilder, httpPort: number): void {
+  const lines = [
+    `livechannel listening: API http://${config.http.host}:${httpPort}  RTMP rtmp://${config.rtmp.host}:${config.rtmp.port}`,
+    `data: ${config.dataDir}`,
+    `buckets: ${config.buckets.map((b) => `${b.name} (${b.acl})`).join(', ')}; default ${config.defaultBucket}`,
+  ];
+  if (config.demo) {
+    lines.push(
+      '',
+      `No config given: serving a demo bucket with this key (kept in ${join(config.dataDir, 'demo-credentials.json')}):`,
+      `  bucket:          ${config.demo.bucket}`,
+      `  AccessKeyId:     ${config.demo.accessKeyId}`,
+      `  AccessKeySecret: ${config.demo.accessKeySecret}`,
+      `  endpoint:        http://${config.publicHost}:${httpPort}  (ali-oss: new OSS({ endpoint, bucket, accessKeyId, accessKeySecret }))`,
+      `  push URL (signed, 1 h): npx livechannel sign-url ${config.demo.bucket} <channel>`,
+      `  example play URL: ${urls.playUrl(config.demo.bucket, 'test', 'playlist.m3u8')}`,
+    );
+  }
+  console.log(lines.join('\n'));
 }
 
 export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    console.error(`error: ${(err as Error).message}`);
+    console.error(err instanceof ConfigError ? `config error: ${err.message}` : `error: ${(err as Error).message}`);
     process.exitCode = 1;
   }
 }

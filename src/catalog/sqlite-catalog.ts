@@ -1,0 +1,222 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Catalog, Channel, ChannelConfig, ChannelStatus, ListChannelsQuery, PushRecord, SegmentRecord } from './catalog.js';
+
+/** Schema versions, applied in order; PRAGMA user_version records the last one applied. */
+export const MIGRATIONS: string[] = [
+  `CREATE TABLE channels (
+     bucket TEXT NOT NULL,
+     name TEXT NOT NULL,
+     description TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('enabled', 'disabled')),
+     frag_duration INTEGER NOT NULL,
+     frag_count INTEGER NOT NULL,
+     playlist_name TEXT NOT NULL,
+     last_modified INTEGER NOT NULL,
+     PRIMARY KEY (bucket, name)
+   ) WITHOUT ROWID;
+   CREATE TABLE pushes (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     bucket TEXT NOT NULL,
+     channel TEXT NOT NULL,
+     start_time INTEGER NOT NULL,
+     end_time INTEGER,
+     remote_addr TEXT NOT NULL
+   );
+   CREATE INDEX pushes_by_channel ON pushes (bucket, channel, id);
+   CREATE TABLE segments (
+     bucket TEXT NOT NULL,
+     channel TEXT NOT NULL,
+     push_id INTEGER NOT NULL,
+     sequence INTEGER NOT NULL,
+     object_key TEXT NOT NULL,
+     start_time INTEGER NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     discontinuity INTEGER NOT NULL,
+     PRIMARY KEY (bucket, channel, start_time, sequence)
+   ) WITHOUT ROWID;`,
+];
+
+interface ChannelRow {
+  bucket: string;
+  name: string;
+  description: string;
+  status: ChannelStatus;
+  frag_duration: number;
+  frag_count: number;
+  playlist_name: string;
+  last_modified: number;
+}
+
+interface PushRow {
+  id: number;
+  bucket: string;
+  channel: string;
+  start_time: number;
+  end_time: number | null;
+  remote_addr: string;
+}
+
+interface SegmentRow {
+  bucket: string;
+  channel: string;
+  push_id: number;
+  sequence: number;
+  object_key: string;
+  start_time: number;
+  duration_ms: number;
+  discontinuity: number;
+}
+
+const toChannel = (r: ChannelRow): Channel => ({
+  bucket: r.bucket,
+  name: r.name,
+  description: r.description,
+  status: r.status,
+  fragDuration: r.frag_duration,
+  fragCount: r.frag_count,
+  playlistName: r.playlist_name,
+  lastModified: r.last_modified,
+});
+
+const toPush = (r: PushRow): PushRecord => ({
+  id: r.id,
+  bucket: r.bucket,
+  channel: r.channel,
+  startTime: r.start_time,
+  endTime: r.end_time ?? undefined,
+  remoteAddr: r.remote_addr,
+});
+
+const toSegment = (r: SegmentRow): SegmentRecord => ({
+  bucket: r.bucket,
+  channel: r.channel,
+  pushId: r.push_id,
+  sequence: r.sequence,
+  key: r.object_key,
+  startTime: r.start_time,
+  durationMs: r.duration_ms,
+  discontinuity: r.discontinuity === 1,
+});
+
+/** The embedded catalog: one SQLite file (WAL mode). */
+export class SqliteCatalog implements Catalog {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    const db = this.db;
+    this.stmts = {
+      getChannel: db.prepare<[string, string], ChannelRow>('SELECT * FROM channels WHERE bucket = ? AND name = ?'),
+      putChannel: db.prepare(
+        `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified)
+         VALUES (@bucket, @name, @description, @status, @fragDuration, @fragCount, @playlistName, @lastModified)
+         ON CONFLICT (bucket, name) DO UPDATE SET description = excluded.description, status = excluded.status,
+           frag_duration = excluded.frag_duration, frag_count = excluded.frag_count,
+           playlist_name = excluded.playlist_name, last_modified = excluded.last_modified`,
+      ),
+      setStatus: db.prepare('UPDATE channels SET status = ?, last_modified = ? WHERE bucket = ? AND name = ?'),
+      deleteChannel: db.prepare('DELETE FROM channels WHERE bucket = ? AND name = ?'),
+      listChannels: db.prepare<[string, string, string, string, number], ChannelRow>(
+        `SELECT * FROM channels WHERE bucket = ? AND substr(name, 1, length(?)) = ? AND name > ?
+         ORDER BY name LIMIT ?`,
+      ),
+      startPush: db.prepare('INSERT INTO pushes (bucket, channel, start_time, remote_addr) VALUES (?, ?, ?, ?)'),
+      endPush: db.prepare('UPDATE pushes SET end_time = ? WHERE id = ? AND end_time IS NULL'),
+      closeOpen: db.prepare('UPDATE pushes SET end_time = max(start_time, ?) WHERE end_time IS NULL'),
+      recentPushes: db.prepare<[string, string, number], PushRow>(
+        'SELECT * FROM pushes WHERE bucket = ? AND channel = ? ORDER BY id DESC LIMIT ?',
+      ),
+      addSegment: db.prepare(
+        `INSERT OR REPLACE INTO segments (bucket, channel, push_id, sequence, object_key, start_time, duration_ms, discontinuity)
+         VALUES (@bucket, @channel, @pushId, @sequence, @key, @startTime, @durationMs, @discontinuity)`,
+      ),
+      segmentsBetween: db.prepare<[string, string, number, number], SegmentRow>(
+        `SELECT * FROM segments WHERE bucket = ? AND channel = ? AND start_time BETWEEN ? AND ?
+         ORDER BY start_time, sequence`,
+      ),
+    };
+  }
+
+  async getChannel(bucket: string, name: string): Promise<Channel | undefined> {
+    const row = this.stmts.getChannel.get(bucket, name);
+    return row && toChannel(row);
+  }
+
+  async putChannel(bucket: string, name: string, config: ChannelConfig, now = Date.now()): Promise<Channel> {
+    const channel: Channel = { bucket, name, ...config, lastModified: now };
+    this.stmts.putChannel.run(channel);
+    return channel;
+  }
+
+  async setChannelStatus(bucket: string, name: string, status: ChannelStatus, now = Date.now()): Promise<boolean> {
+    return this.stmts.setStatus.run(status, now, bucket, name).changes > 0;
+  }
+
+  async deleteChannel(bucket: string, name: string): Promise<boolean> {
+    return this.stmts.deleteChannel.run(bucket, name).changes > 0;
+  }
+
+  async listChannels(bucket: string, q: ListChannelsQuery): Promise<{ channels: Channel[]; truncated: boolean }> {
+    const rows = this.stmts.listChannels.all(bucket, q.prefix, q.prefix, q.marker, q.maxKeys + 1);
+    return { channels: rows.slice(0, q.maxKeys).map(toChannel), truncated: rows.length > q.maxKeys };
+  }
+
+  async startPush(bucket: string, channel: string, remoteAddr: string, startTime: number): Promise<PushRecord> {
+    const id = Number(this.stmts.startPush.run(bucket, channel, startTime, remoteAddr).lastInsertRowid);
+    return { id, bucket, channel, startTime, remoteAddr };
+  }
+
+  async endPush(id: number, endTime: number): Promise<void> {
+    this.stmts.endPush.run(endTime, id);
+  }
+
+  async closeOpenPushes(endTime: number): Promise<number> {
+    return this.stmts.closeOpen.run(endTime).changes;
+  }
+
+  async recentPushes(bucket: string, channel: string, limit: number): Promise<PushRecord[]> {
+    return this.stmts.recentPushes.all(bucket, channel, limit).map(toPush).reverse();
+  }
+
+  async addSegment(s: SegmentRecord): Promise<void> {
+    this.stmts.addSegment.run({ ...s, discontinuity: s.discontinuity ? 1 : 0 });
+  }
+
+  async segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]> {
+    return this.stmts.segmentsBetween.all(bucket, channel, fromMs, toMs).map(toSegment);
+  }
+
+  /** PRAGMA integrity_check result ("ok" when healthy). */
+  integrityCheck(): string {
+    return String(this.db.pragma('integrity_check', { simple: true }));
+  }
+
+  get schemaVersion(): number {
+    return Number(this.db.pragma('user_version', { simple: true }));
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+export function migrate(db: Database.Database): void {
+  const current = Number(db.pragma('user_version', { simple: true }));
+  if (current > MIGRATIONS.length) {
+    throw new Error(`catalog schema version ${current} is newer than this build supports (${MIGRATIONS.length})`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,78 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from './config.js';
+
+const dir = () => mkdtempSync(join(tmpdir(), 'lc-config-'));
+const key = { accessKeyId: 'id1', accessKeySecret: 'secret1' };
+
+describe('parseConfig', () => {
+  it('fills the documented defaults', () => {
+    const d = dir();
+    const c = parseConfig({ dataDir: d, credentials: [key], buckets: [{ name: 'media' }] });
+    expect(c).toMatchObject({
+      http: { host: '127.0.0.1', port: 8080 },
+      rtmp: { host: '127.0.0.1', port: 1935 },
+      publicHost: '127.0.0.1',
+      defaultBucket: 'media',
+      buckets: [{ name: 'media', acl: 'private', storage: { type: 'fs', root: join(d, 'buckets', 'media') } }],
+    });
+    expect(c.demo).toBeUndefined();
+  });
+
+  it('makes a demo bucket and key when none are configured, and keeps the key across starts', () => {
+    const d = dir();
+    const first = parseConfig({ dataDir: d });
+    expect(first.demo?.bucket).toBe('demo');
+    expect(first.demo?.accessKeyId).toMatch(/^LTAI[0-9A-F]{20}$/);
+    expect(first.credentials).toEqual([{ accessKeyId: first.demo!.accessKeyId, accessKeySecret: first.demo!.accessKeySecret }]);
+    expect(parseConfig({ dataDir: d }).demo).toEqual(first.demo);
+    expect(JSON.parse(readFileSync(join(d, 'demo-credentials.json'), 'utf8')).accessKeyId).toBe(first.demo!.accessKeyId);
+  });
+
+  it('applies environment overrides', () => {
+    const c = parseConfig({ dataDir: dir(), credentials: [key], buckets: [{ name: 'media' }] }, {
+      LIVECHANNEL_HTTP_PORT: '9000',
+      LIVECHANNEL_PUBLIC_HOST: 'live.example.com',
+      LIVECHANNEL_RTMP_HOST: '0.0.0.0',
+    });
+    expect([c.http.port, c.publicHost, c.rtmp.host]).toEqual([9000, 'live.example.com', '0.0.0.0']);
+  });
+
+  it.each([
+    [{ http: { port: 70000 } }, /^http\.port: /],
+    [{ http: { port: 'eighty' } }, /^http\.port: /],
+    [{ buckets: [{ name: 'Bad_Name' }], credentials: [key] }, /^buckets\.0\.name: must be 3-63 lowercase/],
+    [{ buckets: [{ name: 'media', acl: 'open' }], credentials: [key] }, /^buckets\.0\.acl: /],
+    [{ buckets: [{ name: 'media' }] }, /^credentials: at least one access key/],
+    [{ buckets: [{ name: 'media' }, { name: 'media' }], credentials: [key] }, /^buckets: bucket "media" is listed twice/],
+    [{ buckets: [{ name: 'media' }], credentials: [key], defaultBucket: 'other' }, /^defaultBucket: "other" is not one of/],
+    [{ credentials: [{ accessKeyId: 'x' }], buckets: [{ name: 'media' }] }, /^credentials\.0\.accessKeySecret: /],
+    [{ httpPort: 8080 }, /Unrecognized key.*httpPort/],
+  ])('names the field in the error for %j', (input, message) => {
+    expect(() => parseConfig({ dataDir: dir(), ...input })).toThrow(message);
+  });
+
+  it('refuses a non-integer port from the environment', () => {
+    expect(() => parseConfig({ dataDir: dir() }, { LIVECHANNEL_HTTP_PORT: 'x' })).toThrow(/LIVECHANNEL_HTTP_PORT: must be an integer/);
+  });
+});
+
+describe('loadConfig', () => {
+  it('reads a JSON file and resolves paths against its folder', () => {
+    const d = dir();
+    const file = join(d, 'livechannel.json');
+    writeFileSync(file, JSON.stringify({ dataDir: 'state', credentials: [key], buckets: [{ name: 'media', storage: { type: 'fs', root: 'media-files' } }] }));
+    const c = loadConfig(file, {});
+    expect(c.dataDir).toBe(join(d, 'state'));
+    expect(c.buckets[0]!.storage.root).toBe(join(d, 'media-files'));
+  });
+
+  it('reports unreadable files and bad JSON clearly', () => {
+    expect(() => loadConfig('/no/such/file.json', {})).toThrow(ConfigError);
+    const file = join(dir(), 'bad.json');
+    writeFileSync(file, '{ "http": ');
+    expect(() => loadConfig(file, {})).toThrow(/is not valid JSON/);
+  });
+});

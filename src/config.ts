@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Bucket names follow OSS rules: 3–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen. */
+const bucketName = z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'must be 3-63 lowercase letters, digits or hyphens');
+
+const storageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('fs'), root: z.string().min(1).optional() }).strict(),
+]);
+
+const schema = z
+  .object({
+    http: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) }).strict().prefault({}),
+    rtmp: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(1935) }).strict().prefault({}),
+    /** Host name used to build publish/play URLs; defaults to the HTTP host. */
+    publicHost: z.string().min(1).optional(),
+    dataDir: z.string().min(1).default('./data'),
+    credentials: z.array(z.object({ accessKeyId: z.string().min(1), accessKeySecret: z.string().min(1) }).strict()).default([]),
+    buckets: z
+      .array(
+        z
+          .object({
+            name: bucketName,
+            acl: z.enum(['private', 'public-read', 'public-read-write']).default('private'),
+            storage: storageSchema.default({ type: 'fs' }),
+          })
+          .strict(),
+      )
+      .default([]),
+    defaultBucket: bucketName.optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof schema>;
+
+export interface BucketConfig {
+  name: string;
+  acl: 'private' | 'public-read' | 'public-read-write';
+  storage: { type: 'fs'; root: string };
+}
+
+export interface Config {
+  http: { host: string; port: number };
+  rtmp: { host: string; port: number };
+  publicHost: string;
+  dataDir: string;
+  credentials: { accessKeyId: string; accessKeySecret: string }[];
+  buckets: BucketConfig[];
+  defaultBucket: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Set when no buckets or credentials were configured and the demo ones were made. */
+  demo?: { bucket: string; accessKeyId: string; accessKeySecret: string };
+}
+
+export class ConfigError extends Error {}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length ? i.path.join('.') : '(config)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Environment overrides: LIVECHANNEL_HTTP_PORT=9000, LIVECHANNEL_PUBLIC_HOST=…, etc. */
+const ENV_OVERRIDES: [string, string[], 'string' | 'number'][] = [
+  ['LIVECHANNEL_HTTP_HOST', ['http', 'host'], 'string'],
+  ['LIVECHANNEL_HTTP_PORT', ['http', 'port'], 'number'],
+  ['LIVECHANNEL_RTMP_HOST', ['rtmp', 'host'], 'string'],
+  ['LIVECHANNEL_RTMP_PORT', ['rtmp', 'port'], 'number'],
+  ['LIVECHANNEL_PUBLIC_HOST', ['publicHost'], 'string'],
+  ['LIVECHANNEL_DATA_DIR', ['dataDir'], 'string'],
+  ['LIVECHANNEL_DEFAULT_BUCKET', ['defaultBucket'], 'string'],
+  ['LIVECHANNEL_LOG_LEVEL', ['logLevel'], 'string'],
+];
+
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const [name, path, type] of ENV_OVERRIDES) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    let target = raw;
+    for (const key of path.slice(0, -1)) {
+      if (typeof target[key] !== 'object' || target[key] === null) target[key] = {};
+      target = target[key] as Record<string, unknown>;
+    }
+    const parsed = type === 'number' ? Number(value) : value;
+    if (type === 'number' && !Number.isInteger(parsed)) throw new ConfigError(`${name}: must be an integer, got "${value}"`);
+    target[path.at(-1)!] = parsed;
+  }
+}
+
+/** Demo credentials persisted in dataDir so that a restart keeps the same key. */
+function demoCredentials(dataDir: string): { accessKeyId: string; accessKeySecret: string } {
+  const file = join(dataDir, 'demo-credentials.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  const creds = {
+    accessKeyId: `LTAI${randomBytes(10).toString('hex').toUpperCase()}`,
+    accessKeySecret: randomBytes(22).toString('base64url'),
+  };
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600 });
+  return creds;
+}
+
+export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir = process.cwd()): Config {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ConfigError('(config): must be a JSON object');
+  const raw = structuredClone(input) as Record<string, unknown>;
+  applyEnv(raw, env);
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new ConfigError(formatIssues(result.error));
+  const c = result.data;
+  const dataDir = isAbsolute(c.dataDir) ? c.dataDir : resolve(baseDir, c.dataDir);
+
+  let demo: Config['demo'];
+  let credentials = c.credentials;
+  let buckets = c.buckets;
+  if (buckets.length === 0) {
+    buckets = [{ name: 'demo', acl: 'private', storage: { type: 'fs' } }];
+    if (credentials.length === 0) {
+      const creds = demoCredentials(dataDir);
+      credentials = [creds];
+      demo = { bucket: 'demo', ...creds };
+    }
+  }
+  if (credentials.length === 0) throw new ConfigError('credentials: at least one access key is required when buckets are configured');
+  const names = new Set<string>();
+  for (const b of buckets) {
+    if (names.has(b.name)) throw new ConfigError(`buckets: bucket "${b.name}" is listed twice`);
+    names.add(b.name);
+  }
+  const keyIds = new Set<string>();
+  for (const k of credentials) {
+    if (keyIds.has(k.accessKeyId)) throw new ConfigError(`credentials: access key "${k.accessKeyId}" is listed twice`);
+    keyIds.add(k.accessKeyId);
+  }
+  const defaultBucket = c.defaultBucket ?? buckets[0]!.name;
+  if (!names.has(defaultBucket)) throw new ConfigError(`defaultBucket: "${defaultBucket}" is not one of the configured buckets`);
+
+  return {
+    http: c.http,
+    rtmp: c.rtmp,
+    publicHost: c.publicHost ?? c.http.host,
+    dataDir,
+    credentials,
+    buckets: buckets.map((b) => ({
+      name: b.name,
+      acl: b.acl,
+      storage: { type: 'fs', root: b.storage.root ? resolve(baseDir, b.storage.root) : join(dataDir, 'buckets', b.name) },
+    })),
+    defaultBucket,
+    logLevel: c.logLevel,
+    demo,
+  };
+}
+
+/** Reads the config file (if any), applies env overrides and validates. */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  let input: unknown = {};
+  let baseDir = process.cwd();
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+    try {
+      input = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    baseDir = resolve(file, '..');
+  }
+  return parseConfig(input, env, baseDir);
+}

@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import type { Catalog, Channel, SegmentRecord } from '../catalog/catalog.js';
+import type { LiveSessions } from '../live/live-sessions.js';
+import { renderVodPlaylist, type PlaylistEntry } from '../media/playlist.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { parseChannelConfiguration, validateChannelName, validatePlaylistName } from './channel-rules.js';
+import { errors } from './errors.js';
+import type { UrlBuilder } from './urls.js';
+import { parseXmlBody, toXml } from './xml.js';
+
+export const HISTORY_LIMIT = 10;
+export const MAX_VOD_SPAN_SECONDS = 24 * 60 * 60;
+
+export interface ApiDeps {
+  catalog: Catalog;
+  live: LiveSessions;
+  urls: UrlBuilder;
+  storeFor(bucket: string): ObjectStore;
+}
+
+export interface ApiRequest {
+  bucket: string;
+  key: string;
+  query: ReadonlyMap<string, string>;
+  body: Buffer | undefined;
+}
+
+export interface ApiResponse {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+const xml = (doc: Record<string, unknown>, status = 200): ApiResponse => ({
+  status,
+  body: toXml(doc),
+  headers: { 'content-type': 'application/xml' },
+});
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+async function requireChannel(deps: ApiDeps, bucket: string, name: string): Promise<Channel> {
+  validateChannelName(name);
+  const channel = await deps.catalog.getChannel(bucket, name);
+  if (!channel) throw errors.noSuchLiveChannel(name);
+  return channel;
+}
+
+function urlsOf(deps: ApiDeps, c: Pick<Channel, 'bucket' | 'name' | 'playlistName'>) {
+  return {
+    PublishUrls: { Url: deps.urls.publishUrl(c.bucket, c.name) },
+    PlayUrls: { Url: deps.urls.playUrl(c.bucket, c.name, c.playlistName) },
+  };
+}
+
+export async function putLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  validateChannelName(req.key);
+  const config = parseChannelConfiguration(parseXmlBody(req.body));
+  if (deps.live.stat(req.bucket, req.key)) throw errors.liveChannelInUse(req.key, 'recreating it');
+  const channel = await deps.catalog.putChannel(req.bucket, req.key, config);
+  return xml({ CreateLiveChannelResult: urlsOf(deps, channel) });
+}
+
+export async function putLiveChannelStatus(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const status = req.query.get('status') ?? '';
+  if (status !== 'enabled' && status !== 'disabled') {
+    throw errors.invalidArgument('status must be "enabled" or "disabled".', 'status', status);
+  }
+  await requireChannel(deps, req.bucket, req.key);
+  await deps.catalog.setChannelStatus(req.bucket, req.key, status);
+  if (status === 'disabled' && deps.live.stat(req.bucket, req.key)) {
+    await deps.live.disconnect(req.bucket, req.key, 'the live channel was disabled');
+  }
+  return { status: 200 };
+}
+
+export async function getLiveChannelInfo(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const c = await requireChannel(deps, req.bucket, req.key);
+  return xml({
+    LiveChannelConfiguration: {
+      Description: c.description,
+      Status: c.status,
+      Target: { Type: 'HLS', FragDuration: c.fragDuration, FragCount: c.fragCount, PlaylistName: c.playlistName },
+    },
+  });
+}
+
+export async function getLiveChannelStat(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const c = await requireChannel(deps, req.bucket, req.key);
+  const live = deps.live.stat(req.bucket, req.key);
+  if (c.status === 'disabled') return xml({ LiveChannelStat: { Status: 'Disabled' } });
+  if (!live) return xml({ LiveChannelStat: { Status: 'Idle' } });
+  const stat: Record<string, unknown> = { Status: 'Live', ConnectedTime: iso(live.connectedTime), RemoteAddr: live.remoteAddr };
+  if (live.video) {
+    const v = live.video;
+    stat.Video = { Width: v.width, Height: v.height, FrameRate: Math.round(v.frameRate), Bandwidth: Math.round(v.bandwidth), Codec: v.codec };
+  }
+  if (live.audio) {
+    const a = live.audio;
+    stat.Audio = { Bandwidth: Math.round(a.bandwidth), SampleRate: a.sampleRate, Codec: a.codec };
+  }
+  return xml({ LiveChannelStat: stat });
+}
+
+export async function getLiveChannelHistory(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  await requireChannel(deps, req.bucket, req.key);
+  const pushes = await deps.catalog.recentPushes(req.bucket, req.key, HISTORY_LIMIT);
+  const records = pushes.map((p) => ({
+    StartTime: iso(p.startTime),
+    ...(p.endTime === undefined ? {} : { EndTime: iso(p.endTime) }),
+    RemoteAddr: p.remoteAddr,
+  }));
+  return xml({ LiveChannelHistory: records.length ? { LiveRecord: records } : '' });
+}
+
+export async function listLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const prefix = req.query.get('prefix') ?? '';
+  const marker = req.query.get('marker') ?? '';
+  const rawMax = req.query.get('max-keys');
+  let maxKeys = 100;
+  if (rawMax !== undefined) {
+    if (!/^\d+$/.test(rawMax) || Number(rawMax) < 1 || Number(rawMax) > 1000) {
+      throw errors.invalidArgument('max-keys must be an integer from 1 to 1000.', 'max-keys', rawMax);
+    }
+    maxKeys = Number(rawMax);
+  }
+  const { channels, truncated } = await deps.catalog.listChannels(req.bucket, { prefix, marker, maxKeys });
+  const result: Record<string, unknown> = { Prefix: prefix, Marker: marker, MaxKeys: maxKeys, IsTruncated: truncated };
+  if (truncated) result.NextMarker = channels.at(-1)!.name;
+  if (channels.length) {
+    result.LiveChannel = channels.map((c) => ({
+      Name: c.name,
+      Description: c.description,
+      Status: c.status,
+      LastModified: iso(c.lastModified),
+      ...urlsOf(deps, c),
+    }));
+  }
+  return xml({ ListLiveChannelResult: result });
+}
+
+export async function deleteLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  await requireChannel(deps, req.bucket, req.key);
+  if (deps.live.stat(req.bucket, req.key)) throw errors.liveChannelInUse(req.key, 'deleting it');
+  await deps.catalog.deleteChannel(req.bucket, req.key);
+  return { status: 204 };
+}
+
+function vodRange(query: ReadonlyMap<string, string>): { from: number; to: number } {
+  const start = query.get('startTime');
+  const end = query.get('endTime');
+  if (start === undefined || !/^\d+$/.test(start)) throw errors.invalidArgument('startTime must be a Unix time in seconds.', 'startTime', start ?? '');
+  if (end === undefined || !/^\d+$/.test(end)) throw errors.invalidArgument('endTime must be a Unix time in seconds.', 'endTime', end ?? '');
+  const from = Number(start);
+  const to = Number(end);
+  if (to <= from) throw errors.invalidArgument('endTime must be greater than startTime.', 'endTime', end);
+  if (to - from > MAX_VOD_SPAN_SECONDS) throw errors.invalidArgument('The time range must not exceed one day.', 'endTime', end);
+  return { from, to };
+}
+
+/** Segments in the range as playlist entries, with a discontinuity at each new push. */
+async function vodEntries(deps: ApiDeps, bucket: string, channel: string, query: ReadonlyMap<string, string>, uri: (s: SegmentRecord) => string) {
+  const { from, to } = vodRange(query);
+  await requireChannel(deps, bucket, channel);
+  const segments = await deps.catalog.segmentsBetween(bucket, channel, from * 1000, to * 1000);
+  if (segments.length === 0) {
+    throw errors.invalidArgument('No ts file found in the specified time range.', 'startTime', String(from));
+  }
+  return segments.map(
+    (s, i): PlaylistEntry => ({
+      sequence: i,
+      uri: uri(s),
+      duration: s.durationMs / 1000,
+      discontinuity: i > 0 && (s.discontinuity || s.pushId !== segments[i - 1]!.pushId),
+    }),
+  );
+}
+
+const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('/');
+const md5Etag = (text: string) => `"${createHash('md5').update(text).digest('hex').toUpperCase()}"`;
+
+export async function getVodPlaylist(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  // served at /{channel}?vod: URIs relative to the bucket root resolve to the segments
+  const entries = await vodEntries(deps, req.bucket, req.key, req.query, (s) => encodeKey(s.key));
+  const body = renderVodPlaylist(entries);
+  return { status: 200, body, headers: { 'content-type': 'application/x-mpegURL', etag: md5Etag(body) } };
+}
+
+export async function postVodPlaylist(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
+  const slash = req.key.indexOf('/');
+  if (slash < 0) throw errors.invalidArgument('PostVodPlaylist needs a path of the form /ChannelName/PlaylistName.', 'PlaylistName', '');
+  const channel = req.key.slice(0, slash);
+  const name = req.key.slice(slash + 1);
+  validateChannelName(channel);
+  validatePlaylistName(name);
+  // written at {channel}/{name}: URIs relative to the channel's folder
+  const entries = await vodEntries(deps, req.bucket, channel, req.query, (s) =>
+    encodeKey(s.key.startsWith(`${channel}/`) ? s.key.slice(channel.length + 1) : `../${s.key}`),
+  );
+  const body = renderVodPlaylist(entries);
+  const info = await deps.storeFor(req.bucket).put(`${channel}/${name}`, body, 'application/x-mpegURL');
+  return { status: 200, headers: { etag: info.etag } };
+}

@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { BucketConfig } from '../config.js';
+import { authenticate, type Identity } from './authenticate.js';
+import { errors, OssError } from './errors.js';
+import * as api from './livechannel-api.js';
+import { parseRequestUrl } from './oss-request.js';
+import { resolveBucket } from './resolve-bucket.js';
+import { toXml } from './xml.js';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface HttpServerOptions extends api.ApiDeps {
+  buckets: BucketConfig[];
+  defaultBucket: string;
+  publicHost: string;
+  credentials: { accessKeyId: string; accessKeySecret: string }[];
+  logLevel: string;
+  /** Clock, for tests of signature expiry and skew. */
+  now?: () => number;
+}
+
+type Access = 'read' | 'write';
+type Handler = (deps: api.ApiDeps, req: api.ApiRequest) => Promise<api.ApiResponse>;
+
+interface Operation {
+  name: string;
+  access: Access;
+  handler: Handler;
+}
+
+/** Picks the LiveChannel operation from the method and sub-resources, as OSS does. */
+function selectOperation(method: string, key: string, query: ReadonlyMap<string, string>): Operation {
+  if (query.has('live')) {
+    if (key === '') {
+      if (method === 'GET') return { name: 'ListLiveChannel', access: 'read', handler: api.listLiveChannel };
+      throw errors.methodNotAllowed(method);
+    }
+    switch (method) {
+      case 'PUT':
+        return query.has('status')
+          ? { name: 'PutLiveChannelStatus', access: 'write', handler: api.putLiveChannelStatus }
+          : { name: 'PutLiveChannel', access: 'write', handler: api.putLiveChannel };
+      case 'GET': {
+        const comp = query.get('comp');
+        if (comp === 'stat') return { name: 'GetLiveChannelStat', access: 'read', handler: api.getLiveChannelStat };
+        if (comp === 'history') return { name: 'GetLiveChannelHistory', access: 'read', handler: api.getLiveChannelHistory };
+        if (comp !== undefined) throw errors.invalidArgument('comp must be "stat" or "history".', 'comp', comp);
+        return { name: 'GetLiveChannelInfo', access: 'read', handler: api.getLiveChannelInfo };
+      }
+      case 'DELETE':
+        return { name: 'DeleteLiveChannel', access: 'write', handler: api.deleteLiveChannel };
+      default:
+        throw errors.methodNotAllowed(method);
+    }
+  }
+  if (query.has('vod')) {
+    if (method === 'GET') return { name: 'GetVodPlaylist', access: 'read', handler: api.getVodPlaylist };
+    if (method === 'POST') return { name: 'PostVodPlaylist', access: 'write', handler: api.postVodPlaylist };
+    throw errors.methodNotAllowed(method);
+  }
+  throw errors.notImplemented(`${method} ${key === '' ? 'on a bucket' : 'on an object'} without ?live or ?vod`);
+}
+
+function authorize(identity: Identity, access: Access, bucket: BucketConfig): void {
+  if (identity.accessKeyId) return;
+  if (access === 'read' && bucket.acl !== 'private') return;
+  if (access === 'write' && bucket.acl === 'public-read-write') return;
+  throw errors.accessDenied('You have no right to access this resource because of the bucket acl; sign the request.');
+}
+
+function sendError(reply: FastifyReply, err: OssError): FastifyReply {
+  const requestId = String(reply.request.id);
+  reply.header('x-oss-request-id', requestId);
+  const body = toXml({
+    Error: { Code: err.code, Message: err.message, RequestId: requestId, HostId: reply.request.hostname, ...err.extra },
+  });
+  return reply.code(err.status).header('content-type', 'application/xml').send(reply.request.method === 'HEAD' ? undefined : body);
+}
+
+export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
+  const buckets = new Map(opts.buckets.map((b) => [b.name, b]));
+  const bucketNames = new Set(buckets.keys());
+  const secrets = new Map(opts.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
+  const now = opts.now ?? Date.now;
+
+  const app = Fastify({
+    logger: { level: opts.logLevel },
+    bodyLimit: MAX_BODY_BYTES,
+    genReqId: () => randomBytes(12).toString('hex').toUpperCase(),
+    // Errors Fastify raises before routing (a URL it cannot decode) get OSS XML too.
+    frameworkErrors: (err, _req, reply) =>
+      sendError(reply, err.code === 'FST_ERR_BAD_URL' ? errors.invalidUri('The request URI is not valid.') : new OssError(400, 'InvalidRequest', err.message)),
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-oss-request-id', req.id);
+    reply.header('server', 'livechannel');
+  });
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
+    if (err instanceof OssError) return sendError(reply, err);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, errors.entityTooLarge(MAX_BODY_BYTES));
+    if (err.statusCode && err.statusCode < 500) return sendError(reply, new OssError(err.statusCode, 'InvalidRequest', err.message));
+    req.log.error({ err }, 'request failed');
+    return sendError(reply, new OssError(500, 'InternalError', 'We encountered an internal error. Please try again.'));
+  });
+
+  const handle = async (req: FastifyRequest, reply: FastifyReply) => {
+    const { path, query } = parseRequestUrl(req.url);
+    const target = resolveBucket({ buckets: bucketNames, defaultBucket: opts.defaultBucket, publicHost: opts.publicHost }, req.headers.host, path);
+    const bucket = buckets.get(target.bucket)!;
+    const identity = authenticate({ method: req.method, headers: req.headers, query, bucket: target.bucket, key: target.key }, secrets, now());
+    const queryMap = new Map<string, string>();
+    for (const [k, v] of query) if (!queryMap.has(k)) queryMap.set(k, v);
+    const op = selectOperation(req.method, target.key, queryMap);
+    authorize(identity, op.access, bucket);
+    req.log.debug({ op: op.name, bucket: target.bucket, key: target.key, accessKeyId: identity.accessKeyId }, 'operation');
+    const res = await op.handler(opts, { bucket: target.bucket, key: target.key, query: queryMap, body: req.body as Buffer | undefined });
+    reply.code(res.status).headers(res.headers ?? {});
+    return reply.send(res.body ?? '');
+  };
+
+  app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/', handler: handle });
+  app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/*', handler: handle });
+  return app;
+}

@@ -1,0 +1,37 @@
+/** What the API needs to know about live pushes; the RTMP ingest provides it. */
+
+export interface LiveVideoStat {
+  width: number;
+  height: number;
+  frameRate: number;
+  /** Bytes per second over the last few seconds. */
+  bandwidth: number;
+  codec: 'H264';
+}
+
+export interface LiveAudioStat {
+  sampleRate: number;
+  bandwidth: number;
+  codec: 'AAC';
+}
+
+export interface LiveStat {
+  /** Epoch ms when the publisher connected. */
+  connectedTime: number;
+  remoteAddr: string;
+  video?: LiveVideoStat;
+  audio?: LiveAudioStat;
+}
+
+export interface LiveSessions {
+  /** The live push on a channel, or undefined when nobody is pushing. */
+  stat(bucket: string, channel: string): LiveStat | undefined;
+  /** Ends the push on a channel (it was disabled); resolves once the publisher is gone. */
+  disconnect(bucket: string, channel: string, reason: string): Promise<void>;
+}
+
+/** Until ingest runs: nobody is ever live. */
+export const noLiveSessions: LiveSessions = {
+  stat: () => undefined,
+  disconnect: async () => {},
+};

@@ -1,0 +1,100 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { contentTypeFor, InvalidObjectKeyError, type ObjectInfo, type ObjectStore } from './object-store.js';
+
+/** Directory under the root for in-flight writes (never a valid key prefix). */
+const TMP_DIR = '.lc-tmp';
+
+/**
+ * Objects as files under one root directory. Writes go to a temp file and are renamed
+ * into place, so a reader (or a crash) never sees a partial object. ETags are the
+ * content MD5, remembered from writes and computed on first read otherwise.
+ */
+export class FsObjectStore implements ObjectStore {
+  readonly root: string;
+  private readonly etags = new Map<string, { size: number; mtimeMs: number; etag: string }>();
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  /** The file path of a key; refuses keys that could escape the root. */
+  pathOf(key: string): string {
+    const segments = key.split('/');
+    if (
+      key.length === 0 ||
+      segments.some((s) => s === '' || s === '.' || s === '..') ||
+      segments[0] === TMP_DIR ||
+      // eslint-disable-next-line no-control-regex
+      /[\u0000-\u001f\u007f\\]/.test(key)
+    ) {
+      throw new InvalidObjectKeyError(`invalid object key "${key}"`);
+    }
+    const path = join(this.root, ...segments);
+    if (!path.startsWith(this.root + sep)) throw new InvalidObjectKeyError(`invalid object key "${key}"`);
+    return path;
+  }
+
+  async put(key: string, data: Uint8Array | string, contentType?: string): Promise<ObjectInfo> {
+    const path = this.pathOf(key);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const tmpDir = join(this.root, TMP_DIR);
+    const tmp = join(tmpDir, `${randomBytes(8).toString('hex')}`);
+    await mkdir(tmpDir, { recursive: true });
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      await writeFile(tmp, bytes);
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    const st = await stat(path);
+    const etag = `"${createHash('md5').update(bytes).digest('hex').toUpperCase()}"`;
+    this.etags.set(key, { size: st.size, mtimeMs: st.mtimeMs, etag });
+    return { key, size: st.size, etag, contentType: contentType ?? contentTypeFor(key), lastModified: st.mtimeMs };
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const path = this.pathOf(key);
+    let st;
+    try {
+      st = await stat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      throw err;
+    }
+    if (!st.isFile()) return undefined;
+    return { key, size: st.size, etag: await this.etagOf(key, path, st.size, st.mtimeMs), contentType: contentTypeFor(key), lastModified: st.mtimeMs };
+  }
+
+  async get(key: string, range?: { start: number; end: number }) {
+    const info = await this.head(key);
+    if (!info) return undefined;
+    const body = createReadStream(this.pathOf(key), range ? { start: range.start, end: range.end } : {});
+    return { info, body };
+  }
+
+  async delete(key: string): Promise<boolean> {
+    try {
+      await unlink(this.pathOf(key));
+      this.etags.delete(key);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  private async etagOf(key: string, path: string, size: number, mtimeMs: number): Promise<string> {
+    const known = this.etags.get(key);
+    if (known && known.size === size && known.mtimeMs === mtimeMs) return known.etag;
+    const hash = createHash('md5');
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    const etag = `"${hash.digest('hex').toUpperCase()}"`;
+    this.etags.set(key, { size, mtimeMs, etag });
+    return etag;
+  }
+}

@@ -1,0 +1,38 @@
+/** Where segments and playlists live. The filesystem store is the embedded default. */
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Quoted, upper-case hex MD5 of the content, as OSS reports it for PutObject. */
+  etag: string;
+  contentType: string;
+  /** Epoch ms. */
+  lastModified: number;
+}
+
+export interface ObjectStore {
+  /** Writes an object atomically: readers see the old content or the new, never part of it. */
+  put(key: string, data: Uint8Array | string, contentType?: string): Promise<ObjectInfo>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Reads bytes [start, end] inclusive (whole object when no range). */
+  get(key: string, range?: { start: number; end: number }): Promise<{ info: ObjectInfo; body: NodeJS.ReadableStream } | undefined>;
+  delete(key: string): Promise<boolean>;
+}
+
+export class InvalidObjectKeyError extends Error {}
+
+const TYPES: Record<string, string> = {
+  m3u8: 'application/x-mpegURL',
+  ts: 'video/MP2T',
+  flv: 'video/x-flv',
+  mp4: 'video/mp4',
+  json: 'application/json',
+  xml: 'application/xml',
+  txt: 'text/plain',
+  html: 'text/html',
+};
+
+export function contentTypeFor(key: string): string {
+  const dot = key.lastIndexOf('.');
+  return (dot >= 0 && TYPES[key.slice(dot + 1).toLowerCase()]) || 'application/octet-stream';
+}

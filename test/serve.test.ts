@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OSS from 'ali-oss';
+import { describe, expect, it } from 'vitest';
+import { hmacSha1, pushStringToSign } from '../src/auth/oss-signature.js';
+
+interface Running {
+  output: () => string;
+  exited: Promise<number | null>;
+  kill: (signal: NodeJS.Signals) => void;
+  waitFor: (re: RegExp) => Promise<RegExpExecArray>;
+}
+
+function livechannel(args: string[], env: Record<string, string> = {}): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    output: () => out,
+    exited,
+    kill: (s) => child.kill(s),
+    waitFor: async (re) => {
+      for (let i = 0; i < 300; i++) {
+        const m = re.exec(out);
+        if (m) return m;
+        if (child.exitCode !== null) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`did not see ${re} in:\n${out}`);
+    },
+  };
+}
+
+describe('livechannel serve', () => {
+  it('starts with no config, prints a demo key that works with ali-oss, and stops on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'lc-serve-'));
+    const p = livechannel(['serve'], { LIVECHANNEL_DATA_DIR: dataDir, LIVECHANNEL_HTTP_PORT: '0', LIVECHANNEL_LOG_LEVEL: 'warn' });
+    const [, port] = await p.waitFor(/API http:\/\/127\.0\.0\.1:(\d+)/);
+    const [, id] = await p.waitFor(/AccessKeyId: +(\S+)/);
+    const [, secret] = await p.waitFor(/AccessKeySecret: +(\S+)/);
+    expect(p.output()).toContain('bucket:          demo');
+    const client = new OSS({ accessKeyId: id!, accessKeySecret: secret!, bucket: 'demo', endpoint: `http://127.0.0.1:${port}` });
+    const put = await client.putChannel('first', { Target: { Type: 'HLS' } } as never);
+    expect(put.res.status).toBe(200);
+    p.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+  });
+
+  it('exits non-zero with one message naming the bad field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lc-serve-'));
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ dataDir: dir, http: { port: 99999 } }));
+    const p = livechannel(['serve', '--config', file]);
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toMatch(/^config error: http\.port: /m);
+  });
+});
+
+describe('livechannel sign-url', () => {
+  it('prints a push URL whose signature verifies with the configured secret', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lc-sign-'));
+    const file = join(dir, 'cfg.json');
+    const key = { accessKeyId: 'LTAI-SIGN', accessKeySecret: 's3cr3t' };
+    writeFileSync(file, JSON.stringify({ dataDir: dir, publicHost: 'live.example.com', rtmp: { port: 1936 }, credentials: [key], buckets: [{ name: 'media' }] }));
+    const p = livechannel(['sign-url', 'media', 'my show', '--config', file, '--expires', '600', '--playlist-name', 'hi.m3u8']);
+    expect(await p.exited).toBe(0);
+    const url = new URL(p.output().trim());
+    expect(`${url.protocol}//${url.host}${url.pathname}`).toBe('rtmp://media.live.example.com:1936/live/my%20show');
+    const expires = url.searchParams.get('Expires')!;
+    expect(Number(expires) - Date.now() / 1000).toBeGreaterThan(590);
+    expect(url.searchParams.get('OSSAccessKeyId')).toBe('LTAI-SIGN');
+    expect(url.searchParams.get('playlistName')).toBe('hi.m3u8');
+    const expected = hmacSha1(key.accessKeySecret, pushStringToSign('media', 'my show', expires, [['playlistName', 'hi.m3u8']]));
+    expect(url.searchParams.get('Signature')).toBe(expected);
+  });
+
+  it('refuses an unknown bucket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lc-sign-'));
+    const p = livechannel(['sign-url', 'nope', 'ch'], { LIVECHANNEL_DATA_DIR: dir });
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toContain('config error: bucket "nope" is not configured');
+  });
+});
