@@ -69,7 +69,7 @@ export function buildProgram(): Command {
       const config = loadConfig(opts.config);
       const app = createApp(config);
       await app.start();
-      printBanner(config, app.urls, app.httpPort());
+      printBanner(config, app.urls, app.httpPort(), app.rtmpPort());
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
@@ -113,9 +113,9 @@ export function buildProgram(): Command {
   return program;
 }
 
-function printBanner(config: Config, urls: UrlBuilder, httpPort: number): void {
+function printBanner(config: Config, urls: UrlBuilder, httpPort: number, rtmpPort: number): void {
   const lines = [
-    `livechannel listening: API http://${config.http.host}:${httpPort}  RTMP rtmp://${config.rtmp.host}:${config.rtmp.port}`,
+    `livechannel listening: API http://${config.http.host}:${httpPort}  RTMP rtmp://${config.rtmp.host}:${rtmpPort}`,
     `data: ${config.dataDir}`,
     `buckets: ${config.buckets.map((b) => `${b.name} (${b.acl})`).join(', ')}; default ${config.defaultBucket}`,
   ];
@@ -128,6 +128,7 @@ function printBanner(config: Config, urls: UrlBuilder, httpPort: number): void {
       `  AccessKeySecret: ${config.demo.accessKeySecret}`,
       `  endpoint:        http://${config.publicHost}:${httpPort}  (ali-oss: new OSS({ endpoint, bucket, accessKeyId, accessKeySecret }))`,
       `  push URL (signed, 1 h): npx livechannel sign-url ${config.demo.bucket} <channel>`,
+      `  push with ffmpeg:       ffmpeg -re -i in.mp4 -c:v libx264 -c:a aac -f flv "<push URL>"`,
       `  example play URL: ${urls.playUrl(config.demo.bucket, 'test', 'playlist.m3u8')}`,
     );
   }

@@ -1,4 +1,5 @@
-/** The catalog: channels, push history and the segment index behind one interface. */
+/** The catalog: channels, push history, the segment index and playlist state behind one interface. */
+import type { PackagerResume } from '../media/packager.js';
 
 export type ChannelStatus = 'enabled' | 'disabled';
 
@@ -41,6 +42,9 @@ export interface SegmentRecord {
   discontinuity: boolean;
 }
 
+/** Where a live playlist stands, so that the next push continues it. */
+export type PlaylistResume = PackagerResume;
+
 export interface ListChannelsQuery {
   prefix: string;
   marker: string;
@@ -65,6 +69,9 @@ export interface Catalog {
   addSegment(segment: SegmentRecord): Promise<void>;
   /** Segments whose first frame lies in [fromMs, toMs], in order. */
   segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]>;
+
+  getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined>;
+  savePlaylistState(bucket: string, channel: string, playlistName: string, state: PlaylistResume): Promise<void>;
 
   close(): Promise<void>;
 }

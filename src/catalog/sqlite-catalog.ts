@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Catalog, Channel, ChannelConfig, ChannelStatus, ListChannelsQuery, PushRecord, SegmentRecord } from './catalog.js';
+import type { Catalog, Channel, ChannelConfig, ChannelStatus, ListChannelsQuery, PlaylistResume, PushRecord, SegmentRecord } from './catalog.js';
 
 /** Schema versions, applied in order; PRAGMA user_version records the last one applied. */
 export const MIGRATIONS: string[] = [
@@ -35,6 +35,14 @@ export const MIGRATIONS: string[] = [
      duration_ms INTEGER NOT NULL,
      discontinuity INTEGER NOT NULL,
      PRIMARY KEY (bucket, channel, start_time, sequence)
+   ) WITHOUT ROWID;`,
+  `CREATE TABLE playlists (
+     bucket TEXT NOT NULL,
+     channel TEXT NOT NULL,
+     name TEXT NOT NULL,
+     state TEXT NOT NULL,
+     updated INTEGER NOT NULL,
+     PRIMARY KEY (bucket, channel, name)
    ) WITHOUT ROWID;`,
 ];
 
@@ -140,7 +148,12 @@ export class SqliteCatalog implements Catalog {
       ),
       segmentsBetween: db.prepare<[string, string, number, number], SegmentRow>(
         `SELECT * FROM segments WHERE bucket = ? AND channel = ? AND start_time BETWEEN ? AND ?
-         ORDER BY start_time, sequence`,
+         ORDER BY push_id, sequence`,
+      ),
+      getPlaylist: db.prepare<[string, string, string], { state: string }>('SELECT state FROM playlists WHERE bucket = ? AND channel = ? AND name = ?'),
+      savePlaylist: db.prepare(
+        `INSERT INTO playlists (bucket, channel, name, state, updated) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (bucket, channel, name) DO UPDATE SET state = excluded.state, updated = excluded.updated`,
       ),
     };
   }
@@ -192,6 +205,15 @@ export class SqliteCatalog implements Catalog {
 
   async segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]> {
     return this.stmts.segmentsBetween.all(bucket, channel, fromMs, toMs).map(toSegment);
+  }
+
+  async getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined> {
+    const row = this.stmts.getPlaylist.get(bucket, channel, playlistName);
+    return row && (JSON.parse(row.state) as PlaylistResume);
+  }
+
+  async savePlaylistState(bucket: string, channel: string, playlistName: string, state: PlaylistResume): Promise<void> {
+    this.stmts.savePlaylist.run(bucket, channel, playlistName, JSON.stringify(state), Date.now());
   }
 
   /** PRAGMA integrity_check result ("ok" when healthy). */

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { SUB_RESOURCES } from '../auth/oss-signature.js';
 import type { BucketConfig } from '../config.js';
 import { authenticate, type Identity } from './authenticate.js';
 import { errors, OssError } from './errors.js';
 import * as api from './livechannel-api.js';
+import { CORS_HEADERS, getObject } from './object-api.js';
 import { parseRequestUrl } from './oss-request.js';
 import { resolveBucket } from './resolve-bucket.js';
 import { toXml } from './xml.js';
@@ -59,8 +61,17 @@ function selectOperation(method: string, key: string, query: ReadonlyMap<string,
     if (method === 'POST') return { name: 'PostVodPlaylist', access: 'write', handler: api.postVodPlaylist };
     throw errors.methodNotAllowed(method);
   }
+  // any other sub-resource (?acl, ?tagging, …) names an operation we do not offer
+  const unsupported = [...query.keys()].find((k) => SUB_RESOURCES.has(k) && !k.startsWith('response-') && k !== 'security-token');
+  if (unsupported) throw errors.notImplemented(`The ?${unsupported} operation`);
+  if (key !== '' && (method === 'GET' || method === 'HEAD')) return { name: method === 'GET' ? 'GetObject' : 'HeadObject', access: 'read', handler: OBJECT_READ };
   throw errors.notImplemented(`${method} ${key === '' ? 'on a bucket' : 'on an object'} without ?live or ?vod`);
 }
+
+/** Marker: object reads stream their body, so the dispatcher handles them itself. */
+const OBJECT_READ: Handler = async () => {
+  throw new Error('object reads are dispatched directly');
+};
 
 function authorize(identity: Identity, access: Access, bucket: BucketConfig): void {
   if (identity.accessKeyId) return;
@@ -99,6 +110,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-oss-request-id', req.id);
     reply.header('server', 'livechannel');
+    reply.headers(CORS_HEADERS);
   });
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
@@ -119,12 +131,32 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     const op = selectOperation(req.method, target.key, queryMap);
     authorize(identity, op.access, bucket);
     req.log.debug({ op: op.name, bucket: target.bucket, key: target.key, accessKeyId: identity.accessKeyId }, 'operation');
+    if (op.handler === OBJECT_READ) {
+      // OSS honours response-* overrides on signed requests only
+      const overrides = identity.accessKeyId ? queryMap : new Map<string, string>();
+      const obj = await getObject(opts.storeFor(target.bucket), target.key, req.method as 'GET' | 'HEAD', req.headers, overrides);
+      reply.code(obj.status).headers(obj.headers);
+      return reply.send(obj.body ?? '');
+    }
     const res = await op.handler(opts, { bucket: target.bucket, key: target.key, query: queryMap, body: req.body as Buffer | undefined });
     reply.code(res.status).headers(res.headers ?? {});
     return reply.send(res.body ?? '');
   };
 
+  // CORS preflight, so that browser players can fetch playlists and segments (with Range)
+  const preflight = async (_req: FastifyRequest, reply: FastifyReply) =>
+    reply
+      .code(200)
+      .headers({
+        ...CORS_HEADERS,
+        'access-control-allow-methods': 'GET, HEAD, PUT, POST, DELETE',
+        'access-control-allow-headers': 'Range, Authorization, Content-Type, Content-MD5, Date, x-oss-date, x-oss-security-token, x-oss-user-agent',
+        'access-control-max-age': '86400',
+      })
+      .send();
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/', handler: handle });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/*', handler: handle });
+  app.route({ method: 'OPTIONS', url: '/', handler: preflight });
+  app.route({ method: 'OPTIONS', url: '/*', handler: preflight });
   return app;
 }

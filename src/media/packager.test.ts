@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_DIR } from '../../scripts/lib/fixtures.js';
-import { ffmpegWarnings, muxjsTransmux } from '../../test/support/media-tools.js';
+import { ffmpegWarnings, muxjsInspect, muxjsTransmux } from '../../test/support/media-tools.js';
 import { prng, runPackager, writeSegments } from '../../test/support/packager-run.js';
 import { avcC } from './avc.test.js';
 import { parseFlv, TAG_AUDIO, TAG_VIDEO, type FlvTag } from './flv.js';
@@ -134,6 +134,11 @@ describe('LivePackager on a real stream', () => {
     expect(firstLive).not.toContain('ENDLIST');
     // once the discontinuity scrolls out, the discontinuity sequence counts it
     expect(second.playlists.at(-1)).toContain('#EXT-X-DISCONTINUITY-SEQUENCE:1');
+    // the second push's timestamps continue after the first's (players that ignore the tag play on)
+    const lastOfFirst = muxjsInspect(first.segments.at(-1)!.data).video!.at(-1)!.dts;
+    const firstOfSecond = muxjsInspect(second.segments[0]!.data).video![0]!.dts;
+    expect(firstOfSecond).toBeGreaterThan(lastOfFirst);
+    expect(firstOfSecond - lastOfFirst).toBeLessThan(2 * 90_000);
   });
 
   it('drops malformed frames with a notice and keeps going', async () => {

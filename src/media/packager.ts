@@ -22,9 +22,20 @@ export interface PackagerOptions {
   /** URI of segment `sequence` as written in the playlist. Default `${sequence}.ts`. */
   segmentUri?: (sequence: number) => string;
   /** Continue an existing playlist (a new push to the same channel). */
-  resume?: { playlist: LivePlaylistState; nextSequence: number };
+  resume?: PackagerResume;
   timeline?: TimelineOptions;
 }
+
+/** Where a playlist stands: its window, the next sequence number and where its timeline ended. */
+export interface PackagerResume {
+  playlist: LivePlaylistState;
+  nextSequence: number;
+  /** Output timeline (ms) after the previous push's last frame; the next push continues from here. */
+  timelineEndMs?: number;
+}
+
+/** Gap left between pushes on the continued timeline. */
+const PUSH_GAP_MS = 1000;
 
 export interface VideoInfo {
   codec: 'H264';
@@ -108,6 +119,8 @@ export class LivePackager {
   private aac: AacConfig | undefined;
   private nextSequence: number;
   private pendingDiscontinuity: boolean;
+  /** Added to this push's timeline so that it continues the previous push's. */
+  private readonly originMs: number;
   private segmentForced = false;
   private segmentDiscontinuity = false;
   private segmentStartMs = 0;
@@ -123,6 +136,8 @@ export class LivePackager {
     this.nextSequence = options.resume?.nextSequence ?? 0;
     this.pendingDiscontinuity = (options.resume?.playlist.entries.length ?? 0) > 0 || this.nextSequence > 0;
     this.segmentUri = options.segmentUri ?? ((n) => `${n}.ts`);
+    const previousEnd = options.resume?.timelineEndMs;
+    this.originMs = OUTPUT_ORIGIN_MS + (previousEnd === undefined ? 0 : previousEnd + PUSH_GAP_MS);
   }
 
   /** Feeds one FLV tag (RTMP message). `data` may be reused by the caller after the call. */
@@ -168,9 +183,13 @@ export class LivePackager {
   }
 
   /** Playlist state to hand to the next push's packager (see PackagerOptions.resume). */
-  resumeState(): { playlist: LivePlaylistState; nextSequence: number } {
+  resumeState(): PackagerResume {
     const s = this.window.state;
-    return { playlist: { ...s, entries: [...s.entries] }, nextSequence: this.nextSequence };
+    return {
+      playlist: { ...s, entries: [...s.entries] },
+      nextSequence: this.nextSequence,
+      timelineEndMs: this.originMs - OUTPUT_ORIGIN_MS + this.lastEndMs,
+    };
   }
 
   private emit(e: PackagerEvent): void {
@@ -224,7 +243,7 @@ export class LivePackager {
     if (this.videoClock.frameRate === undefined && this.stats.videoFrames % 16 === 0) {
       this.videoClock.setFrameRate(this.fps.fps);
     }
-    const [dts90, pts90] = this.videoClock.next(dts + OUTPUT_ORIGIN_MS, tag.cts);
+    const [dts90, pts90] = this.videoClock.next(dts + this.originMs, tag.cts);
     this.muxer.writeVideo(tag.data, this.scan, avc, dts90, Math.max(0, pts90), idr);
     this.lastEndMs = Math.max(this.lastEndMs, dts + this.timeline.frameStep(TRACK_VIDEO));
   }
@@ -258,7 +277,7 @@ export class LivePackager {
       return;
     }
     this.stats.audioFrames++;
-    this.muxer.writeAudio(tag.data, aac, this.audioClock.next(dts + OUTPUT_ORIGIN_MS, aac.sampleRate));
+    this.muxer.writeAudio(tag.data, aac, this.audioClock.next(dts + this.originMs, aac.sampleRate));
     this.lastEndMs = Math.max(this.lastEndMs, dts + this.timeline.frameStep(TRACK_AUDIO));
   }
 
@@ -345,6 +364,7 @@ export class LivePackager {
   }
 
   private openSegment(startMs: number, idr: boolean, forced: boolean): void {
+    if (this.pendingDiscontinuity) this.muxer.markDiscontinuity();
     this.muxer.startSegment(this.trackSet());
     this.segmentStartMs = startMs;
     this.segmentIdr = idr;

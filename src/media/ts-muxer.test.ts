@@ -150,3 +150,28 @@ describe('TsMuxer', () => {
     expect(readPes(ts)[0]!.payload.length).toBeGreaterThan(2_000_000);
   });
 });
+
+describe('TsMuxer discontinuity marking', () => {
+  it('sets discontinuity_indicator on the first packet of every PID after markDiscontinuity, once', () => {
+    const m = new TsMuxer();
+    m.markDiscontinuity();
+    m.startSegment({ video: true, audio: true });
+    const f = idr(400);
+    m.writeVideo(f.data, f.scan, config, 0, 0, true);
+    m.writeVideo(f.data, f.scan, config, 3000, 3000, false);
+    m.writeAudio(new Uint8Array(100), aac, 0);
+    const ts = m.endSegment();
+    const flagged = (o: number) => (ts[o + 3]! & 0x20) !== 0 && ts[o + 4]! > 0 && (ts[o + 5]! & 0x80) !== 0;
+    const byPid = new Map<number, boolean[]>();
+    for (let o = 0; o < ts.length; o += 188) {
+      const pid = ((ts[o + 1]! & 0x1f) << 8) | ts[o + 2]!;
+      byPid.set(pid, [...(byPid.get(pid) ?? []), flagged(o)]);
+    }
+    for (const pid of [0, PID_PMT, PID_VIDEO, PID_AUDIO]) {
+      const flags = byPid.get(pid)!;
+      expect(flags[0], `PID ${pid}`).toBe(true);
+      expect(flags.slice(1).some(Boolean), `PID ${pid}`).toBe(false);
+    }
+    expect(readPsiSection(readTsPackets(ts)[0]!.payload).length).toBeGreaterThan(0); // PAT still parses
+  });
+});

@@ -59,6 +59,17 @@ export class TsMuxer {
   private pmtVersion = 0;
   private tracks: TrackSet = { video: false, audio: false };
   private segmentBytes = 0;
+  /** PIDs whose next packet carries discontinuity_indicator (continuity counters restart). */
+  private readonly discontinuityPids = new Set<number>();
+
+  /**
+   * Flags the next packet of every PID with discontinuity_indicator: the segment about to
+   * start follows a break (a new push: fresh continuity counters), so demuxers that check
+   * continuity counters across segments do not report corruption.
+   */
+  markDiscontinuity(): void {
+    for (const pid of [PID_PAT, PID_PMT, PID_VIDEO, PID_AUDIO]) this.discontinuityPids.add(pid);
+  }
 
   /** Starts a segment with PAT and PMT for the given tracks. */
   startSegment(tracks: TrackSet): void {
@@ -209,7 +220,8 @@ export class TsMuxer {
       buf[o + 1] = (first ? 0x40 : 0) | (pid >> 8);
       buf[o + 2] = pid & 0xff;
       const withPcr = first && pcr >= 0;
-      const flags = (withPcr ? 0x10 : 0) | (first && randomAccess ? 0x40 : 0);
+      const discontinuity = first && this.discontinuityPids.delete(pid);
+      const flags = (discontinuity ? 0x80 : 0) | (withPcr ? 0x10 : 0) | (first && randomAccess ? 0x40 : 0);
       let afLen = flags ? (withPcr ? 8 : 2) : 0;
       let payload = 184 - afLen;
       if (remaining < payload) {
@@ -248,9 +260,16 @@ export class TsMuxer {
     buf[o] = 0x47;
     buf[o + 1] = 0x40 | (pid >> 8);
     buf[o + 2] = pid & 0xff;
-    buf[o + 3] = 0x10 | cc;
-    buf[o + 4] = 0; // pointer_field
-    const start = o + 5;
+    let p = o + 4;
+    if (this.discontinuityPids.delete(pid)) {
+      buf[o + 3] = 0x30 | cc;
+      buf[p++] = 1; // adaptation_field_length
+      buf[p++] = 0x80; // discontinuity_indicator
+    } else {
+      buf[o + 3] = 0x10 | cc;
+    }
+    buf[p] = 0; // pointer_field
+    const start = p + 1;
     for (let i = 0; i < section.length; i++) buf[start + i] = section[i]!;
     const crc = crc32Mpeg(buf, start, start + section.length);
     const c = start + section.length;

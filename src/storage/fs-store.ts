@@ -88,6 +88,10 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  async cleanUp(): Promise<void> {
+    await rm(join(this.root, TMP_DIR), { recursive: true, force: true });
+  }
+
   private async etagOf(key: string, path: string, size: number, mtimeMs: number): Promise<string> {
     const known = this.etags.get(key);
     if (known && known.size === size && known.mtimeMs === mtimeMs) return known.etag;

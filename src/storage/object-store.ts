@@ -17,6 +17,8 @@ export interface ObjectStore {
   /** Reads bytes [start, end] inclusive (whole object when no range). */
   get(key: string, range?: { start: number; end: number }): Promise<{ info: ObjectInfo; body: NodeJS.ReadableStream } | undefined>;
   delete(key: string): Promise<boolean>;
+  /** Removes leftovers of writes a crash interrupted. */
+  cleanUp?(): Promise<void>;
 }
 
 export class InvalidObjectKeyError extends Error {}

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import OSS from 'ali-oss';
 import { createApp, type App } from '../../src/app.js';
 import { parseConfig, type ConfigInput } from '../../src/config.js';
-import type { LiveSessions } from '../../src/live/live-sessions.js';
 
 export const KEY = { accessKeyId: 'LTAITESTKEY0000001', accessKeySecret: 'test-secret-0000000000000000001' };
 export const OTHER_KEY = { accessKeyId: 'LTAITESTKEY0000002', accessKeySecret: 'test-secret-0000000000000000002' };
@@ -28,7 +27,7 @@ export interface TestApp {
 }
 
 /** A gateway on 127.0.0.1:0 with its own data dir: buckets "media" (private), "open" (public-read-write), "pub" (public-read). */
-export async function startTestApp(overrides: Partial<ConfigInput> = {}, options: { now?: () => number; live?: LiveSessions } = {}): Promise<TestApp> {
+export async function startTestApp(overrides: Partial<ConfigInput> = {}, options: { now?: () => number } = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lc-app-'));
   const config = parseConfig({
     dataDir,

@@ -1,0 +1,206 @@
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import { createRtmpProtocol, type RtmpProtocol } from './rtmp-protocol.js';
+
+/** What a publisher asked for, as the connection saw it. */
+export interface PublishRequest {
+  app: string;
+  tcUrl: string;
+  /** Stream name as sent, query included. */
+  streamName: string;
+  remoteAddr: string;
+}
+
+/** Receives one publish's media. */
+export interface MediaSink {
+  media(type: number, timestamp: number, payload: Buffer): void;
+  /** The publish ended (unpublish, disconnect, shutdown); resolves when everything is flushed. */
+  end(reason: string): Promise<void>;
+}
+
+export type PublishDecision =
+  | { ok: true; sink: MediaSink; description: string }
+  | { ok: false; code: string; description: string };
+
+export interface PublishAuthorizer {
+  authorize(request: PublishRequest, connection: RtmpConnection): Promise<PublishDecision>;
+}
+
+export interface ConnectionLimits {
+  maxMessageSize: number;
+  maxChunkStreams: number;
+  /** Media buffered while a publish is being authorised. */
+  maxPendingBytes: number;
+}
+
+type State = 'handshake' | 'connected' | 'authorizing' | 'publishing' | 'closed';
+
+export function remoteAddress(socket: Socket): string {
+  const host = (socket.remoteAddress ?? 'unknown').replace(/^::ffff:/, '');
+  return `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? 0}`;
+}
+
+/** One RTMP client: handshake, connect, then at most one publish at a time. */
+export class RtmpConnection {
+  readonly remoteAddr: string;
+  private readonly protocol: RtmpProtocol;
+  private state: State = 'handshake';
+  private app = '';
+  private tcUrl = '';
+  private streamId = 0;
+  private bytesIn = 0;
+  private lastAck = 0;
+  private sink: MediaSink | undefined;
+  private pending: { type: number; timestamp: number; payload: Buffer }[] = [];
+  private pendingBytes = 0;
+  private ending: Promise<void> | undefined;
+  readonly closed: Promise<void>;
+  private markClosed!: () => void;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly authorizer: PublishAuthorizer,
+    private readonly limits: ConnectionLimits,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    this.remoteAddr = remoteAddress(socket);
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
+    this.protocol = createRtmpProtocol(
+      {
+        output: (data) => {
+          if (!socket.destroyed) socket.write(data);
+        },
+        connect: (info) => this.onConnect(info.app, info.tcUrl, info.transId),
+        publish: (info) => void this.onPublish(info.streamName, info.streamId),
+        unpublish: (command) => void this.endPublish(`publisher sent ${command}`),
+        media: (type, timestamp, payload) => this.onMedia(type, timestamp, payload),
+        play: () => this.refuse('NetStream.Play.Failed', 'This server only accepts publishing; play the channel over HTTP (HLS).'),
+      },
+      limits,
+    );
+    socket.setNoDelay(true);
+    socket.on('data', (data) => this.onData(data));
+    socket.on('error', (err) => this.log.debug({ err, remote: this.remoteAddr }, 'rtmp socket error'));
+    socket.on('close', () => void this.onSocketClosed());
+  }
+
+  get publishing(): boolean {
+    return this.state === 'publishing';
+  }
+
+  /** Ends the connection (and its publish). */
+  close(reason: string): Promise<void> {
+    if (this.state !== 'closed') {
+      this.log.info({ remote: this.remoteAddr, reason }, 'closing rtmp connection');
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 200).unref();
+    }
+    return this.closed;
+  }
+
+  /** Tells the publisher why it is being stopped, then closes. */
+  stopPublish(code: string, description: string): Promise<void> {
+    if (this.state === 'publishing') this.protocol.sendStatus(this.streamId, 'error', code, description);
+    return this.close(description);
+  }
+
+  private onData(data: Buffer): void {
+    if (this.state === 'closed') return;
+    if (this.bytesIn === 0 && data[0] !== 3) {
+      // C0 must announce RTMP version 3 (an HTTP request, RTMPE, or garbage otherwise)
+      this.log.info({ remote: this.remoteAddr, firstByte: data[0] }, 'not an RTMP handshake; closing');
+      this.state = 'closed';
+      this.socket.destroy();
+      return;
+    }
+    this.bytesIn += data.length;
+    try {
+      this.protocol.feed(data);
+    } catch (err) {
+      this.log.warn({ remote: this.remoteAddr, err: (err as Error).message }, 'rtmp protocol error; closing');
+      void this.close(`protocol error: ${(err as Error).message}`);
+      return;
+    }
+    const window = this.protocol.ackWindow();
+    if (window && this.bytesIn - this.lastAck >= window) {
+      this.protocol.sendAck(this.bytesIn);
+      this.lastAck = this.bytesIn;
+    }
+  }
+
+  private onConnect(app: string, tcUrl: string, transId: number): void {
+    // A wrong application is refused at publish time: ffmpeg and OBS show a publish
+    // status's description, but not a connect _error's.
+    this.app = app;
+    this.tcUrl = tcUrl;
+    this.state = 'connected';
+    this.protocol.acceptConnect(transId);
+  }
+
+  private async onPublish(streamName: string, streamId: number): Promise<void> {
+    if (this.state !== 'connected') {
+      this.protocol.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', 'Already publishing on this connection.');
+      return;
+    }
+    this.state = 'authorizing';
+    this.streamId = streamId;
+    const appName = this.app.split('?')[0]!.replace(/\/+$/, '');
+    if (appName !== 'live') {
+      this.refuse('NetStream.Publish.BadName', `RTMP application must be "live", not "${appName}": push to rtmp://host/live/<channel>.`);
+      return;
+    }
+    let decision: PublishDecision;
+    try {
+      decision = await this.authorizer.authorize({ app: this.app, tcUrl: this.tcUrl, streamName, remoteAddr: this.remoteAddr }, this);
+    } catch (err) {
+      this.log.error({ err, remote: this.remoteAddr }, 'publish authorisation failed');
+      decision = { ok: false, code: 'NetStream.Publish.Failed', description: 'Internal error while authorising the publish.' };
+    }
+    if (!decision.ok) {
+      this.log.info({ remote: this.remoteAddr, stream: streamName.split('?')[0], reason: decision.description }, 'publish refused');
+      this.refuse(decision.code, decision.description);
+      return;
+    }
+    if (this.state !== 'authorizing') {
+      await decision.sink.end('publisher left before the publish started');
+      return;
+    }
+    this.sink = decision.sink;
+    this.state = 'publishing';
+    this.protocol.sendStatus(streamId, 'status', 'NetStream.Publish.Start', decision.description);
+    for (const m of this.pending) this.sink.media(m.type, m.timestamp, m.payload);
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  private refuse(code: string, description: string): void {
+    this.protocol.sendStatus(this.streamId, 'error', code, description);
+    this.state = 'connected';
+    void this.close(description);
+  }
+
+  private onMedia(type: number, timestamp: number, payload: Buffer): void {
+    if (this.state === 'publishing') {
+      this.sink!.media(type, timestamp, payload);
+    } else if (this.state === 'authorizing' && this.pendingBytes + payload.length <= this.limits.maxPendingBytes) {
+      this.pending.push({ type, timestamp, payload: Buffer.from(payload) });
+      this.pendingBytes += payload.length;
+    }
+  }
+
+  private endPublish(reason: string): Promise<void> {
+    const sink = this.sink;
+    if (!sink) return this.ending ?? Promise.resolve();
+    this.sink = undefined;
+    if (this.state === 'publishing') this.state = 'connected';
+    this.ending = sink.end(reason);
+    return this.ending;
+  }
+
+  private async onSocketClosed(): Promise<void> {
+    this.state = 'closed';
+    this.pending = [];
+    await this.endPublish('connection closed');
+    this.markClosed();
+  }
+}

@@ -1,0 +1,108 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Catalog } from '../catalog/catalog.js';
+import type { BucketConfig } from '../config.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { LiveRegistry } from './live-registry.js';
+import { LiveSession } from './live-session.js';
+import { authorizePush } from './push-auth.js';
+import { RtmpConnection, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
+
+export interface IngestOptions {
+  catalog: Catalog;
+  buckets: BucketConfig[];
+  defaultBucket: string;
+  publicHost: string;
+  credentials: { accessKeyId: string; accessKeySecret: string }[];
+  storeFor(bucket: string): ObjectStore;
+  log: FastifyBaseLogger;
+  now?: () => number;
+  limits?: Partial<ConnectionLimits>;
+}
+
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  maxMessageSize: 8 * 1024 * 1024,
+  maxChunkStreams: 64,
+  maxPendingBytes: 4 * 1024 * 1024,
+};
+
+/** The RTMP side: accepts publishers, authorises them, runs one LiveSession per publish. */
+export class RtmpIngest implements PublishAuthorizer {
+  readonly registry = new LiveRegistry();
+  private readonly server: Server;
+  private readonly connections = new Set<RtmpConnection>();
+  private readonly secrets: Map<string, string>;
+  private readonly limits: ConnectionLimits;
+  private readonly now: () => number;
+
+  constructor(private readonly o: IngestOptions) {
+    this.secrets = new Map(o.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
+    this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    this.now = o.now ?? Date.now;
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops accepting, ends every publish (flushing segments and history), closes sockets. */
+  async close(): Promise<void> {
+    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all([...this.connections].map((c) => c.close('server shutting down')));
+    await Promise.all(this.registry.all().map((s) => s.end('server shutting down')));
+    await closing;
+  }
+
+  async authorize(req: PublishRequest, connection: RtmpConnection): Promise<PublishDecision> {
+    const grant = await authorizePush(
+      {
+        catalog: this.o.catalog,
+        buckets: this.o.buckets,
+        defaultBucket: this.o.defaultBucket,
+        publicHost: this.o.publicHost,
+        secrets: this.secrets,
+        livePublisher: (b, c) => this.registry.publisherOf(b, c),
+        now: this.now,
+      },
+      req,
+    );
+    if (!grant.ok) return grant;
+    const channel = grant.channel.name;
+    if (!this.registry.claim(grant.bucket, channel)) {
+      return { ok: false, code: 'NetStream.Publish.BadName', description: `Live channel "${channel}" is already being pushed to; one publisher at a time.` };
+    }
+    try {
+      const session = await LiveSession.open({
+        bucket: grant.bucket,
+        channel: grant.channel,
+        playlistName: grant.playlistName,
+        remoteAddr: connection.remoteAddr,
+        catalog: this.o.catalog,
+        store: this.o.storeFor(grant.bucket),
+        log: this.o.log,
+        now: this.now,
+        onEnded: (s) => this.registry.remove(s),
+      });
+      session.stopPublisher = (reason) => connection.stopPublish('NetStream.Publish.Stopped', `Publishing stopped: ${reason}.`);
+      this.registry.activate(session);
+      return { ok: true, sink: session, description: `/live/${channel} is now published to bucket ${grant.bucket} (${grant.playlistName}).` };
+    } catch (err) {
+      this.registry.unclaim(grant.bucket, channel);
+      throw err;
+    }
+  }
+
+  private accept(socket: Socket): void {
+    const connection = new RtmpConnection(socket, this, this.limits, this.o.log);
+    this.connections.add(connection);
+    void connection.closed.then(() => this.connections.delete(connection));
+  }
+}

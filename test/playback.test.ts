@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './support/test-app.js';
+
+let t: TestApp;
+const segment = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+const md5 = (b: Buffer | string) => `"${createHash('md5').update(b).digest('hex').toUpperCase()}"`;
+
+beforeAll(async () => {
+  t = await startTestApp({ publicHost: 'live.test' });
+  await t.app.storeFor('pub').put('ch/seg0.ts', segment);
+  await t.app.storeFor('pub').put('ch/playlist.m3u8', '#EXTM3U\n');
+  await t.app.storeFor('media').put('ch/secret.ts', segment);
+});
+afterAll(() => t.close());
+
+const get = (path: string, headers: Record<string, string> = {}, method = 'GET') => fetch(`${t.endpoint}${path}`, { method, headers });
+
+describe('object playback over HTTP', () => {
+  it('serves segments and playlists with type, ETag, length and cache headers', async () => {
+    const ts = await get('/pub/ch/seg0.ts');
+    expect(ts.status).toBe(200);
+    expect(Buffer.from(await ts.arrayBuffer())).toEqual(segment);
+    expect(ts.headers.get('content-type')).toBe('video/MP2T');
+    expect(ts.headers.get('content-length')).toBe('1000');
+    expect(ts.headers.get('etag')).toBe(md5(segment));
+    expect(ts.headers.get('accept-ranges')).toBe('bytes');
+    expect(ts.headers.get('cache-control')).toBe('max-age=31536000, immutable');
+    expect(Date.parse(ts.headers.get('last-modified')!)).toBeGreaterThan(Date.now() - 60_000);
+    const m3u8 = await get('/pub/ch/playlist.m3u8');
+    expect(m3u8.headers.get('content-type')).toBe('application/x-mpegURL');
+    expect(m3u8.headers.get('cache-control')).toBe('no-cache');
+    expect(await m3u8.text()).toBe('#EXTM3U\n');
+  });
+
+  it('answers Range requests as OSS does', async () => {
+    const part = await get('/pub/ch/seg0.ts', { range: 'bytes=10-19' });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe('bytes 10-19/1000');
+    expect(Buffer.from(await part.arrayBuffer())).toEqual(segment.subarray(10, 20));
+    const tail = await get('/pub/ch/seg0.ts', { range: 'bytes=-5' });
+    expect([tail.status, tail.headers.get('content-range')]).toEqual([206, 'bytes 995-999/1000']);
+    const open = await get('/pub/ch/seg0.ts', { range: 'bytes=990-' });
+    expect((await open.arrayBuffer()).byteLength).toBe(10);
+    const clipped = await get('/pub/ch/seg0.ts', { range: 'bytes=990-5000' });
+    expect(clipped.headers.get('content-range')).toBe('bytes 990-999/1000');
+    // a malformed range means the whole object, without Content-Range
+    const malformed = await get('/pub/ch/seg0.ts', { range: 'bytes=abc' });
+    expect([malformed.status, malformed.headers.get('content-range')]).toEqual([200, null]);
+    const beyond = await get('/pub/ch/seg0.ts', { range: 'bytes=5000-' });
+    expect(beyond.status).toBe(416);
+    expect(await beyond.text()).toContain('<Code>InvalidRange</Code>');
+  });
+
+  it('answers HEAD with headers only, and conditional requests with 304/412', async () => {
+    const head = await get('/pub/ch/seg0.ts', {}, 'HEAD');
+    expect([head.status, head.headers.get('content-length'), (await head.arrayBuffer()).byteLength]).toEqual([200, '1000', 0]);
+    expect((await get('/pub/ch/seg0.ts', { 'if-none-match': md5(segment) })).status).toBe(304);
+    expect((await get('/pub/ch/seg0.ts', { 'if-none-match': '"other"' })).status).toBe(200);
+    expect((await get('/pub/ch/seg0.ts', { 'if-match': '"other"' })).status).toBe(412);
+    expect((await get('/pub/ch/seg0.ts', { 'if-modified-since': new Date(Date.now() + 60_000).toUTCString() })).status).toBe(304);
+  });
+
+  it('sends CORS headers on every answer and accepts preflights, so browser players work', async () => {
+    const missing = await get('/pub/ch/nope.ts');
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toContain('<Code>NoSuchKey</Code>');
+    expect(missing.headers.get('access-control-allow-origin')).toBe('*');
+    const pre = await fetch(`${t.endpoint}/pub/ch/seg0.ts`, { method: 'OPTIONS', headers: { origin: 'http://player.test', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range' } });
+    expect(pre.status).toBe(200);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+    expect(pre.headers.get('access-control-allow-headers')).toMatch(/Range/);
+    expect((await get('/pub/ch/seg0.ts')).headers.get('access-control-expose-headers')).toMatch(/Content-Range/);
+  });
+
+  it('serves virtual-hosted requests (Host: bucket.publicHost)', async () => {
+    const res = await t.app.http.inject({ method: 'GET', url: '/ch/seg0.ts', headers: { host: 'pub.live.test' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload).toEqual(segment);
+  });
+
+  it('enforces the ACL: a private bucket needs a signature (header or signed URL)', async () => {
+    const anon = await get('/media/ch/secret.ts');
+    expect(anon.status).toBe(403);
+    expect(await anon.text()).toContain('<Code>AccessDenied</Code>');
+    const viaSdk = await t.client('media').get('ch/secret.ts');
+    expect(Buffer.from(viaSdk.content)).toEqual(segment);
+    const signer = t.client('media', undefined, { endpoint: 'http://live.test' });
+    const url = new URL(signer.signatureUrl('ch/secret.ts', { expires: 60, response: { 'content-type': 'application/octet-stream' } }));
+    const signed = await t.app.http.inject({ method: 'GET', url: url.pathname + url.search, headers: { host: url.host } });
+    expect(signed.statusCode).toBe(200);
+    expect(signed.headers['content-type']).toBe('application/octet-stream'); // response-* override on a signed request
+    const tampered = await t.app.http.inject({ method: 'GET', url: url.pathname.replace('secret', 'seg0') + url.search, headers: { host: url.host } });
+    expect(tampered.statusCode).toBe(403);
+  });
+
+  it('refuses keys that try to leave the bucket', async () => {
+    const raw = (path: string) =>
+      new Promise<[number, string]>((resolve, reject) => {
+        const req = request(t.endpoint, { path, headers: { host: '127.0.0.1' } }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve([res.statusCode!, body]));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const path of ['/pub/../media/ch/secret.ts', '/pub/ch/../../media/ch/secret.ts', '/pub/ch%2F..%2F..%2Fmedia%2Fch%2Fsecret.ts', '/pub/ch//seg0.ts']) {
+      const [status, body] = await raw(path);
+      expect(status, path).toBe(400);
+      expect(body).toContain('<Code>InvalidArgument</Code>');
+    }
+  });
+});
