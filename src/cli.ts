@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createApp } from './app.js';
+import { canonicalizedResource, hmacSha1, stringToSign } from './auth/oss-signature.js';
 import { signPushUrl } from './auth/push-url.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { UrlBuilder } from './http/urls.js';
@@ -63,7 +64,7 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('run the gateway: the OSS-compatible LiveChannel API (and RTMP ingest)')
+    .description('run the gateway: RTMP ingest, HLS playback and the OSS-compatible LiveChannel API')
     .option('-c, --config <file>', 'JSON config file (env overrides: LIVECHANNEL_HTTP_PORT, ...)')
     .action(async (opts: { config?: string }) => {
       const config = loadConfig(opts.config);
@@ -110,6 +111,27 @@ export function buildProgram(): Command {
       );
     });
 
+  program
+    .command('play-url')
+    .description('print a signed playlist URL that plays a private channel (x-oss-process=hls/sign)')
+    .argument('<bucket>', 'bucket name')
+    .argument('<channel>', 'live channel name')
+    .option('-c, --config <file>', 'JSON config file (for host, port and keys)')
+    .option('--expires <seconds>', 'validity from now, in seconds', intInRange('expires', 1, 10 * 365 * 86400), 3600)
+    .option('--playlist-name <name>', 'playlist to play', playlistName, 'playlist.m3u8')
+    .action((bucket: string, channel: string, opts: { config?: string; expires: number; playlistName: string }) => {
+      const config = loadConfig(opts.config);
+      if (!config.buckets.some((b) => b.name === bucket)) throw new ConfigError(`bucket "${bucket}" is not configured`);
+      const key = config.credentials[0]!;
+      const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => config.http.port, rtmpPort: () => config.rtmp.port });
+      const objectKey = `${channel}/${opts.playlistName}`;
+      const expires = String(Math.floor(Date.now() / 1000) + opts.expires);
+      const query: [string, string][] = [['x-oss-process', 'hls/sign']];
+      const toSign = stringToSign({ method: 'GET', contentMd5: '', contentType: '', date: expires, ossHeaders: '', resource: canonicalizedResource(bucket, objectKey, query) });
+      const params = new URLSearchParams([...query, ['OSSAccessKeyId', key.accessKeyId], ['Expires', expires], ['Signature', hmacSha1(key.accessKeySecret, toSign)]]);
+      console.log(`${urls.objectUrl(bucket, objectKey)}?${params.toString()}`);
+    });
+
   return program;
 }
 
@@ -127,7 +149,9 @@ function printBanner(config: Config, urls: UrlBuilder, httpPort: number, rtmpPor
       `  AccessKeyId:     ${config.demo.accessKeyId}`,
       `  AccessKeySecret: ${config.demo.accessKeySecret}`,
       `  endpoint:        http://${config.publicHost}:${httpPort}  (ali-oss: new OSS({ endpoint, bucket, accessKeyId, accessKeySecret }))`,
+      `  console:          http://${config.publicHost}:${httpPort}/console`,
       `  push URL (signed, 1 h): npx livechannel sign-url ${config.demo.bucket} <channel>`,
+      `  play URL (signed, 1 h): npx livechannel play-url ${config.demo.bucket} <channel>`,
       `  push with ffmpeg:       ffmpeg -re -i in.mp4 -c:v libx264 -c:a aac -f flv "<push URL>"`,
       `  example play URL: ${urls.playUrl(config.demo.bucket, 'test', 'playlist.m3u8')}`,
     );

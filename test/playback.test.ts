@@ -113,3 +113,40 @@ describe('object playback over HTTP', () => {
     }
   });
 });
+
+describe('private playback with x-oss-process=hls/sign', () => {
+  it('signs every segment URI of a playlist fetched with a signed URL, and those URIs play', async () => {
+    const store = t.app.storeFor('media');
+    await store.put('live/seg1.ts', segment);
+    await store.put('live/seg2.ts', segment);
+    await store.put('live/playlist.m3u8', '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000,\nseg1.ts\n#EXTINF:2.000,\nseg2.ts\n#EXT-X-ENDLIST\n');
+    const signer = t.client('media', undefined, { endpoint: 'http://live.test' });
+    const signedUrl = new URL(signer.signatureUrl('live/playlist.m3u8', { expires: 600, process: 'hls/sign' }));
+    expect(signedUrl.searchParams.get('x-oss-process')).toBe('hls/sign');
+    // the same signed query works path-style on the gateway's IP address
+    const res = await fetch(`${t.endpoint}/media/live/playlist.m3u8${signedUrl.search}`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const uris = text.split('\n').filter((l) => l.startsWith('seg'));
+    expect(uris).toHaveLength(2);
+    for (const uri of uris) {
+      const u = new URL(uri, `${t.endpoint}/media/live/playlist.m3u8`);
+      expect(u.searchParams.get('Expires')).toBe(signedUrl.searchParams.get('Expires'));
+      expect(u.searchParams.get('OSSAccessKeyId')).toBe(signedUrl.searchParams.get('OSSAccessKeyId'));
+      const seg = await fetch(u);
+      expect(seg.status).toBe(200);
+      expect(Buffer.from(await seg.arrayBuffer())).toEqual(segment);
+    }
+    // a segment's signature does not open another segment
+    const seg1 = new URL(uris[0]!, `${t.endpoint}/media/live/playlist.m3u8`);
+    expect((await fetch(`${t.endpoint}/media/live/seg2.ts${seg1.search}`)).status).toBe(403);
+    // without a signature the playlist, and its segments, stay private
+    expect((await fetch(`${t.endpoint}/media/live/playlist.m3u8?x-oss-process=hls/sign`)).status).toBe(403);
+    expect((await fetch(`${t.endpoint}/media/live/seg1.ts`)).status).toBe(403);
+  });
+
+  it('refuses other processing and non-playlists', async () => {
+    const c = t.client('media');
+    await expect(c.get('live/seg1.ts', undefined, { process: 'image/resize,w_100' })).rejects.toMatchObject({ status: 501, code: 'NotImplemented' });
+  });
+});

@@ -85,3 +85,32 @@ describe('livechannel sign-url', () => {
     expect(p.output()).toContain('config error: bucket "nope" is not configured');
   });
 });
+
+describe('livechannel play-url', () => {
+  it('prints a signed hls/sign playlist URL that plays a private channel', async () => {
+    const { createApp } = await import('../src/app.js');
+    const { loadConfig } = await import('../src/config.js');
+    const dir = mkdtempSync(join(tmpdir(), 'lc-play-'));
+    const file = join(dir, 'cfg.json');
+    const key = { accessKeyId: 'LTAI-PLAY', accessKeySecret: 'pl4y' };
+    writeFileSync(file, JSON.stringify({ dataDir: dir, http: { port: 0 }, rtmp: { port: 0 }, logLevel: 'silent', credentials: [key], buckets: [{ name: 'media' }] }));
+    const app = createApp(loadConfig(file, {}));
+    await app.start();
+    try {
+      await app.storeFor('media').put('show/playlist.m3u8', '#EXTM3U\n#EXTINF:2.000,\nplaylist0.ts\n#EXT-X-ENDLIST\n');
+      await app.storeFor('media').put('show/playlist0.ts', 'segment');
+      const p = livechannel(['play-url', 'media', 'show', '--config', file]);
+      expect(await p.exited).toBe(0);
+      const printed = new URL(p.output().trim());
+      expect(printed.pathname).toBe('/media/show/playlist.m3u8');
+      expect(printed.searchParams.get('x-oss-process')).toBe('hls/sign');
+      const res = await fetch(`http://127.0.0.1:${app.httpPort()}${printed.pathname}${printed.search}`);
+      expect(res.status).toBe(200);
+      const segmentUri = (await res.text()).split('\n').find((l) => l.startsWith('playlist0.ts?'))!;
+      const seg = await fetch(`http://127.0.0.1:${app.httpPort()}/media/show/${segmentUri}`);
+      expect(await seg.text()).toBe('segment');
+    } finally {
+      await app.stop();
+    }
+  });
+});

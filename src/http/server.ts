@@ -5,6 +5,8 @@ import type { BucketConfig } from '../config.js';
 import { authenticate, type Identity } from './authenticate.js';
 import { errors, OssError } from './errors.js';
 import * as api from './livechannel-api.js';
+import { registerConsole } from './console-routes.js';
+import { signPlaylistUris } from './hls-sign.js';
 import { CORS_HEADERS, getObject } from './object-api.js';
 import { parseRequestUrl } from './oss-request.js';
 import { resolveBucket } from './resolve-bucket.js';
@@ -62,8 +64,10 @@ function selectOperation(method: string, key: string, query: ReadonlyMap<string,
     throw errors.methodNotAllowed(method);
   }
   // any other sub-resource (?acl, ?tagging, …) names an operation we do not offer
-  const unsupported = [...query.keys()].find((k) => SUB_RESOURCES.has(k) && !k.startsWith('response-') && k !== 'security-token');
+  const unsupported = [...query.keys()].find((k) => SUB_RESOURCES.has(k) && !k.startsWith('response-') && k !== 'security-token' && k !== 'x-oss-process');
   if (unsupported) throw errors.notImplemented(`The ?${unsupported} operation`);
+  const process = query.get('x-oss-process');
+  if (process !== undefined && process !== 'hls/sign') throw errors.notImplemented(`x-oss-process=${process}`);
   if (key !== '' && (method === 'GET' || method === 'HEAD')) return { name: method === 'GET' ? 'GetObject' : 'HeadObject', access: 'read', handler: OBJECT_READ };
   throw errors.notImplemented(`${method} ${key === '' ? 'on a bucket' : 'on an object'} without ?live or ?vod`);
 }
@@ -72,6 +76,29 @@ function selectOperation(method: string, key: string, query: ReadonlyMap<string,
 const OBJECT_READ: Handler = async () => {
   throw new Error('object reads are dispatched directly');
 };
+
+/** GET playlist?x-oss-process=hls/sign: the playlist with its segment URIs signed alike. */
+async function signedPlaylist(
+  opts: HttpServerOptions,
+  bucket: string,
+  key: string,
+  identity: Identity,
+  query: ReadonlyMap<string, string>,
+  secrets: ReadonlyMap<string, string>,
+  now: number,
+): Promise<{ headers: Record<string, string>; body: string }> {
+  if (!key.endsWith('.m3u8')) throw errors.invalidArgument('hls/sign applies to .m3u8 playlists only.', 'x-oss-process', 'hls/sign');
+  const got = await opts.storeFor(bucket).get(key).catch(() => undefined);
+  if (!got) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key });
+  let text = '';
+  for await (const chunk of got.body) text += chunk.toString();
+  const headers = { 'content-type': 'application/x-mpegURL', 'cache-control': 'no-cache' };
+  if (!identity.accessKeyId) return { headers, body: text }; // public bucket: nothing to sign
+  // segments expire with the playlist URL (or in an hour when the request was header-signed)
+  const expires = query.get('Expires') ?? String(Math.floor(now / 1000) + 3600);
+  const key2 = { accessKeyId: identity.accessKeyId, accessKeySecret: secrets.get(identity.accessKeyId)! };
+  return { headers, body: signPlaylistUris(text, key, bucket, key2, expires) };
+}
 
 function authorize(identity: Identity, access: Access, bucket: BucketConfig): void {
   if (identity.accessKeyId) return;
@@ -132,6 +159,11 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     authorize(identity, op.access, bucket);
     req.log.debug({ op: op.name, bucket: target.bucket, key: target.key, accessKeyId: identity.accessKeyId }, 'operation');
     if (op.handler === OBJECT_READ) {
+      if (queryMap.get('x-oss-process') === 'hls/sign') {
+        const res = await signedPlaylist(opts, target.bucket, target.key, identity, queryMap, secrets, now());
+        reply.code(200).headers(res.headers);
+        return reply.send(req.method === 'HEAD' ? '' : res.body);
+      }
       // OSS honours response-* overrides on signed requests only
       const overrides = identity.accessKeyId ? queryMap : new Map<string, string>();
       const obj = await getObject(opts.storeFor(target.bucket), target.key, req.method as 'GET' | 'HEAD', req.headers, overrides);
@@ -154,6 +186,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
         'access-control-max-age': '86400',
       })
       .send();
+  registerConsole(app, opts.buckets, opts.defaultBucket, opts.urls);
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/', handler: handle });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/*', handler: handle });
   app.route({ method: 'OPTIONS', url: '/', handler: preflight });

@@ -8,10 +8,13 @@ export interface PushProcess {
 }
 
 /** Pushes an FLV file to an RTMP URL with ffmpeg (-c copy), in real time unless told otherwise. */
-export function ffmpegPush(url: string, input: string, opts: { realtime?: boolean; tcUrl?: string } = {}): PushProcess {
+export function ffmpegPush(url: string, input: string, opts: { realtime?: boolean; tcUrl?: string; loopSeconds?: number } = {}): PushProcess {
   const args = ['-hide_banner', '-nostdin', '-v', 'warning'];
   if (opts.realtime !== false) args.push('-re');
-  args.push('-i', input, '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize');
+  if (opts.loopSeconds) args.push('-stream_loop', '-1');
+  args.push('-i', input);
+  if (opts.loopSeconds) args.push('-t', String(opts.loopSeconds));
+  args.push('-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize');
   if (opts.tcUrl) args.push('-rtmp_tcurl', opts.tcUrl);
   args.push(url);
   const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'ignore', 'pipe'] });

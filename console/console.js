@@ -1,0 +1,237 @@
+// The operator console: plain browser code, no build step. It calls the same OSS-compatible
+// REST API as any SDK, signing requests (OSS V1, x-oss-date) with the key kept in sessionStorage.
+const $ = (id) => document.getElementById(id);
+const enc = new TextEncoder();
+const SUB_RESOURCES = new Set(['live', 'status', 'comp', 'vod', 'startTime', 'endTime', 'x-oss-process']);
+let info = { buckets: [] };
+let refreshTimer;
+let hls;
+
+const keyOf = () => JSON.parse(sessionStorage.getItem('livechannel-key') || 'null');
+const bucket = () => $('bucket').value;
+
+async function hmacSha1(secret, text) {
+  const key = await crypto.subtle.importKey('raw', enc.encode(secret), { name: 'HMAC', hash: 'SHA-1' }, false, ['sign']);
+  const sig = new Uint8Array(await crypto.subtle.sign('HMAC', key, enc.encode(text)));
+  return btoa(String.fromCharCode(...sig));
+}
+
+function resource(bucketName, objectKey, query) {
+  const subs = query.filter(([k]) => SUB_RESOURCES.has(k)).sort(([a], [b]) => (a < b ? -1 : 1));
+  return `/${bucketName}/${objectKey}` + (subs.length ? '?' + subs.map(([k, v]) => (v === '' ? k : `${k}=${v}`)).join('&') : '');
+}
+
+const encodeKey = (k) => k.split('/').map(encodeURIComponent).join('/');
+const queryString = (query) => query.map(([k, v]) => (v === '' ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&');
+
+/** A signed API call (path-style); returns the parsed XML document, or null for empty bodies. */
+async function oss(method, objectKey, query, body) {
+  const key = keyOf();
+  const date = new Date().toUTCString();
+  const contentType = body ? 'application/xml' : '';
+  const toSign = `${method}\n\n${contentType}\n${date}\nx-oss-date:${date}\n${resource(bucket(), objectKey, query)}`;
+  const headers = { 'x-oss-date': date, authorization: `OSS ${key.id}:${await hmacSha1(key.secret, toSign)}` };
+  if (body) headers['content-type'] = contentType;
+  const res = await fetch(`/${bucket()}/${encodeKey(objectKey)}?${queryString(query)}`, { method, headers, body });
+  const text = await res.text();
+  const doc = text ? new DOMParser().parseFromString(text, 'application/xml') : null;
+  if (!res.ok) {
+    const code = doc?.querySelector('Code')?.textContent ?? res.status;
+    throw new Error(`${code}: ${doc?.querySelector('Message')?.textContent ?? res.statusText}`);
+  }
+  return doc;
+}
+
+/** A URL signed in the query string, e.g. for the preview player. */
+async function signedUrl(objectKey, query, seconds = 3600) {
+  const key = keyOf();
+  const expires = Math.floor(Date.now() / 1000) + seconds;
+  const toSign = `GET\n\n\n${expires}\n${resource(bucket(), objectKey, query)}`;
+  const auth = [['OSSAccessKeyId', key.id], ['Expires', String(expires)], ['Signature', await hmacSha1(key.secret, toSign)]];
+  return `/${bucket()}/${encodeKey(objectKey)}?${queryString([...query, ...auth])}`;
+}
+
+/** The OSS push-URL signature: Expires + "\n" + "/bucket/channel". */
+async function publishUrl(channel) {
+  const key = keyOf();
+  const expires = Math.floor(Date.now() / 1000) + 3600;
+  const signature = await hmacSha1(key.secret, `${expires}\n/${bucket()}/${channel}`);
+  const base = info.buckets.find((b) => b.name === bucket())?.rtmpBase ?? `rtmp://${location.hostname}`;
+  return `${base}/live/${encodeURIComponent(channel)}?${queryString([['OSSAccessKeyId', key.id], ['Expires', String(expires)], ['Signature', signature]])}`;
+}
+
+const text = (el, name) => el.querySelector(name)?.textContent ?? '';
+
+function say(message, error = false) {
+  $('message').textContent = message;
+  $('message').className = error ? 'error' : '';
+}
+
+async function refresh() {
+  try {
+    const list = await oss('GET', '', [['live', ''], ['max-keys', '1000']]);
+    const rows = await Promise.all(
+      [...list.querySelectorAll('LiveChannel')].map(async (c) => {
+        const name = text(c, 'Name');
+        const stat = await oss('GET', name, [['live', ''], ['comp', 'stat']]);
+        return { name, stat, url: await publishUrl(name) };
+      }),
+    );
+    render(rows);
+    say(rows.length ? '' : 'No channels yet: create one below.');
+  } catch (err) {
+    say(`Could not list channels: ${err.message}`, true);
+  }
+}
+
+/** Rows persist between refreshes (only their cells change), so buttons stay under the cursor. */
+function render(rows) {
+  const tbody = $('channels').querySelector('tbody');
+  const existing = new Map([...tbody.children].map((tr) => [tr.dataset.channel, tr]));
+  const ordered = rows.map((r) => {
+    const tr = existing.get(r.name) ?? createRow(r.name);
+    updateRow(tr, r);
+    return tr;
+  });
+  const same = ordered.length === tbody.children.length && ordered.every((tr, i) => tbody.children[i] === tr);
+  if (!same) tbody.replaceChildren(...ordered);
+}
+
+function createRow(name) {
+  const tr = document.createElement('tr');
+  tr.dataset.channel = name;
+  for (let i = 0; i < 6; i++) tr.append(document.createElement('td'));
+  tr.children[5].className = 'url';
+  const actions = document.createElement('td');
+  const button = (label, onClick) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = label;
+    b.addEventListener('click', onClick);
+    actions.append(b, ' ');
+    return b;
+  };
+  button('Copy URL', () => navigator.clipboard?.writeText(tr.dataset.url).then(() => say(`Publish URL for ${name} copied.`)));
+  button('Disable', () => setStatus(name, tr.dataset.status === 'disabled' ? 'enabled' : 'disabled')).className = 'toggle';
+  button('Preview', () => preview(name));
+  tr.append(actions);
+  return tr;
+}
+
+function updateRow(tr, { name, stat, url }) {
+  const status = text(stat, 'Status').toLowerCase();
+  const live = status === 'live';
+  const kbps = ((Number(text(stat, 'Video > Bandwidth') || 0) + Number(text(stat, 'Audio > Bandwidth') || 0)) * 8) / 1000;
+  const values = [
+    name,
+    status,
+    live ? `${kbps.toFixed(0)} kbit/s` : '',
+    live && text(stat, 'Width') ? `${text(stat, 'Width')}x${text(stat, 'Height')}` : '',
+    live ? text(stat, 'FrameRate') : '',
+    url,
+  ];
+  values.forEach((v, i) => {
+    if (tr.children[i].textContent !== v) tr.children[i].textContent = v;
+  });
+  tr.children[1].className = `status ${status}`;
+  tr.dataset.status = status;
+  tr.dataset.url = url;
+  tr.querySelector('button.toggle').textContent = status === 'disabled' ? 'Enable' : 'Disable';
+}
+
+async function setStatus(name, status) {
+  try {
+    await oss('PUT', name, [['live', ''], ['status', status]]);
+    say(`${name} is now ${status}.`);
+    await refresh();
+  } catch (err) {
+    say(err.message, true);
+  }
+}
+
+async function preview(name) {
+  const channel = await oss('GET', name, [['live', '']]);
+  const playlist = `${name}/${text(channel, 'PlaylistName')}`;
+  const url = await signedUrl(playlist, [['x-oss-process', 'hls/sign']]);
+  $('preview-section').hidden = false;
+  $('preview-name').textContent = name;
+  const video = $('preview');
+  hls?.destroy();
+  if (window.Hls?.isSupported()) {
+    hls = new window.Hls();
+    const player = hls;
+    let retries = 0;
+    // A channel is Live as soon as media arrives, but its playlist exists only after the
+    // first segment: keep asking for a while instead of giving up on the first 404.
+    player.on(window.Hls.Events.ERROR, (_event, data) => {
+      if (!data.fatal || player !== hls) return;
+      if (data.details === window.Hls.ErrorDetails.MANIFEST_LOAD_ERROR && retries++ < 30) {
+        say(`Waiting for the first segment of ${name}…`);
+        setTimeout(() => player === hls && player.loadSource(url), 1000);
+      } else {
+        say(`Preview failed: ${data.details}`, true);
+      }
+    });
+    player.on(window.Hls.Events.MANIFEST_PARSED, () => say(''));
+    player.loadSource(url);
+    player.attachMedia(video);
+  } else {
+    video.src = url; // Safari plays HLS natively
+  }
+}
+
+async function create(event) {
+  event.preventDefault();
+  const name = $('new-channel').value.trim();
+  const body = `<?xml version="1.0" encoding="UTF-8"?><LiveChannelConfiguration><Status>enabled</Status><Target><Type>HLS</Type>` +
+    `<FragDuration>${$('new-frag-duration').value}</FragDuration><FragCount>${$('new-frag-count').value}</FragCount></Target></LiveChannelConfiguration>`;
+  try {
+    await oss('PUT', name, [['live', '']], body);
+    $('new-channel').value = '';
+    say(`Created ${name}.`);
+    await refresh();
+  } catch (err) {
+    say(err.message, true);
+  }
+}
+
+function showSignedIn(signedIn) {
+  $('channels-section').hidden = !signedIn;
+  $('logout').hidden = !signedIn;
+  clearInterval(refreshTimer);
+  if (signedIn) {
+    refresh();
+    refreshTimer = setInterval(refresh, 2000);
+  }
+}
+
+async function start() {
+  info = await (await fetch('/console/info.json')).json();
+  $('bucket').replaceChildren(...info.buckets.map((b) => new Option(`${b.name} (${b.acl})`, b.name, false, b.name === info.defaultBucket)));
+  const saved = keyOf();
+  if (saved) {
+    $('key-id').value = saved.id;
+    if (saved.bucket) $('bucket').value = saved.bucket;
+  }
+  $('login').addEventListener('submit', (e) => {
+    e.preventDefault();
+    sessionStorage.setItem('livechannel-key', JSON.stringify({ id: $('key-id').value.trim(), secret: $('key-secret').value, bucket: bucket() }));
+    $('key-secret').value = '';
+    showSignedIn(true);
+  });
+  $('logout').addEventListener('click', () => {
+    sessionStorage.removeItem('livechannel-key');
+    showSignedIn(false);
+  });
+  $('bucket').addEventListener('change', () => keyOf() && refresh());
+  $('create').addEventListener('submit', create);
+  $('close-preview').addEventListener('click', () => {
+    hls?.destroy();
+    hls = undefined;
+    $('preview-section').hidden = true;
+  });
+  if (!crypto.subtle) say('This page needs a secure context (https, or http on localhost) to sign requests.', true);
+  showSignedIn(Boolean(saved));
+}
+
+start();

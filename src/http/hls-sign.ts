@@ -1,0 +1,44 @@
+import { stringify } from 'node:querystring';
+import { canonicalizedResource, hmacSha1, stringToSign } from '../auth/oss-signature.js';
+
+/**
+ * OSS's `x-oss-process=hls/sign`: a playlist fetched with a signed URL comes back with
+ * every segment URI signed too (same key, same expiry), so players can play private buckets
+ * although they fetch each segment on its own.
+ */
+export function signPlaylistUris(
+  text: string,
+  playlistKey: string,
+  bucket: string,
+  key: { accessKeyId: string; accessKeySecret: string },
+  expires: string,
+): string {
+  const folder = playlistKey.includes('/') ? playlistKey.slice(0, playlistKey.lastIndexOf('/') + 1) : '';
+  return text
+    .split('\n')
+    .map((line) => {
+      const uri = line.trim();
+      if (uri === '' || uri.startsWith('#') || /^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.includes('?')) return line;
+      const objectKey = resolveKey(folder, decodeURIComponent(uri));
+      if (objectKey === undefined) return line;
+      const s = stringToSign({ method: 'GET', contentMd5: '', contentType: '', date: expires, ossHeaders: '', resource: canonicalizedResource(bucket, objectKey, []) });
+      const query = stringify({ OSSAccessKeyId: key.accessKeyId, Expires: expires, Signature: hmacSha1(key.accessKeySecret, s) });
+      return `${uri}?${query}`;
+    })
+    .join('\n');
+}
+
+/** Resolves a relative URI against the playlist's folder; undefined if it leaves the bucket. */
+function resolveKey(folder: string, relative: string): string | undefined {
+  const parts = (relative.startsWith('/') ? relative.slice(1) : folder + relative).split('/');
+  const out: string[] = [];
+  for (const p of parts) {
+    if (p === '..') {
+      if (out.length === 0) return undefined;
+      out.pop();
+    } else if (p !== '.') {
+      out.push(p);
+    }
+  }
+  return out.join('/');
+}

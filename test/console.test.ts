@@ -1,0 +1,79 @@
+import { mkdirSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture } from '../scripts/lib/fixtures.js';
+import { launchBrowser } from './support/browser.js';
+import { eventually, ffmpegPush } from './support/ffmpeg-push.js';
+import { KEY, startTestApp, type TestApp } from './support/test-app.js';
+
+let t: TestApp;
+let browser: Browser;
+
+beforeAll(async () => {
+  [t, browser] = await Promise.all([startTestApp({ defaultBucket: 'pub' }), launchBrowser()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await t?.close();
+});
+
+describe('web console in Chromium', () => {
+  it('lists a channel going live while ffmpeg pushes, previews it, and disables it', async () => {
+    const pub = t.client('pub');
+    await pub.putChannel('console-show', { Target: { Type: 'HLS', FragDuration: '2', FragCount: '3' } });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${t.endpoint}/console`);
+    await page.selectOption('#bucket', 'pub');
+    await page.fill('#key-id', KEY.accessKeyId);
+    await page.fill('#key-secret', KEY.accessKeySecret);
+    await page.click('#login button[type=submit]');
+
+    const row = page.locator('tr[data-channel="console-show"]');
+    await row.waitFor();
+    expect(await row.locator('td.status').textContent()).toBe('idle');
+
+    // creating a channel from the page signs a PUT with an XML body
+    await page.fill('#new-channel', 'made in console');
+    await page.click('#create button[type=submit]');
+    await page.locator('tr[data-channel="made in console"]').waitFor();
+    expect((await pub.getChannel('made in console')).data.Target).toMatchObject({ FragDuration: '5', FragCount: '3' });
+
+    const url = pub.getRtmpUrl('console-show', { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, `rtmp://127.0.0.1:${t.app.rtmpPort()}`);
+    const push = ffmpegPush(url, await fixture('main.flv'), { loopSeconds: 60 });
+    try {
+      await eventually(async () => {
+        const cells = await row.locator('td').allTextContents();
+        return cells[1] === 'live' && cells[3] === '1280x720' && Number.parseInt(cells[2]!) > 0 ? cells : undefined;
+      }, 20_000, 'the console to show the channel live');
+      const cells = await row.locator('td').allTextContents();
+      expect(cells[4]).toBe('30');
+      expect(cells[5]).toMatch(/^rtmp:\/\/127\.0\.0\.1:\d+\/live\/console-show\?OSSAccessKeyId=.+&Expires=\d+&Signature=/);
+      await row.locator('button', { hasText: 'Preview' }).click();
+      await eventually(async () => ((await page.evaluate(() => (document.getElementById('preview') as HTMLVideoElement).currentTime)) > 1 ? true : undefined), 20_000, 'preview playing');
+      mkdirSync('test-artifacts', { recursive: true });
+      await page.screenshot({ path: 'test-artifacts/console.png', fullPage: true });
+
+      await row.locator('button', { hasText: 'Disable' }).click();
+      await eventually(async () => ((await row.locator('td.status').textContent()) === 'disabled' ? true : undefined), 5_000, 'disabled in the list');
+      await push.exited;
+      expect((await pub.getChannelStatus('console-show')).data).toEqual({ Status: 'Disabled' });
+      expect(pageErrors).toEqual([]);
+    } finally {
+      push.kill();
+      await push.exited;
+      await page.close();
+    }
+  }, 90_000);
+
+  it('shows the API error when the key is wrong', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${t.endpoint}/console`);
+    await page.fill('#key-id', KEY.accessKeyId);
+    await page.fill('#key-secret', 'wrong-secret');
+    await page.click('#login button[type=submit]');
+    await eventually(async () => ((await page.locator('#message').textContent())?.includes('SignatureDoesNotMatch') ? true : undefined), 10_000, 'error message');
+    await page.close();
+  });
+});

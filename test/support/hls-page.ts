@@ -1,0 +1,53 @@
+import { createRequire } from 'node:module';
+import type { Page } from 'playwright-core';
+
+const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
+
+export interface PlayerState {
+  errors: { type: string; details: string; fatal: boolean }[];
+  stalls: number[];
+  currentTime: number;
+  startTime: number | null;
+  frags: number[];
+  ended: boolean;
+}
+
+/**
+ * Opens a page on `origin` (so requests are real cross-origin-capable fetches from an http page)
+ * with hls.js, and starts playing `url`. Returns a reader of what the player went through.
+ */
+export async function playWithHlsJs(page: Page, origin: string, url: string, playbackRate = 1): Promise<() => Promise<PlayerState>> {
+  await page.goto(`${origin}/console/info.json`);
+  await page.setContent('<video id="v" muted playsinline></video>');
+  await page.addScriptTag({ path: HLS_JS });
+  await page.evaluate(
+    ({ url, playbackRate }) => {
+      const w = window as unknown as { Hls: any; playerState: PlayerState }; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const video = document.getElementById('v') as HTMLVideoElement;
+      const state: PlayerState = { errors: [], stalls: [], currentTime: 0, startTime: null, frags: [], ended: false };
+      w.playerState = state;
+      const hls = new w.Hls({ enableWorker: true });
+      hls.on(w.Hls.Events.ERROR, (_e: unknown, d: { type: string; details: string; fatal: boolean }) => state.errors.push({ type: d.type, details: d.details, fatal: d.fatal }));
+      hls.on(w.Hls.Events.FRAG_CHANGED, (_e: unknown, d: { frag: { sn: number } }) => state.frags.push(d.frag.sn));
+      let waitingSince: number | null = null;
+      video.addEventListener('waiting', () => {
+        if (state.startTime !== null) waitingSince = performance.now();
+      });
+      video.addEventListener('playing', () => {
+        if (waitingSince !== null) state.stalls.push(performance.now() - waitingSince);
+        waitingSince = null;
+        video.playbackRate = playbackRate;
+      });
+      video.addEventListener('timeupdate', () => {
+        if (state.startTime === null && video.currentTime > 0) state.startTime = video.currentTime;
+        state.currentTime = video.currentTime;
+      });
+      video.addEventListener('ended', () => (state.ended = true));
+      hls.loadSource(url);
+      hls.attachMedia(video);
+      void video.play().catch(() => {});
+    },
+    { url, playbackRate },
+  );
+  return () => page.evaluate(() => (window as unknown as { playerState: PlayerState }).playerState);
+}
