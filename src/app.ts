@@ -1,13 +1,15 @@
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Catalog } from './catalog/catalog.js';
 import { SqliteCatalog } from './catalog/sqlite-catalog.js';
-import type { Config } from './config.js';
+import type { BucketConfig, Config } from './config.js';
 import { buildHttpServer } from './http/server.js';
 import { UrlBuilder } from './http/urls.js';
 import { RtmpIngest } from './ingest/rtmp-server.js';
+import { Metrics } from './metrics.js';
 import { FsObjectStore } from './storage/fs-store.js';
+import { OssObjectStore } from './storage/oss-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 
 export interface App {
@@ -16,6 +18,7 @@ export interface App {
   readonly http: FastifyInstance;
   readonly urls: UrlBuilder;
   readonly ingest: RtmpIngest;
+  readonly metrics: Metrics;
   storeFor(bucket: string): ObjectStore;
   /** Bound HTTP port (after start). */
   httpPort(): number;
@@ -25,9 +28,25 @@ export interface App {
   stop(): Promise<void>;
 }
 
+function storeOf(b: BucketConfig): ObjectStore {
+  return b.storage.type === 'fs' ? new FsObjectStore(b.storage.root) : new OssObjectStore(b.storage);
+}
+
+/** Play URLs of an OSS-backed bucket: its CDN, or the storage bucket itself. */
+function objectBaseOf(b: BucketConfig): string | undefined {
+  const s = b.storage;
+  if (s.type !== 'oss') return undefined;
+  const prefix = (s.prefix ?? '').replace(/\/$/, '');
+  if (s.cdnBaseUrl) return s.cdnBaseUrl + (prefix ? `/${prefix}` : '');
+  const url = new URL(s.endpoint);
+  const pathStyle = isIP(url.hostname) !== 0 || url.hostname === 'localhost';
+  const base = pathStyle ? `${url.protocol}//${url.host}/${s.bucket}` : `${url.protocol}//${s.bucket}.${url.host}`;
+  return base + (prefix ? `/${prefix}` : '');
+}
+
 export function createApp(config: Config, options: { now?: () => number } = {}): App {
   const catalog = new SqliteCatalog(join(config.dataDir, 'catalog.db'));
-  const stores = new Map<string, ObjectStore>(config.buckets.map((b) => [b.name, new FsObjectStore(b.storage.root)]));
+  const stores = new Map<string, ObjectStore>(config.buckets.map((b) => [b.name, storeOf(b)]));
   const storeFor = (bucket: string) => {
     const store = stores.get(bucket);
     if (!store) throw new Error(`no store for bucket ${bucket}`);
@@ -35,8 +54,10 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
   };
   let httpPort = config.http.port;
   let rtmpPort = config.rtmp.port;
-  const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => httpPort, rtmpPort: () => rtmpPort });
+  const bases = new Map(config.buckets.map((b) => [b.name, objectBaseOf(b)]));
+  const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => httpPort, rtmpPort: () => rtmpPort, objectBase: (b) => bases.get(b) });
   let ingest!: RtmpIngest;
+  const metrics = new Metrics(true);
   const http = buildHttpServer({
     ...config,
     catalog,
@@ -45,7 +66,20 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
     storeFor,
     now: options.now,
   });
-  ingest = new RtmpIngest({ ...config, catalog, storeFor, log: http.log, now: options.now });
+  ingest = new RtmpIngest({
+    ...config,
+    catalog,
+    storeFor,
+    log: http.log,
+    metrics,
+    now: options.now,
+    uploadConcurrency: config.upload.concurrency,
+    uploadPolicy: {
+      maxQueuedBytes: config.upload.maxQueuedBytesPerChannel,
+      backoff: { baseMs: config.upload.retryBaseMs, maxMs: config.upload.retryMaxMs },
+      finishTimeoutMs: config.upload.finishTimeoutMs,
+    },
+  });
 
   return {
     config,
@@ -53,6 +87,7 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
     http,
     urls,
     ingest,
+    metrics,
     storeFor,
     httpPort: () => httpPort,
     rtmpPort: () => rtmpPort,

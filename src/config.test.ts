@@ -66,7 +66,7 @@ describe('loadConfig', () => {
     writeFileSync(file, JSON.stringify({ dataDir: 'state', credentials: [key], buckets: [{ name: 'media', storage: { type: 'fs', root: 'media-files' } }] }));
     const c = loadConfig(file, {});
     expect(c.dataDir).toBe(join(d, 'state'));
-    expect(c.buckets[0]!.storage.root).toBe(join(d, 'media-files'));
+    expect(c.buckets[0]!.storage).toEqual({ type: 'fs', root: join(d, 'media-files') });
   });
 
   it('reports unreadable files and bad JSON clearly', () => {
@@ -74,5 +74,24 @@ describe('loadConfig', () => {
     const file = join(dir(), 'bad.json');
     writeFileSync(file, '{ "http": ');
     expect(() => loadConfig(file, {})).toThrow(/is not valid JSON/);
+  });
+});
+
+describe('oss storage config', () => {
+  const oss = { type: 'oss', endpoint: 'https://oss-cn-hangzhou.aliyuncs.com', bucket: 'my-media', accessKeyId: 'a', accessKeySecret: 'b' };
+
+  it('accepts an OSS bucket with prefix, STS token and CDN', () => {
+    const c = parseConfig({ dataDir: dir(), credentials: [key], buckets: [{ name: 'media', storage: { ...oss, prefix: 'live/', stsToken: 't', cdnBaseUrl: 'https://cdn.example.com' } }] });
+    expect(c.buckets[0]!.storage).toMatchObject({ type: 'oss', bucket: 'my-media', prefix: 'live/', cdnBaseUrl: 'https://cdn.example.com' });
+    expect(c.upload).toEqual({ maxQueuedBytesPerChannel: 32 * 1024 * 1024, concurrency: 16, retryBaseMs: 200, retryMaxMs: 5000, finishTimeoutMs: 30_000 });
+  });
+
+  it.each([
+    [{ ...oss, endpoint: 'oss-cn-hangzhou.aliyuncs.com' }, /storage\.endpoint: must be http\(s\):\/\/host/],
+    [{ ...oss, prefix: '/live/' }, /storage\.prefix: must be empty or end with/],
+    [{ ...oss, accessKeySecret: undefined }, /storage\.accessKeySecret/],
+    [{ ...oss, cdnBaseUrl: 'https://cdn.example.com/' }, /storage\.cdnBaseUrl: must be an http\(s\) URL without a trailing/],
+  ])('names the bad field in %j', (storage, message) => {
+    expect(() => parseConfig({ dataDir: dir(), credentials: [key], buckets: [{ name: 'media', storage }] })).toThrow(message);
   });
 });

@@ -8,6 +8,21 @@ const bucketName = z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'must b
 
 const storageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('fs'), root: z.string().min(1).optional() }).strict(),
+  z
+    .object({
+      type: z.literal('oss'),
+      endpoint: z.string().regex(/^https?:\/\/[^/]+\/?$/, 'must be http(s)://host[:port]'),
+      bucket: bucketName,
+      accessKeyId: z.string().min(1),
+      accessKeySecret: z.string().min(1),
+      stsToken: z.string().min(1).optional(),
+      region: z.string().min(1).optional(),
+      prefix: z.string().regex(/^([^/].*\/)?$/, 'must be empty or end with "/" (and not start with one)').optional(),
+      timeoutMs: z.number().int().min(100).max(600_000).optional(),
+      /** Play URLs point here (a CDN in front of the bucket) instead of at the bucket. */
+      cdnBaseUrl: z.string().regex(/^https?:\/\/\S+[^/]$/, 'must be an http(s) URL without a trailing "/"').optional(),
+    })
+    .strict(),
 ]);
 
 const schema = z
@@ -31,15 +46,51 @@ const schema = z
       .default([]),
     defaultBucket: bucketName.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    upload: z
+      .object({
+        /** Unwritten segment bytes a channel may hold before its oldest are dropped. */
+        maxQueuedBytesPerChannel: z.number().int().min(1024).default(32 * 1024 * 1024),
+        /** Storage writes in flight at once, all channels together. */
+        concurrency: z.number().int().min(1).max(1024).default(16),
+        retryBaseMs: z.number().int().min(1).default(200),
+        retryMaxMs: z.number().int().min(1).default(5000),
+        /** How long ending a publish keeps retrying writes before giving up. */
+        finishTimeoutMs: z.number().int().min(0).default(30_000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
 export type ConfigInput = z.input<typeof schema>;
 
+export type StorageConfig =
+  | { type: 'fs'; root: string }
+  | {
+      type: 'oss';
+      endpoint: string;
+      bucket: string;
+      accessKeyId: string;
+      accessKeySecret: string;
+      stsToken?: string;
+      region?: string;
+      prefix?: string;
+      timeoutMs?: number;
+      cdnBaseUrl?: string;
+    };
+
 export interface BucketConfig {
   name: string;
   acl: 'private' | 'public-read' | 'public-read-write';
-  storage: { type: 'fs'; root: string };
+  storage: StorageConfig;
+}
+
+export interface UploadConfig {
+  maxQueuedBytesPerChannel: number;
+  concurrency: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  finishTimeoutMs: number;
 }
 
 export interface Config {
@@ -51,6 +102,7 @@ export interface Config {
   buckets: BucketConfig[];
   defaultBucket: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  upload: UploadConfig;
   /** Set when no buckets or credentials were configured and the demo ones were made. */
   demo?: { bucket: string; accessKeyId: string; accessKeySecret: string };
 }
@@ -146,10 +198,14 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
     buckets: buckets.map((b) => ({
       name: b.name,
       acl: b.acl,
-      storage: { type: 'fs', root: b.storage.root ? resolve(baseDir, b.storage.root) : join(dataDir, 'buckets', b.name) },
+      storage:
+        b.storage.type === 'fs'
+          ? { type: 'fs' as const, root: b.storage.root ? resolve(baseDir, b.storage.root) : join(dataDir, 'buckets', b.name) }
+          : { ...b.storage, endpoint: b.storage.endpoint.replace(/\/$/, '') },
     })),
     defaultBucket,
     logLevel: c.logLevel,
+    upload: c.upload,
     demo,
   };
 }

@@ -48,7 +48,7 @@ function expectSegmentsTransmux(channelDir: string): void {
 describe('playback in Chromium with hls.js', () => {
   it('plays a live channel pushed by ffmpeg: 10 s of playback, no hls.js error, no stall longer than a segment', async () => {
     await pub.putChannel('browser-live', config(3));
-    const push = ffmpegPush(rtmpUrl(pub, 'browser-live'), main, { loopSeconds: 40 });
+    const push = ffmpegPush(rtmpUrl(pub, 'browser-live'), await fixture('long.flv'));
     try {
       await eventually(async () => {
         const text = await (await fetch(`${t.endpoint}/pub/browser-live/playlist.m3u8`)).text();

@@ -60,6 +60,9 @@ const MAKERS: Record<string, Maker> = {
   // 720p30 H.264 main with B-frames, 2 s GOP, AAC 44.1 kHz stereo.
   'main.flv': (out) => encode({ seconds: 12, size: '1280x720', fps: 30, gopFrames: 60, videoKbps: 1200, audio: true }, out),
   'video-only.flv': (out) => encode({ seconds: 8, size: '640x360', fps: 25, gopFrames: 25, videoKbps: 500, audio: false }, out),
+  // 40 s of continuous media for tests that play a live channel for a while (no -stream_loop
+  // seam: looping a file leaves small timestamp holes that players report).
+  'long.flv': (out) => encode({ seconds: 40, size: '640x360', fps: 30, gopFrames: 60, videoKbps: 600, audio: true }, out),
   // 10 s GOP: cuts can only happen every 10 s.
   'gop10.flv': (out) => encode({ seconds: 25, size: '640x360', fps: 30, gopFrames: 300, videoKbps: 400, audio: true }, out),
   // 720p then 360p in one stream: a new AVC sequence header mid-stream, as OBS sends on a resolution change.

@@ -8,11 +8,15 @@ import * as api from './livechannel-api.js';
 import { registerConsole } from './console-routes.js';
 import { signPlaylistUris } from './hls-sign.js';
 import { CORS_HEADERS, getObject } from './object-api.js';
+import { deleteMultipleObjects, deleteObject, listObjects, putObject } from './object-write-api.js';
 import { parseRequestUrl } from './oss-request.js';
 import { resolveBucket } from './resolve-bucket.js';
 import { toXml } from './xml.js';
 
-export const MAX_BODY_BYTES = 64 * 1024;
+/** XML request documents (LiveChannel configurations) are small. */
+export const MAX_XML_BYTES = 64 * 1024;
+/** PutObject bodies (segments, playlists) may be large. */
+export const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
 
 export interface HttpServerOptions extends api.ApiDeps {
   buckets: BucketConfig[];
@@ -25,79 +29,139 @@ export interface HttpServerOptions extends api.ApiDeps {
 }
 
 type Access = 'read' | 'write';
-type Handler = (deps: api.ApiDeps, req: api.ApiRequest) => Promise<api.ApiResponse>;
+
+/** Everything an operation sees of its request. */
+interface OpContext {
+  deps: HttpServerOptions;
+  bucket: string;
+  key: string;
+  method: string;
+  query: ReadonlyMap<string, string>;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer | undefined;
+  identity: Identity;
+  secrets: ReadonlyMap<string, string>;
+  now: number;
+}
+
+interface OpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | NodeJS.ReadableStream;
+}
 
 interface Operation {
   name: string;
   access: Access;
-  handler: Handler;
+  /** Largest body this operation reads (XML documents are small). */
+  maxBody?: number;
+  run(ctx: OpContext): Promise<OpResponse>;
 }
 
-/** Picks the LiveChannel operation from the method and sub-resources, as OSS does. */
+const header = (ctx: OpContext, name: string) => {
+  const v = ctx.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+const api$ = (name: string, access: Access, handler: (deps: api.ApiDeps, req: api.ApiRequest) => Promise<api.ApiResponse>, maxBody?: number): Operation => ({
+  name,
+  access,
+  maxBody,
+  run: (ctx) => handler(ctx.deps, { bucket: ctx.bucket, key: ctx.key, query: ctx.query, body: ctx.body }),
+});
+
+const OPS = {
+  list: api$('ListLiveChannel', 'read', api.listLiveChannel),
+  put: api$('PutLiveChannel', 'write', api.putLiveChannel, MAX_XML_BYTES),
+  putStatus: api$('PutLiveChannelStatus', 'write', api.putLiveChannelStatus),
+  info: api$('GetLiveChannelInfo', 'read', api.getLiveChannelInfo),
+  stat: api$('GetLiveChannelStat', 'read', api.getLiveChannelStat),
+  history: api$('GetLiveChannelHistory', 'read', api.getLiveChannelHistory),
+  remove: api$('DeleteLiveChannel', 'write', api.deleteLiveChannel),
+  getVod: api$('GetVodPlaylist', 'read', api.getVodPlaylist),
+  postVod: api$('PostVodPlaylist', 'write', api.postVodPlaylist),
+  getObject: {
+    name: 'GetObject',
+    access: 'read',
+    run: async (ctx) => {
+      if (ctx.query.get('x-oss-process') === 'hls/sign') return signedPlaylist(ctx);
+      // OSS honours response-* overrides on signed requests only
+      const overrides = ctx.identity.accessKeyId ? ctx.query : new Map<string, string>();
+      return getObject(ctx.deps.storeFor(ctx.bucket), ctx.key, ctx.method as 'GET' | 'HEAD', ctx.headers, overrides);
+    },
+  },
+  putObject: {
+    name: 'PutObject',
+    access: 'write',
+    run: (ctx) => putObject(ctx.deps.storeFor(ctx.bucket), ctx.key, ctx.body, header(ctx, 'content-md5'), header(ctx, 'content-type')),
+  },
+  deleteObject: { name: 'DeleteObject', access: 'write', run: (ctx) => deleteObject(ctx.deps.storeFor(ctx.bucket), ctx.key) },
+  deleteObjects: {
+    name: 'DeleteMultipleObjects',
+    access: 'write',
+    maxBody: 2 * 1024 * 1024,
+    run: (ctx) => deleteMultipleObjects(ctx.deps.storeFor(ctx.bucket), ctx.body, header(ctx, 'content-md5')),
+  },
+  listObjects: { name: 'GetBucket', access: 'read', run: (ctx) => listObjects(ctx.deps.storeFor(ctx.bucket), ctx.bucket, ctx.query) },
+} satisfies Record<string, Operation>;
+
+/** Picks the operation from the method and sub-resources, as OSS does. */
 function selectOperation(method: string, key: string, query: ReadonlyMap<string, string>): Operation {
   if (query.has('live')) {
     if (key === '') {
-      if (method === 'GET') return { name: 'ListLiveChannel', access: 'read', handler: api.listLiveChannel };
+      if (method === 'GET') return OPS.list;
       throw errors.methodNotAllowed(method);
     }
     switch (method) {
       case 'PUT':
-        return query.has('status')
-          ? { name: 'PutLiveChannelStatus', access: 'write', handler: api.putLiveChannelStatus }
-          : { name: 'PutLiveChannel', access: 'write', handler: api.putLiveChannel };
+        return query.has('status') ? OPS.putStatus : OPS.put;
       case 'GET': {
         const comp = query.get('comp');
-        if (comp === 'stat') return { name: 'GetLiveChannelStat', access: 'read', handler: api.getLiveChannelStat };
-        if (comp === 'history') return { name: 'GetLiveChannelHistory', access: 'read', handler: api.getLiveChannelHistory };
+        if (comp === 'stat') return OPS.stat;
+        if (comp === 'history') return OPS.history;
         if (comp !== undefined) throw errors.invalidArgument('comp must be "stat" or "history".', 'comp', comp);
-        return { name: 'GetLiveChannelInfo', access: 'read', handler: api.getLiveChannelInfo };
+        return OPS.info;
       }
       case 'DELETE':
-        return { name: 'DeleteLiveChannel', access: 'write', handler: api.deleteLiveChannel };
+        return OPS.remove;
       default:
         throw errors.methodNotAllowed(method);
     }
   }
   if (query.has('vod')) {
-    if (method === 'GET') return { name: 'GetVodPlaylist', access: 'read', handler: api.getVodPlaylist };
-    if (method === 'POST') return { name: 'PostVodPlaylist', access: 'write', handler: api.postVodPlaylist };
+    if (method === 'GET') return OPS.getVod;
+    if (method === 'POST') return OPS.postVod;
     throw errors.methodNotAllowed(method);
   }
+  if (key === '' && method === 'POST' && query.has('delete')) return OPS.deleteObjects;
   // any other sub-resource (?acl, ?tagging, …) names an operation we do not offer
   const unsupported = [...query.keys()].find((k) => SUB_RESOURCES.has(k) && !k.startsWith('response-') && k !== 'security-token' && k !== 'x-oss-process');
   if (unsupported) throw errors.notImplemented(`The ?${unsupported} operation`);
   const process = query.get('x-oss-process');
   if (process !== undefined && process !== 'hls/sign') throw errors.notImplemented(`x-oss-process=${process}`);
-  if (key !== '' && (method === 'GET' || method === 'HEAD')) return { name: method === 'GET' ? 'GetObject' : 'HeadObject', access: 'read', handler: OBJECT_READ };
-  throw errors.notImplemented(`${method} ${key === '' ? 'on a bucket' : 'on an object'} without ?live or ?vod`);
+  if (key === '') {
+    if (method === 'GET' || method === 'HEAD') return OPS.listObjects;
+    throw errors.methodNotAllowed(method);
+  }
+  if (method === 'GET' || method === 'HEAD') return OPS.getObject;
+  if (method === 'PUT') return OPS.putObject;
+  if (method === 'DELETE') return OPS.deleteObject;
+  throw errors.methodNotAllowed(method);
 }
 
-/** Marker: object reads stream their body, so the dispatcher handles them itself. */
-const OBJECT_READ: Handler = async () => {
-  throw new Error('object reads are dispatched directly');
-};
-
 /** GET playlist?x-oss-process=hls/sign: the playlist with its segment URIs signed alike. */
-async function signedPlaylist(
-  opts: HttpServerOptions,
-  bucket: string,
-  key: string,
-  identity: Identity,
-  query: ReadonlyMap<string, string>,
-  secrets: ReadonlyMap<string, string>,
-  now: number,
-): Promise<{ headers: Record<string, string>; body: string }> {
-  if (!key.endsWith('.m3u8')) throw errors.invalidArgument('hls/sign applies to .m3u8 playlists only.', 'x-oss-process', 'hls/sign');
-  const got = await opts.storeFor(bucket).get(key).catch(() => undefined);
-  if (!got) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key });
+async function signedPlaylist(ctx: OpContext): Promise<OpResponse> {
+  if (!ctx.key.endsWith('.m3u8')) throw errors.invalidArgument('hls/sign applies to .m3u8 playlists only.', 'x-oss-process', 'hls/sign');
+  const got = await ctx.deps.storeFor(ctx.bucket).get(ctx.key).catch(() => undefined);
+  if (!got) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: ctx.key });
   let text = '';
   for await (const chunk of got.body) text += chunk.toString();
   const headers = { 'content-type': 'application/x-mpegURL', 'cache-control': 'no-cache' };
-  if (!identity.accessKeyId) return { headers, body: text }; // public bucket: nothing to sign
+  const id = ctx.identity.accessKeyId;
+  if (!id) return { status: 200, headers, body: text }; // public bucket: nothing to sign
   // segments expire with the playlist URL (or in an hour when the request was header-signed)
-  const expires = query.get('Expires') ?? String(Math.floor(now / 1000) + 3600);
-  const key2 = { accessKeyId: identity.accessKeyId, accessKeySecret: secrets.get(identity.accessKeyId)! };
-  return { headers, body: signPlaylistUris(text, key, bucket, key2, expires) };
+  const expires = ctx.query.get('Expires') ?? String(Math.floor(ctx.now / 1000) + 3600);
+  return { status: 200, headers, body: signPlaylistUris(text, ctx.key, ctx.bucket, { accessKeyId: id, accessKeySecret: ctx.secrets.get(id)! }, expires) };
 }
 
 function authorize(identity: Identity, access: Access, bucket: BucketConfig): void {
@@ -124,7 +188,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   const app = Fastify({
     logger: { level: opts.logLevel },
-    bodyLimit: MAX_BODY_BYTES,
+    bodyLimit: MAX_OBJECT_BYTES,
     genReqId: () => randomBytes(12).toString('hex').toUpperCase(),
     // Errors Fastify raises before routing (a URL it cannot decode) get OSS XML too.
     frameworkErrors: (err, _req, reply) =>
@@ -142,7 +206,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
     if (err instanceof OssError) return sendError(reply, err);
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, errors.entityTooLarge(MAX_BODY_BYTES));
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, errors.entityTooLarge(MAX_OBJECT_BYTES));
     if (err.statusCode && err.statusCode < 500) return sendError(reply, new OssError(err.statusCode, 'InvalidRequest', err.message));
     req.log.error({ err }, 'request failed');
     return sendError(reply, new OssError(500, 'InternalError', 'We encountered an internal error. Please try again.'));
@@ -157,22 +221,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     for (const [k, v] of query) if (!queryMap.has(k)) queryMap.set(k, v);
     const op = selectOperation(req.method, target.key, queryMap);
     authorize(identity, op.access, bucket);
+    const body = req.body as Buffer | undefined;
+    if (op.maxBody !== undefined && body && body.length > op.maxBody) throw errors.entityTooLarge(op.maxBody);
     req.log.debug({ op: op.name, bucket: target.bucket, key: target.key, accessKeyId: identity.accessKeyId }, 'operation');
-    if (op.handler === OBJECT_READ) {
-      if (queryMap.get('x-oss-process') === 'hls/sign') {
-        const res = await signedPlaylist(opts, target.bucket, target.key, identity, queryMap, secrets, now());
-        reply.code(200).headers(res.headers);
-        return reply.send(req.method === 'HEAD' ? '' : res.body);
-      }
-      // OSS honours response-* overrides on signed requests only
-      const overrides = identity.accessKeyId ? queryMap : new Map<string, string>();
-      const obj = await getObject(opts.storeFor(target.bucket), target.key, req.method as 'GET' | 'HEAD', req.headers, overrides);
-      reply.code(obj.status).headers(obj.headers);
-      return reply.send(obj.body ?? '');
-    }
-    const res = await op.handler(opts, { bucket: target.bucket, key: target.key, query: queryMap, body: req.body as Buffer | undefined });
+    const res = await op.run({ deps: opts, bucket: target.bucket, key: target.key, method: req.method, query: queryMap, headers: req.headers, body, identity, secrets, now: now() });
     reply.code(res.status).headers(res.headers ?? {});
-    return reply.send(res.body ?? '');
+    return reply.send(req.method === 'HEAD' ? '' : (res.body ?? ''));
   };
 
   // CORS preflight, so that browser players can fetch playlists and segments (with Range)

@@ -4,6 +4,8 @@ export interface PublicEndpoints {
   publicHost: string;
   httpPort: () => number;
   rtmpPort: () => number;
+  /** Where a bucket's objects are played from when not from this gateway (OSS bucket, CDN). */
+  objectBase?: (bucket: string) => string | undefined;
 }
 
 function isLocalName(host: string): boolean {
@@ -37,6 +39,8 @@ export class UrlBuilder {
   }
 
   objectUrl(bucket: string, key: string): string {
+    const base = this.e.objectBase?.(bucket);
+    if (base) return `${base}/${encodeSegments(key)}`;
     if (isLocalName(this.e.publicHost)) {
       return `http://${withPort(this.e.publicHost, this.e.httpPort(), 80)}/${bucket}/${encodeSegments(key)}`;
     }

@@ -3,7 +3,9 @@ import type { Catalog, Channel, PlaylistResume, PushRecord } from '../catalog/ca
 import type { LiveStat } from '../live/live-sessions.js';
 import { TAG_AUDIO, TAG_VIDEO } from '../media/flv.js';
 import { LivePackager, type PackagerEvent } from '../media/packager.js';
+import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { ChannelUploader, type Semaphore, type UploadPolicy } from '../storage/upload-pipeline.js';
 import { RateMeter } from './rate-meter.js';
 import type { MediaSink } from './rtmp-connection.js';
 
@@ -14,17 +16,18 @@ export interface LiveSessionOptions {
   remoteAddr: string;
   catalog: Catalog;
   store: ObjectStore;
+  semaphore: Semaphore;
+  uploadPolicy: UploadPolicy;
+  metrics: Metrics;
   log: FastifyBaseLogger;
   now: () => number;
   /** Called once the session has flushed everything and closed its history record. */
   onEnded: (session: LiveSession) => void;
 }
 
-type Job = { event: PackagerEvent; resume?: PlaylistResume };
-
 /**
- * One publish: RTMP messages in, segments and playlists out to storage, in order.
- * A playlist is written only after every segment it names is stored.
+ * One publish: RTMP messages in, through the packager, to the channel's uploader, which
+ * stores segments in order and writes the playlist from what is stored.
  */
 export class LiveSession implements MediaSink {
   readonly bucket: string;
@@ -33,15 +36,13 @@ export class LiveSession implements MediaSink {
   readonly connectedTime: number;
   /** Set by the ingest once the RTMP connection is known, so that the API can stop it. */
   stopPublisher: ((reason: string) => Promise<void>) | undefined;
-  readonly stats = { segmentsWritten: 0, segmentsFailed: 0, playlistsWritten: 0, bytesIn: 0 };
+  bytesIn = 0;
   private readonly packager: LivePackager;
+  private readonly uploader: ChannelUploader;
   private readonly videoRate = new RateMeter();
   private readonly audioRate = new RateMeter();
-  private readonly playlistKey: string;
-  private readonly failedUris = new Set<string>();
   private push: PushRecord | undefined;
   private firstMediaWall: number | undefined;
-  private queue: Promise<void> = Promise.resolve();
   private ended: Promise<void> | undefined;
 
   private constructor(private readonly o: LiveSessionOptions, resume: PlaylistResume | undefined) {
@@ -49,7 +50,6 @@ export class LiveSession implements MediaSink {
     this.channelName = o.channel.name;
     this.remoteAddr = o.remoteAddr;
     this.connectedTime = o.now();
-    this.playlistKey = `${o.channel.name}/${o.playlistName}`;
     const base = o.playlistName.replace(/\.m3u8$/, '');
     this.packager = new LivePackager({
       fragDuration: o.channel.fragDuration,
@@ -57,12 +57,39 @@ export class LiveSession implements MediaSink {
       segmentUri: (n) => `${base}${n}.ts`,
       resume,
     });
+    this.uploader = new ChannelUploader({
+      store: o.store,
+      semaphore: o.semaphore,
+      policy: o.uploadPolicy,
+      log: o.log,
+      metrics: o.metrics,
+      channel: o.channel.name,
+      playlistKey: `${o.channel.name}/${o.playlistName}`,
+      fragCount: o.channel.fragCount,
+      resume: resume?.playlist,
+      onSegmentStored: (seg) =>
+        o.catalog.addSegment({
+          bucket: this.bucket,
+          channel: this.channelName,
+          pushId: this.push!.id,
+          sequence: seg.sequence,
+          key: seg.key,
+          startTime: seg.startTime,
+          durationMs: seg.durationMs,
+          discontinuity: seg.discontinuity,
+        }),
+      onPlaylistStored: (playlist) => {
+        const { nextSequence, timelineEndMs } = this.packager.resumeState();
+        return o.catalog.savePlaylistState(this.bucket, this.channelName, o.playlistName, { playlist, nextSequence, timelineEndMs });
+      },
+    });
   }
 
   static async open(o: LiveSessionOptions): Promise<LiveSession> {
     const resume = await o.catalog.getPlaylistState(o.bucket, o.channel.name, o.playlistName);
     const session = new LiveSession(o, resume);
     session.push = await o.catalog.startPush(o.bucket, o.channel.name, o.remoteAddr, session.connectedTime);
+    o.metrics.publishersLive.inc();
     o.log.info({ bucket: o.bucket, channel: o.channel.name, remote: o.remoteAddr, push: session.push.id, playlist: o.playlistName }, 'publish started');
     return session;
   }
@@ -70,25 +97,31 @@ export class LiveSession implements MediaSink {
   media(type: number, timestamp: number, payload: Buffer): void {
     const now = this.o.now();
     this.firstMediaWall ??= now;
-    this.stats.bytesIn += payload.length;
+    this.bytesIn += payload.length;
+    this.o.metrics.bytesIn.inc(payload.length);
     if (type === TAG_VIDEO) this.videoRate.add(payload.length, now);
     else if (type === TAG_AUDIO) this.audioRate.add(payload.length, now);
-    this.enqueue(this.packager.push(type, timestamp, payload));
+    this.carryOut(this.packager.push(type, timestamp, payload));
   }
 
   end(reason: string): Promise<void> {
     this.ended ??= (async () => {
-      this.enqueue(this.packager.finish());
-      await this.queue;
-      const endTime = this.o.now();
-      if (this.push) await this.o.catalog.endPush(this.push.id, endTime);
+      this.carryOut(this.packager.finish());
+      await this.uploader.finish();
+      if (this.push) await this.o.catalog.endPush(this.push.id, this.o.now());
+      this.o.metrics.publishersLive.dec();
       this.o.log.info(
-        { bucket: this.bucket, channel: this.channelName, push: this.push?.id, reason, ...this.stats, ...this.packager.stats },
+        { bucket: this.bucket, channel: this.channelName, push: this.push?.id, reason, bytesIn: this.bytesIn, ...this.uploader.stats, ...this.packager.stats },
         'publish ended',
       );
       this.o.onEnded(this);
     })();
     return this.ended;
+  }
+
+  /** Segment bytes received but not yet in storage. */
+  get pendingUploadBytes(): number {
+    return this.uploader.pendingBytes;
   }
 
   stat(): LiveStat {
@@ -104,58 +137,23 @@ export class LiveSession implements MediaSink {
     return stat;
   }
 
-  private enqueue(events: PackagerEvent[]): void {
-    if (events.length === 0) return;
-    const jobs: Job[] = events.map((event) => ({ event, resume: event.type === 'playlist' ? this.packager.resumeState() : undefined }));
-    for (const job of jobs) this.queue = this.queue.then(() => this.carryOut(job));
-  }
-
-  private async carryOut({ event, resume }: Job): Promise<void> {
-    const { catalog, store, log } = this.o;
-    try {
-      switch (event.type) {
-        case 'segment': {
-          const s = event.segment;
-          const key = `${this.channelName}/${s.uri}`;
-          try {
-            await store.put(key, s.data, 'video/MP2T');
-          } catch (err) {
-            this.failedUris.add(s.uri);
-            this.stats.segmentsFailed++;
-            log.error({ err, key }, 'segment write failed; playlists naming it are held back');
-            return;
-          }
-          this.stats.segmentsWritten++;
-          await catalog.addSegment({
-            bucket: this.bucket,
-            channel: this.channelName,
-            pushId: this.push!.id,
-            sequence: s.sequence,
-            key,
-            startTime: this.firstMediaWall! + s.startMs,
-            durationMs: s.durationMs,
-            discontinuity: s.discontinuity,
-          });
-          return;
-        }
-        case 'playlist': {
-          if (resume!.playlist.entries.some((e) => this.failedUris.has(e.uri))) {
-            log.warn({ key: this.playlistKey }, 'playlist not updated: it would name a segment that failed to store');
-            return;
-          }
-          await store.put(this.playlistKey, event.text, 'application/x-mpegURL');
-          this.stats.playlistsWritten++;
-          await catalog.savePlaylistState(this.bucket, this.channelName, this.o.playlistName, resume!);
-          return;
-        }
-        case 'notice':
-          log.info({ channel: this.channelName, code: event.code }, event.message);
-          return;
-        default:
-          return;
+  private carryOut(events: PackagerEvent[]): void {
+    for (const event of events) {
+      if (event.type === 'segment') {
+        const seg = event.segment;
+        this.uploader.add({
+          sequence: seg.sequence,
+          uri: seg.uri,
+          key: `${this.channelName}/${seg.uri}`,
+          startTime: this.firstMediaWall! + seg.startMs,
+          durationMs: seg.durationMs,
+          discontinuity: seg.discontinuity,
+          data: seg.data,
+        });
+      } else if (event.type === 'notice') {
+        this.o.log.info({ channel: this.channelName, code: event.code }, event.message);
       }
-    } catch (err) {
-      log.error({ err, channel: this.channelName, event: event.type }, 'live session action failed');
+      // 'playlist' events are not written: the uploader writes playlists from stored segments
     }
   }
 }

@@ -2,7 +2,9 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { FastifyBaseLogger } from 'fastify';
 import type { Catalog } from '../catalog/catalog.js';
 import type { BucketConfig } from '../config.js';
+import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { DEFAULT_UPLOAD_POLICY, Semaphore, type UploadPolicy } from '../storage/upload-pipeline.js';
 import { LiveRegistry } from './live-registry.js';
 import { LiveSession } from './live-session.js';
 import { authorizePush } from './push-auth.js';
@@ -16,8 +18,12 @@ export interface IngestOptions {
   credentials: { accessKeyId: string; accessKeySecret: string }[];
   storeFor(bucket: string): ObjectStore;
   log: FastifyBaseLogger;
+  metrics: Metrics;
   now?: () => number;
   limits?: Partial<ConnectionLimits>;
+  uploadPolicy?: UploadPolicy;
+  /** Storage writes in flight at once, all channels together. */
+  uploadConcurrency?: number;
 }
 
 export const DEFAULT_LIMITS: ConnectionLimits = {
@@ -34,8 +40,10 @@ export class RtmpIngest implements PublishAuthorizer {
   private readonly secrets: Map<string, string>;
   private readonly limits: ConnectionLimits;
   private readonly now: () => number;
+  private readonly semaphore: Semaphore;
 
   constructor(private readonly o: IngestOptions) {
+    this.semaphore = new Semaphore(o.uploadConcurrency ?? 16);
     this.secrets = new Map(o.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
     this.now = o.now ?? Date.now;
@@ -74,7 +82,10 @@ export class RtmpIngest implements PublishAuthorizer {
       },
       req,
     );
-    if (!grant.ok) return grant;
+    if (!grant.ok) {
+      this.o.metrics.publishRejections.inc({ code: grant.code });
+      return grant;
+    }
     const channel = grant.channel.name;
     if (!this.registry.claim(grant.bucket, channel)) {
       return { ok: false, code: 'NetStream.Publish.BadName', description: `Live channel "${channel}" is already being pushed to; one publisher at a time.` };
@@ -87,6 +98,9 @@ export class RtmpIngest implements PublishAuthorizer {
         remoteAddr: connection.remoteAddr,
         catalog: this.o.catalog,
         store: this.o.storeFor(grant.bucket),
+        semaphore: this.semaphore,
+        uploadPolicy: this.o.uploadPolicy ?? DEFAULT_UPLOAD_POLICY,
+        metrics: this.o.metrics,
         log: this.o.log,
         now: this.now,
         onEnded: (s) => this.registry.remove(s),

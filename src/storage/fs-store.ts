@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { contentTypeFor, InvalidObjectKeyError, type ObjectInfo, type ObjectStore } from './object-store.js';
+import { contentTypeFor, InvalidObjectKeyError, listSorted, type ListQuery, type ListResult, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 /** Directory under the root for in-flight writes (never a valid key prefix). */
 const TMP_DIR = '.lc-tmp';
@@ -86,6 +86,32 @@ export class FsObjectStore implements ObjectStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
+  }
+
+  /** Walks the tree (fine for the embedded store's sizes; an index would scale further). */
+  async list(q: ListQuery): Promise<ListResult> {
+    const all: string[] = [];
+    const walk = async (dir: string, prefix: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const e of entries) {
+        if (prefix === '' && e.name === TMP_DIR) continue;
+        const key = prefix + e.name;
+        // only descend where the prefix can still match
+        if (e.isDirectory() && (q.prefix.startsWith(key + '/') || (key + '/').startsWith(q.prefix))) await walk(join(dir, e.name), key + '/');
+        else if (e.isFile() && key.startsWith(q.prefix)) all.push(key);
+      }
+    };
+    await walk(this.root, '');
+    all.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const page = listSorted(all, q);
+    const objects = await Promise.all(page.keys.map(async (k) => (await this.head(k))!));
+    return { objects: objects.filter(Boolean), commonPrefixes: page.commonPrefixes, truncated: page.truncated, nextMarker: page.nextMarker };
   }
 
   async cleanUp(): Promise<void> {

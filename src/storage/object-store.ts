@@ -10,6 +10,20 @@ export interface ObjectInfo {
   lastModified: number;
 }
 
+export interface ListQuery {
+  prefix: string;
+  marker: string;
+  maxKeys: number;
+  delimiter: string;
+}
+
+export interface ListResult {
+  objects: ObjectInfo[];
+  commonPrefixes: string[];
+  truncated: boolean;
+  nextMarker?: string;
+}
+
 export interface ObjectStore {
   /** Writes an object atomically: readers see the old content or the new, never part of it. */
   put(key: string, data: Uint8Array | string, contentType?: string): Promise<ObjectInfo>;
@@ -17,6 +31,8 @@ export interface ObjectStore {
   /** Reads bytes [start, end] inclusive (whole object when no range). */
   get(key: string, range?: { start: number; end: number }): Promise<{ info: ObjectInfo; body: NodeJS.ReadableStream } | undefined>;
   delete(key: string): Promise<boolean>;
+  /** Keys in byte order, OSS ListObjects (v1) semantics. */
+  list(query: ListQuery): Promise<ListResult>;
   /** Removes leftovers of writes a crash interrupted. */
   cleanUp?(): Promise<void>;
 }
@@ -37,4 +53,29 @@ const TYPES: Record<string, string> = {
 export function contentTypeFor(key: string): string {
   const dot = key.lastIndexOf('.');
   return (dot >= 0 && TYPES[key.slice(dot + 1).toLowerCase()]) || 'application/octet-stream';
+}
+
+/** Applies ListObjects v1 semantics (prefix, marker, delimiter, max-keys) to sorted keys. */
+export function listSorted(sortedKeys: readonly string[], q: ListQuery): { keys: string[]; commonPrefixes: string[]; truncated: boolean; nextMarker?: string } {
+  const keys: string[] = [];
+  const commonPrefixes: string[] = [];
+  let last: string | undefined;
+  for (const key of sortedKeys) {
+    if (key <= q.marker || !key.startsWith(q.prefix)) continue;
+    let entry = key;
+    let isPrefix = false;
+    if (q.delimiter) {
+      const at = key.indexOf(q.delimiter, q.prefix.length);
+      if (at >= 0) {
+        entry = key.slice(0, at + q.delimiter.length);
+        isPrefix = true;
+      }
+    }
+    if (isPrefix && commonPrefixes.at(-1) === entry) continue;
+    if (keys.length + commonPrefixes.length === q.maxKeys) return { keys, commonPrefixes, truncated: true, nextMarker: last };
+    if (isPrefix) commonPrefixes.push(entry);
+    else keys.push(entry);
+    last = isPrefix ? entry : key;
+  }
+  return { keys, commonPrefixes, truncated: false };
 }

@@ -1,0 +1,30 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The gateway's Prometheus metrics; one registry per app instance. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly segmentsWritten = new Counter({ name: 'livechannel_segments_written_total', help: 'Segments stored', registers: [this.registry] });
+  readonly segmentsDropped = new Counter({
+    name: 'livechannel_segments_dropped_total',
+    help: 'Segments never stored, by reason (queue_full: storage slower than the stream; storage_error: refused by storage; shutdown)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly storageRetries = new Counter({ name: 'livechannel_storage_retries_total', help: 'Storage writes retried', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly storageLatency = new Histogram({
+    name: 'livechannel_storage_write_seconds',
+    help: 'Storage write latency, per attempt',
+    labelNames: ['kind', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly uploadQueueBytes = new Gauge({ name: 'livechannel_upload_queue_bytes', help: 'Segment bytes waiting for storage, all channels', registers: [this.registry] });
+  readonly publishersLive = new Gauge({ name: 'livechannel_publishers_live', help: 'Publishers currently live', registers: [this.registry] });
+  readonly bytesIn = new Counter({ name: 'livechannel_ingest_bytes_total', help: 'Media bytes received from publishers', registers: [this.registry] });
+  readonly publishRejections = new Counter({ name: 'livechannel_publish_rejections_total', help: 'Publishes refused, by RTMP status code', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly apiRequests = new Counter({ name: 'livechannel_api_requests_total', help: 'HTTP API requests by operation and status', labelNames: ['op', 'status'] as const, registers: [this.registry] });
+
+  constructor(defaults = false) {
+    if (defaults) collectDefaultMetrics({ register: this.registry });
+  }
+}

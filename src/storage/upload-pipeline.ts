@@ -1,0 +1,197 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { LiveWindow, type LivePlaylistState, type PlaylistEntry } from '../media/playlist.js';
+import type { Metrics } from '../metrics.js';
+import type { ObjectStore } from './object-store.js';
+import { backoffDelay, isRetryable, type BackoffPolicy } from './retry.js';
+
+/** Bounds the number of storage writes in flight across all channels. */
+export class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+export interface UploadPolicy {
+  /** Unwritten segment bytes a channel may hold; past it the oldest are dropped. */
+  maxQueuedBytes: number;
+  backoff: BackoffPolicy;
+  /** How long finish() keeps retrying before giving up on what is left. */
+  finishTimeoutMs: number;
+}
+
+export const DEFAULT_UPLOAD_POLICY: UploadPolicy = {
+  maxQueuedBytes: 32 * 1024 * 1024,
+  backoff: { baseMs: 200, maxMs: 5000 },
+  finishTimeoutMs: 30_000,
+};
+
+export interface SegmentUpload {
+  sequence: number;
+  uri: string;
+  key: string;
+  /** Epoch ms of the first frame (for the segment index). */
+  startTime: number;
+  durationMs: number;
+  discontinuity: boolean;
+  data: Buffer;
+}
+
+interface Pending extends SegmentUpload {
+  dropped: boolean;
+}
+
+export interface ChannelUploaderOptions {
+  store: ObjectStore;
+  semaphore: Semaphore;
+  policy: UploadPolicy;
+  log: FastifyBaseLogger;
+  metrics: Metrics;
+  channel: string;
+  playlistKey: string;
+  fragCount: number;
+  resume?: LivePlaylistState;
+  /** After a segment is stored (index it). */
+  onSegmentStored(segment: SegmentUpload): Promise<void>;
+  /** After a playlist is stored (remember where it stands). */
+  onPlaylistStored(state: LivePlaylistState): Promise<void>;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * Writes one channel's segments in order and, after each, the live playlist, which is
+ * rendered from the segments actually stored: a playlist never names a segment that is
+ * not in storage. Retryable failures back off and retry; when storage stays slower than the
+ * stream the oldest unwritten segments are dropped (memory stays bounded) and the next
+ * stored segment starts a discontinuity.
+ */
+export class ChannelUploader {
+  private readonly queue: Pending[] = [];
+  private readonly window: LiveWindow;
+  private queuedBytes = 0;
+  private gap = false;
+  private running: Promise<void> | undefined;
+  private deadline = Number.POSITIVE_INFINITY;
+  private readonly sleep: (ms: number) => Promise<void>;
+  readonly stats = { written: 0, dropped: 0, retries: 0, playlists: 0 };
+
+  constructor(private readonly o: ChannelUploaderOptions) {
+    this.window = new LiveWindow(o.fragCount, o.resume);
+    this.sleep = o.sleep ?? defaultSleep;
+  }
+
+  get pendingBytes(): number {
+    return this.queuedBytes;
+  }
+
+  add(segment: SegmentUpload): void {
+    this.queue.push({ ...segment, dropped: false });
+    this.account(segment.data.length);
+    // Over the bound: drop the oldest waiting segments. Never the one being written (the
+    // head of the queue while the worker runs) nor the one just added, so memory stays
+    // within the bound plus one segment.
+    const first = this.running ? 1 : 0;
+    for (let i = first; this.queuedBytes > this.o.policy.maxQueuedBytes && i < this.queue.length - 1; i++) {
+      if (!this.queue[i]!.dropped) this.drop(this.queue[i]!, 'queue_full');
+    }
+    this.running ??= this.work();
+  }
+
+  /** Writes what is queued and a final playlist with EXT-X-ENDLIST; gives up after finishTimeoutMs. */
+  async finish(): Promise<void> {
+    this.deadline = Date.now() + this.o.policy.finishTimeoutMs;
+    while (this.running) await this.running;
+    if (this.window.state.entries.length > 0) await this.writePlaylist(true);
+  }
+
+  private account(bytes: number): void {
+    this.queuedBytes += bytes;
+    this.o.metrics.uploadQueueBytes.inc(bytes);
+  }
+
+  private drop(s: Pending, reason: 'queue_full' | 'storage_error' | 'shutdown'): void {
+    if (s.dropped) return;
+    s.dropped = true;
+    this.account(-s.data.length);
+    this.stats.dropped++;
+    this.o.metrics.segmentsDropped.inc({ reason });
+    this.gap = true;
+    this.o.log.warn({ channel: this.o.channel, key: s.key, reason, queuedBytes: this.queuedBytes }, 'segment dropped before reaching storage');
+  }
+
+  private async work(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const s = this.queue[0]!;
+        if (!s.dropped) {
+          const stored = await this.write('segment', s.key, s.data, 'video/MP2T', () => false);
+          if (stored) {
+            this.account(-s.data.length);
+            await this.o.onSegmentStored(s);
+            this.stats.written++;
+            this.o.metrics.segmentsWritten.inc();
+            this.window.push({ sequence: s.sequence, uri: s.uri, duration: s.durationMs / 1000, discontinuity: s.discontinuity || this.gap });
+            this.gap = false;
+            await this.writePlaylist(false);
+          } else {
+            this.drop(s, Date.now() > this.deadline ? 'shutdown' : 'storage_error');
+          }
+        }
+        this.queue.shift();
+      }
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async writePlaylist(ended: boolean): Promise<void> {
+    const text = this.window.render(ended);
+    // a newer segment makes this playlist stale: stop retrying it then
+    const stale = () => !ended && this.queue.length > 1 && this.queue.slice(1).some((s) => !s.dropped);
+    if (await this.write('playlist', this.o.playlistKey, text, 'application/x-mpegURL', stale)) {
+      this.stats.playlists++;
+      const s = this.window.state;
+      await this.o.onPlaylistStored({ ...s, entries: [...s.entries] });
+    }
+  }
+
+  /** One object with retries; false when it was given up (non-retryable, abandoned, past the deadline). */
+  private async write(kind: 'segment' | 'playlist', key: string, data: Uint8Array | string, contentType: string, abandoned: () => boolean): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const started = process.hrtime.bigint();
+      try {
+        await this.o.semaphore.run(() => this.o.store.put(key, data, contentType));
+        this.o.metrics.storageLatency.observe({ kind, outcome: 'ok' }, Number(process.hrtime.bigint() - started) / 1e9);
+        return true;
+      } catch (err) {
+        this.o.metrics.storageLatency.observe({ kind, outcome: 'error' }, Number(process.hrtime.bigint() - started) / 1e9);
+        const retry = isRetryable(err);
+        if (!retry) {
+          this.o.log.error({ err, channel: this.o.channel, key }, `${kind} write refused by storage; not retried`);
+          return false;
+        }
+        if (abandoned() || Date.now() > this.deadline) return false;
+        this.stats.retries++;
+        this.o.metrics.storageRetries.inc({ kind });
+        if (attempt === 0 || attempt % 10 === 0) {
+          this.o.log.warn({ channel: this.o.channel, key, attempt, err: (err as Error).message }, `${kind} write failed; retrying`);
+        }
+        await this.sleep(backoffDelay(attempt, this.o.policy.backoff));
+        if (abandoned()) return false;
+      }
+    }
+  }
+}
