@@ -1,14 +1,14 @@
 // npm run bench:remux — media core throughput vs `ffmpeg -c copy -f hls` on the same file.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FlvDemuxer, parseFlv, TAG_SCRIPT, writeFlv, type FlvTag } from '../src/media/flv.js';
+import { FlvDemuxer } from '../src/media/flv.js';
 import { LivePackager } from '../src/media/packager.js';
 import { remuxFile } from '../src/tools/remux.js';
 import { ffmpegPath } from './lib/ffmpeg.js';
-import { FIXTURE_DIR, isSequenceHeader } from './lib/fixtures.js';
+import { benchFixture } from './lib/fixtures.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,32 +19,6 @@ const { values } = parseArgs({
 });
 const runs = Number(values.runs);
 const fragDuration = Number(values['frag-duration']);
-
-/** 30 s of 720p30 at 2.5 Mbps + AAC, looped 10× into one continuous 5-minute FLV. */
-function benchFixture(): string {
-  const path = join(FIXTURE_DIR, 'bench-5min-2500k.flv');
-  if (existsSync(path)) return path;
-  const clip = join(FIXTURE_DIR, 'bench-clip-30s.flv');
-  console.error('generating the benchmark fixture (one-off, ~1 min)...');
-  execFileSync(ffmpegPath(), [
-    '-y', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-t', '30', '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'main', '-bf', '2', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0',
-    '-b:v', '2400k', '-minrate', '2400k', '-maxrate', '2400k', '-bufsize', '4800k', '-x264-params', 'nal-hrd=cbr',
-    '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-f', 'flv', clip,
-  ]);
-  const once = parseFlv(readFileSync(clip));
-  const span = Math.max(...once.map((t) => t.timestamp)) + 33;
-  const tags: FlvTag[] = [];
-  for (let loop = 0; loop < 10; loop++) {
-    for (const t of once) {
-      if (loop > 0 && (t.type === TAG_SCRIPT || isSequenceHeader(t))) continue;
-      tags.push({ ...t, timestamp: t.timestamp + loop * span });
-    }
-  }
-  writeFileSync(path, writeFlv(tags));
-  rmSync(clip);
-  return path;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

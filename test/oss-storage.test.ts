@@ -164,3 +164,32 @@ describe('OSS storage backend (gateway B → gateway A over the OSS API)', () =>
     }
   }, 120_000);
 });
+
+describe('publishers faster than real time', () => {
+  it('are slowed by TCP backpressure instead of losing segments when storage is slow', async () => {
+    const bound = 512 * 1024;
+    const b = await gatewayB({ maxQueuedBytesPerChannel: bound });
+    try {
+      await b.client('relay').putChannel('fast', { Target: { Type: 'HLS', FragDuration: '2', FragCount: '30' } });
+      proxy.plan = { latencyMs: 400, methods: ['PUT'] };
+      // pushed as fast as ffmpeg can (no -re): 24 s of media in far less time
+      const p = ffmpegPush(pushUrl(b, 'fast'), main, { realtime: false, loopSeconds: 24 });
+      let maxPending = 0;
+      const sampling = setInterval(() => (maxPending = Math.max(maxPending, b.app.ingest.registry.get('relay', 'fast')?.pendingUploadBytes ?? 0)), 20);
+      expect(await p.exited).toBe(0);
+      await eventually(async () => ((await b.client('relay').getChannelStatus('fast')).data.Status === 'Idle' ? true : undefined), 60_000);
+      clearInterval(sampling);
+      proxy.plan = {};
+      expect(maxPending).toBeLessThanOrEqual(bound + 600 * 1024);
+      const playlist = (await a.client('media').get('relay/fast/playlist.m3u8')).content.toString();
+      const names = named(playlist);
+      expect(names.length).toBeGreaterThanOrEqual(12);
+      expect(names).toEqual(Array.from({ length: names.length }, (_, i) => `playlist${i}.ts`)); // nothing dropped
+      expect(playlist).not.toContain('DISCONTINUITY');
+      expect(await b.app.metrics.registry.getSingleMetricAsString('livechannel_segments_dropped_total')).not.toMatch(/} [1-9]/);
+    } finally {
+      proxy.plan = {};
+      await b.close();
+    }
+  }, 120_000);
+});

@@ -6,7 +6,7 @@ import { fixture } from '../scripts/lib/fixtures.js';
 import { parseFlv, TAG_SCRIPT } from '../src/media/flv.js';
 import { eventually } from './support/ffmpeg-push.js';
 import { ffmpegWarnings } from './support/media-tools.js';
-import { c0c1, command, mediaMessages, publishCommands, ServerMessages, windowAckSize } from './support/rtmp-wire.js';
+import { c0c1, command, mediaMessages, publishCommands, ServerMessages, windowAckSize } from '../scripts/lib/rtmp-wire.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 let t: TestApp;

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,4 +99,31 @@ export async function fixture(name: string): Promise<string> {
 export async function makeAllFixtures(): Promise<string[]> {
   await mkdir(FIXTURE_DIR, { recursive: true });
   return Promise.all(FIXTURES.map((n) => fixture(n)));
+}
+
+/** 30 s of 720p30 at 2.5 Mbit/s + AAC, looped 10× into one continuous 5-minute FLV (benchmarks). */
+export function benchFixture(): string {
+  const path = join(FIXTURE_DIR, 'bench-5min-2500k.flv');
+  if (existsSync(path)) return path;
+  mkdirSync(FIXTURE_DIR, { recursive: true });
+  const clip = join(FIXTURE_DIR, 'bench-clip-30s.flv');
+  console.error('generating the benchmark fixture (one-off, about a minute)...');
+  execFileSync(ffmpegPath(), [
+    '-y', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-t', '30', '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'main', '-bf', '2', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0',
+    '-b:v', '2400k', '-minrate', '2400k', '-maxrate', '2400k', '-bufsize', '4800k', '-x264-params', 'nal-hrd=cbr',
+    '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-f', 'flv', clip,
+  ]);
+  const once = parseFlv(readFileSync(clip));
+  const span = Math.max(...once.map((t) => t.timestamp)) + 33;
+  const tags: FlvTag[] = [];
+  for (let loop = 0; loop < 10; loop++) {
+    for (const t of once) {
+      if (loop > 0 && (t.type === TAG_SCRIPT || isSequenceHeader(t))) continue;
+      tags.push({ ...t, timestamp: t.timestamp + loop * span });
+    }
+  }
+  writeFileSync(path, writeFlv(tags));
+  rmSync(clip);
+  return path;
 }

@@ -43,6 +43,10 @@ export class LiveSession implements MediaSink {
   private readonly audioRate = new RateMeter();
   private push: PushRecord | undefined;
   private firstMediaWall: number | undefined;
+  private firstMediaTs: number | undefined;
+  private lastMediaTs = 0;
+  private pauseReading: ((paused: boolean) => void) | undefined;
+  private paused = false;
   private ended: Promise<void> | undefined;
 
   private constructor(private readonly o: LiveSessionOptions, resume: PlaylistResume | undefined) {
@@ -78,6 +82,7 @@ export class LiveSession implements MediaSink {
           durationMs: seg.durationMs,
           discontinuity: seg.discontinuity,
         }),
+      onProgress: () => this.updateFlow(),
       onPlaylistStored: (playlist) => {
         const { nextSequence, timelineEndMs } = this.packager.resumeState();
         return o.catalog.savePlaylistState(this.bucket, this.channelName, o.playlistName, { playlist, nextSequence, timelineEndMs });
@@ -94,18 +99,45 @@ export class LiveSession implements MediaSink {
     return session;
   }
 
+  attachFlowControl(pause: (paused: boolean) => void): void {
+    this.pauseReading = pause;
+  }
+
   media(type: number, timestamp: number, payload: Buffer): void {
     const now = this.o.now();
     this.firstMediaWall ??= now;
+    this.firstMediaTs ??= timestamp;
+    this.lastMediaTs = timestamp;
     this.bytesIn += payload.length;
     this.o.metrics.bytesIn.inc(payload.length);
     if (type === TAG_VIDEO) this.videoRate.add(payload.length, now);
     else if (type === TAG_AUDIO) this.audioRate.add(payload.length, now);
     this.carryOut(this.packager.push(type, timestamp, payload));
+    if (this.uploader.pendingBytes > this.o.uploadPolicy.maxQueuedBytes / 2) this.updateFlow();
+  }
+
+  /**
+   * A publisher that sends faster than real time (a file pushed without -re) is slowed by
+   * TCP backpressure while its channel's unwritten segments pass half the bound, instead of
+   * losing segments. A real-time publisher is never paused: when storage is the slow side,
+   * the uploader's drop policy applies.
+   */
+  private updateFlow(): void {
+    if (!this.pauseReading || this.firstMediaWall === undefined) return;
+    const pending = this.uploader.pendingBytes;
+    const bound = this.o.uploadPolicy.maxQueuedBytes;
+    const aheadMs = this.lastMediaTs - this.firstMediaTs! - (this.o.now() - this.firstMediaWall);
+    const shouldPause = this.paused ? pending > bound / 4 : pending > bound / 2 && aheadMs > 1000;
+    if (shouldPause !== this.paused) {
+      this.paused = shouldPause;
+      this.pauseReading(shouldPause);
+      this.o.log.debug({ channel: this.channelName, paused: shouldPause, pending, aheadMs }, 'publisher flow control');
+    }
   }
 
   end(reason: string): Promise<void> {
     this.ended ??= (async () => {
+      if (this.paused) this.pauseReading?.(false);
       this.carryOut(this.packager.finish());
       await this.uploader.finish();
       if (this.push) await this.o.catalog.endPush(this.push.id, this.o.now());
@@ -148,7 +180,8 @@ export class LiveSession implements MediaSink {
           startTime: this.firstMediaWall! + seg.startMs,
           durationMs: seg.durationMs,
           discontinuity: seg.discontinuity,
-          data: seg.data,
+          chunks: seg.chunks,
+          size: seg.size,
         });
       } else if (event.type === 'notice') {
         this.o.log.info({ channel: this.channelName, code: event.code }, event.message);

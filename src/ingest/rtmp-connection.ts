@@ -13,6 +13,8 @@ export interface PublishRequest {
 
 /** Receives one publish's media. */
 export interface MediaSink {
+  /** Lets the sink pause and resume reading from the publisher (TCP backpressure). */
+  attachFlowControl?(pause: (paused: boolean) => void): void;
   media(type: number, timestamp: number, payload: Buffer): void;
   /** The publish ended (unpublish, disconnect, shutdown); resolves when everything is flushed. */
   end(reason: string): Promise<void>;
@@ -166,6 +168,10 @@ export class RtmpConnection {
       return;
     }
     this.sink = decision.sink;
+    this.sink.attachFlowControl?.((paused) => {
+      if (paused) this.socket.pause();
+      else this.socket.resume();
+    });
     this.state = 'publishing';
     this.protocol.sendStatus(streamId, 'status', 'NetStream.Publish.Start', decision.description);
     for (const m of this.pending) this.sink.media(m.type, m.timestamp, m.payload);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FIXTURE_DIR } from '../../scripts/lib/fixtures.js';
-import { c0c1, message, publishCommands } from '../../test/support/rtmp-wire.js';
+import { c0c1, message, publishCommands } from '../../scripts/lib/rtmp-wire.js';
 import { prng } from '../../test/support/packager-run.js';
 import { parseFlv, TAG_SCRIPT } from '../media/flv.js';
 import { createRtmpProtocol, RtmpProtocolError } from './rtmp-protocol.js';

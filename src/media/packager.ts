@@ -67,7 +67,11 @@ export interface SegmentInfo {
   /** Cut without a keyframe (no IDR within max(2·FragDuration, 60 s)). */
   forced: boolean;
   startsWithIdr: boolean;
-  data: Buffer;
+  /** The segment's bytes, in the chunks the muxer wrote (see `data` for one buffer). */
+  chunks: Uint8Array[];
+  size: number;
+  /** The bytes as one buffer (concatenated on first use). */
+  readonly data: Buffer;
 }
 
 export type NoticeCode =
@@ -97,6 +101,17 @@ export interface PackagerStats {
 }
 
 const NO_EVENTS: PackagerEvent[] = [];
+
+function segmentInfo(fields: Omit<SegmentInfo, 'data'>): SegmentInfo {
+  let joined: Buffer | undefined;
+  return {
+    ...fields,
+    get data(): Buffer {
+      joined ??= Buffer.concat(fields.chunks, fields.size);
+      return joined;
+    },
+  };
+}
 const ONCE_CODES = new Set<NoticeCode>(['unsupported-video', 'unsupported-audio']);
 
 /**
@@ -375,7 +390,7 @@ export class LivePackager {
 
   private closeSegment(endMs: number): void {
     const startMs = this.segmentStartMs;
-    const data = this.muxer.endSegment();
+    const { chunks, size } = this.muxer.endSegment();
     const sequence = this.nextSequence++;
     const durationMs = Math.max(1, endMs - startMs);
     const uri = this.segmentUri(sequence);
@@ -383,7 +398,7 @@ export class LivePackager {
     this.stats.segments++;
     this.emit({
       type: 'segment',
-      segment: { sequence, uri, startMs, durationMs, discontinuity, forced: this.segmentForced, startsWithIdr: this.segmentIdr, data },
+      segment: segmentInfo({ sequence, uri, startMs, durationMs, discontinuity, forced: this.segmentForced, startsWithIdr: this.segmentIdr, chunks, size }),
     });
     const expired = this.window.push({ sequence, uri, duration: durationMs / 1000, discontinuity });
     this.emit({ type: 'playlist', text: this.window.render(false), ended: false });

@@ -6,6 +6,11 @@ import { avcC } from './avc.test.js';
 import { PID_AUDIO, PID_PMT, PID_VIDEO, TS_CLOCK_WRAP, TsMuxer } from './ts-muxer.js';
 
 const config = parseAvcDecoderConfig(avcC());
+const joined = (seg: { chunks: Uint8Array[]; size: number }) => {
+  const out = Buffer.concat(seg.chunks);
+  expect(out.length).toBe(seg.size);
+  return out;
+};
 const aac = parseAudioSpecificConfig(Uint8Array.from([0x12, 0x10]));
 
 function frame(nals: ArrayLike<number>[]): { data: Uint8Array; scan: AccessUnitScan } {
@@ -31,7 +36,7 @@ describe('TsMuxer', () => {
   it('starts a segment with PAT and PMT (valid CRCs) listing both tracks', () => {
     const m = new TsMuxer();
     m.startSegment({ video: true, audio: true });
-    const ts = m.endSegment();
+    const ts = joined(m.endSegment());
     const packets = readTsPackets(ts);
     expect(packets.map((p) => p.pid)).toEqual([0, PID_PMT]);
     const pat = readPsiSection(packets[0]!.payload);
@@ -47,7 +52,7 @@ describe('TsMuxer', () => {
     m.startSegment({ video: true, audio: false });
     const f = idr(5000);
     m.writeVideo(f.data, f.scan, config, 900_000, 906_000, true);
-    const ts = m.endSegment();
+    const ts = joined(m.endSegment());
     const packets = readTsPackets(ts).filter((p) => p.pid === PID_VIDEO);
     expect(packets[0]!.pusi).toBe(true);
     expect(packets[0]!.randomAccess).toBe(true);
@@ -65,7 +70,7 @@ describe('TsMuxer', () => {
     m.startSegment({ video: true, audio: false });
     const f = frame([[...config.sps[0]!], [...config.pps[0]!], [0x65, 1, 2, 3]]);
     m.writeVideo(f.data, f.scan, config, 1000, 1000, true);
-    const [pes] = readPes(m.endSegment());
+    const [pes] = readPes(joined(m.endSegment()));
     expect(pes!.payload.length).toBe(6 + 3 * 4 + config.sps[0]!.length + config.pps[0]!.length + 4);
     expect(pes!.dts).toBe(pes!.pts);
   });
@@ -80,7 +85,7 @@ describe('TsMuxer', () => {
         m.writeVideo(f.data, f.scan, config, i * 3000, i * 3000, i === 0);
         m.writeAudio(new Uint8Array(300 + i), aac, i * 1920);
       }
-      all.push(...readTsPackets(m.endSegment()));
+      all.push(...readTsPackets(joined(m.endSegment())));
     }
     const last = new Map<number, number>();
     for (const p of all) {
@@ -95,7 +100,7 @@ describe('TsMuxer', () => {
     const m = new TsMuxer();
     m.startSegment({ video: false, audio: true });
     for (let i = 0; i < 40; i++) m.writeAudio(new Uint8Array(400).fill(i), aac, 1000 + i * 2090);
-    const pes = readPes(m.endSegment());
+    const pes = readPes(joined(m.endSegment()));
     expect(pes.length).toBeGreaterThan(5);
     let frames = 0;
     for (const p of pes) {
@@ -114,7 +119,7 @@ describe('TsMuxer', () => {
     const m = new TsMuxer();
     m.startSegment({ video: false, audio: true });
     m.writeAudio(new Uint8Array(100), aac, 50_000);
-    const packets = readTsPackets(m.endSegment());
+    const packets = readTsPackets(joined(m.endSegment()));
     const pmt = readPsiSection(packets[1]!.payload);
     expect(((pmt[8]! & 0x1f) << 8) | pmt[9]!).toBe(PID_AUDIO);
     expect(packets.find((p) => p.pid === PID_AUDIO)!.pcr).toBe(41_000);
@@ -126,7 +131,7 @@ describe('TsMuxer', () => {
     const f = idr(10);
     m.writeVideo(f.data, f.scan, config, TS_CLOCK_WRAP + 500, TS_CLOCK_WRAP + 3500, true);
     m.writeVideo(f.data, f.scan, config, TS_CLOCK_WRAP - 100, TS_CLOCK_WRAP - 100, false);
-    const pes = readPes(m.endSegment());
+    const pes = readPes(joined(m.endSegment()));
     expect(pes.map((p) => [p.dts, p.pts])).toEqual([[500, 3500], [TS_CLOCK_WRAP - 100, TS_CLOCK_WRAP - 100]]);
   });
 
@@ -134,7 +139,7 @@ describe('TsMuxer', () => {
     const m = new TsMuxer();
     m.startSegment({ video: true, audio: false });
     m.updateTracks({ video: true, audio: true });
-    const packets = readTsPackets(m.endSegment()).filter((p) => p.pid === PID_PMT);
+    const packets = readTsPackets(joined(m.endSegment())).filter((p) => p.pid === PID_PMT);
     expect(packets).toHaveLength(2);
     const v1 = readPsiSection(packets[1]!.payload);
     expect((v1[5]! >> 1) & 0x1f).toBe(1);
@@ -146,7 +151,7 @@ describe('TsMuxer', () => {
     m.startSegment({ video: true, audio: false });
     const f = idr(2_000_000);
     m.writeVideo(f.data, f.scan, config, 0, 0, true);
-    const ts = m.endSegment();
+    const ts = joined(m.endSegment());
     expect(readPes(ts)[0]!.payload.length).toBeGreaterThan(2_000_000);
   });
 });
@@ -160,7 +165,7 @@ describe('TsMuxer discontinuity marking', () => {
     m.writeVideo(f.data, f.scan, config, 0, 0, true);
     m.writeVideo(f.data, f.scan, config, 3000, 3000, false);
     m.writeAudio(new Uint8Array(100), aac, 0);
-    const ts = m.endSegment();
+    const ts = joined(m.endSegment());
     const flagged = (o: number) => (ts[o + 3]! & 0x20) !== 0 && ts[o + 4]! > 0 && (ts[o + 5]! & 0x80) !== 0;
     const byPid = new Map<number, boolean[]>();
     for (let o = 0; o < ts.length; o += 188) {

@@ -16,7 +16,8 @@ export const TS_CLOCK_WRAP = 2 ** 33;
 const AUDIO_PES_PAYLOAD = 2930;
 /** PCR runs this far (90 kHz) ahead of the DTS of the picture it precedes. */
 const PCR_LEAD = 9000;
-const CHUNK_PACKETS = 2048;
+/** Output is gathered in chunks of this many packets (96 KiB): small per stream, few allocations. */
+const CHUNK_PACKETS = 512;
 
 const START_CODE = [0, 0, 0, 1];
 const AUD = [0, 0, 0, 1, 0x09, 0xf0];
@@ -48,8 +49,8 @@ export class TsMuxer {
   private chunks: Uint8Array[] = [];
   private cur = new Uint8Array(TS_PACKET * CHUNK_PACKETS);
   private pos = 0;
-  private scratch = new Uint8Array(512 * 1024);
-  private audioBuf = new Uint8Array(16 * 1024);
+  private scratch = new Uint8Array(64 * 1024); // grows to the largest access unit seen
+  private audioBuf = new Uint8Array(4 * 1024);
   private audioLen = 0;
   private audioPts = 0;
   private ccPat = 0;
@@ -88,20 +89,20 @@ export class TsMuxer {
     this.writePmt();
   }
 
-  /** Finishes the segment and returns its bytes. */
-  endSegment(): Buffer {
+  /**
+   * Finishes the segment and hands over its bytes as the chunks they were written into
+   * (no concatenation: the caller writes them out, e.g. with writev).
+   */
+  endSegment(): { chunks: Uint8Array[]; size: number } {
     this.flushAudio();
-    const last = this.cur.subarray(0, this.pos);
-    let out: Buffer;
-    if (this.chunks.length === 0) {
-      out = Buffer.from(last); // copy: `cur` is reused
-    } else {
-      out = Buffer.concat([...this.chunks, last], this.segmentBytes);
-      this.chunks = [];
-    }
+    const chunks = this.chunks;
+    if (this.pos > 0) chunks.push(this.cur.subarray(0, this.pos));
+    const size = this.segmentBytes;
+    this.chunks = [];
+    this.cur = new Uint8Array(TS_PACKET * CHUNK_PACKETS); // the old one now belongs to the caller
     this.pos = 0;
     this.segmentBytes = 0;
-    return out;
+    return { chunks, size };
   }
 
   /**
@@ -117,7 +118,7 @@ export class TsMuxer {
       for (const p of config.pps) paramBytes += 4 + p.length;
     }
     const needed = 19 + AUD.length + paramBytes + scan.count * 4 + scan.payloadBytes;
-    if (needed > this.scratch.length) this.scratch = new Uint8Array(needed * 2);
+    if (needed > this.scratch.length) this.scratch = new Uint8Array(Math.ceil(needed * 1.5));
     const s = this.scratch;
     const dts90 = wrap90(dts);
     const pts90 = wrap90(pts);

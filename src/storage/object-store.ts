@@ -10,6 +10,21 @@ export interface ObjectInfo {
   lastModified: number;
 }
 
+export type ObjectData = Uint8Array | string | readonly Uint8Array[];
+
+/** The data as one buffer. */
+export function joinData(data: ObjectData): Buffer {
+  if (typeof data === 'string') return Buffer.from(data);
+  if (data instanceof Uint8Array) return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+  return Buffer.concat(data as Uint8Array[]);
+}
+
+export function dataLength(data: ObjectData): number {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (data instanceof Uint8Array) return data.length;
+  return (data as Uint8Array[]).reduce((n, c) => n + c.length, 0);
+}
+
 export interface ListQuery {
   prefix: string;
   marker: string;
@@ -25,8 +40,11 @@ export interface ListResult {
 }
 
 export interface ObjectStore {
-  /** Writes an object atomically: readers see the old content or the new, never part of it. */
-  put(key: string, data: Uint8Array | string, contentType?: string): Promise<ObjectInfo>;
+  /**
+   * Writes an object atomically: readers see the old content or the new, never part of it.
+   * `data` may be a list of chunks (written in order, without concatenating where possible).
+   */
+  put(key: string, data: ObjectData, contentType?: string): Promise<ObjectInfo>;
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Reads bytes [start, end] inclusive (whole object when no range). */
   get(key: string, range?: { start: number; end: number }): Promise<{ info: ObjectInfo; body: NodeJS.ReadableStream } | undefined>;

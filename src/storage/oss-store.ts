@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import OSS from 'ali-oss';
-import { contentTypeFor, type ListQuery, type ListResult, type ObjectInfo, type ObjectStore } from './object-store.js';
+import { contentTypeFor, joinData, type ListQuery, type ListResult, type ObjectData, type ObjectInfo, type ObjectStore } from './object-store.js';
 
 export interface OssStoreConfig {
   endpoint: string;
@@ -64,8 +64,8 @@ export class OssObjectStore implements ObjectStore {
     };
   }
 
-  async put(key: string, data: Uint8Array | string, contentType?: string): Promise<ObjectInfo> {
-    const body = Buffer.isBuffer(data) ? data : Buffer.from(data);
+  async put(key: string, data: ObjectData, contentType?: string): Promise<ObjectInfo> {
+    const body = joinData(data); // one body: Content-MD5 and the SDK want it whole
     const md5 = createHash('md5').update(body).digest('base64');
     const res = await this.client.put(this.prefix + key, body, {
       headers: { 'Content-MD5': md5, 'Content-Type': contentType ?? contentTypeFor(key) },

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { LiveWindow, type LivePlaylistState, type PlaylistEntry } from '../media/playlist.js';
 import type { Metrics } from '../metrics.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectData, ObjectStore } from './object-store.js';
 import { backoffDelay, isRetryable, type BackoffPolicy } from './retry.js';
 
 /** Bounds the number of storage writes in flight across all channels. */
@@ -45,7 +45,8 @@ export interface SegmentUpload {
   startTime: number;
   durationMs: number;
   discontinuity: boolean;
-  data: Buffer;
+  chunks: Uint8Array[];
+  size: number;
 }
 
 interface Pending extends SegmentUpload {
@@ -66,6 +67,8 @@ export interface ChannelUploaderOptions {
   onSegmentStored(segment: SegmentUpload): Promise<void>;
   /** After a playlist is stored (remember where it stands). */
   onPlaylistStored(state: LivePlaylistState): Promise<void>;
+  /** After the queued bytes went down (a segment stored or dropped). */
+  onProgress?(): void;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -99,7 +102,7 @@ export class ChannelUploader {
 
   add(segment: SegmentUpload): void {
     this.queue.push({ ...segment, dropped: false });
-    this.account(segment.data.length);
+    this.account(segment.size);
     // Over the bound: drop the oldest waiting segments. Never the one being written (the
     // head of the queue while the worker runs) nor the one just added, so memory stays
     // within the bound plus one segment.
@@ -120,12 +123,13 @@ export class ChannelUploader {
   private account(bytes: number): void {
     this.queuedBytes += bytes;
     this.o.metrics.uploadQueueBytes.inc(bytes);
+    if (bytes < 0) this.o.onProgress?.();
   }
 
   private drop(s: Pending, reason: 'queue_full' | 'storage_error' | 'shutdown'): void {
     if (s.dropped) return;
     s.dropped = true;
-    this.account(-s.data.length);
+    this.account(-s.size);
     this.stats.dropped++;
     this.o.metrics.segmentsDropped.inc({ reason });
     this.gap = true;
@@ -137,9 +141,9 @@ export class ChannelUploader {
       while (this.queue.length > 0) {
         const s = this.queue[0]!;
         if (!s.dropped) {
-          const stored = await this.write('segment', s.key, s.data, 'video/MP2T', () => false);
+          const stored = await this.write('segment', s.key, s.chunks, 'video/MP2T', () => false);
           if (stored) {
-            this.account(-s.data.length);
+            this.account(-s.size);
             await this.o.onSegmentStored(s);
             this.stats.written++;
             this.o.metrics.segmentsWritten.inc();
@@ -169,7 +173,7 @@ export class ChannelUploader {
   }
 
   /** One object with retries; false when it was given up (non-retryable, abandoned, past the deadline). */
-  private async write(kind: 'segment' | 'playlist', key: string, data: Uint8Array | string, contentType: string, abandoned: () => boolean): Promise<boolean> {
+  private async write(kind: 'segment' | 'playlist', key: string, data: ObjectData, contentType: string, abandoned: () => boolean): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       const started = process.hrtime.bigint();
       try {

@@ -25,7 +25,8 @@ function basicHeader(fmt: number, cid: number): Buffer {
  * One message as chunks. fmt 0 carries the absolute timestamp, fmt 1 a delta; values of
  * 0xFFFFFF and above go in the extended field, repeated on continuation chunks.
  */
-export function message(o: { cid: number; type: number; streamId?: number; payload: Buffer; timestamp?: number; delta?: number }): Buffer {
+export function message(o: { cid: number; type: number; streamId?: number; payload: Buffer; timestamp?: number; delta?: number; chunkSize?: number }): Buffer {
+  const chunkSize = o.chunkSize ?? CHUNK_SIZE;
   const fmt = o.delta === undefined ? 0 : 1;
   const time = o.delta ?? o.timestamp ?? 0;
   const extended = time >= 0xffffff;
@@ -37,15 +38,22 @@ export function message(o: { cid: number; type: number; streamId?: number; paylo
   const ext = Buffer.alloc(extended ? 4 : 0);
   if (extended) ext.writeUInt32BE(time);
   const parts: Buffer[] = [basicHeader(fmt, o.cid), header, ext];
-  for (let p = 0; p < o.payload.length; p += CHUNK_SIZE) {
+  for (let p = 0; p < o.payload.length; p += chunkSize) {
     if (p > 0) parts.push(basicHeader(3, o.cid), ext);
-    parts.push(o.payload.subarray(p, p + CHUNK_SIZE));
+    parts.push(o.payload.subarray(p, p + chunkSize));
   }
   return Buffer.concat(parts);
 }
 
 export function command(cmd: Record<string, unknown>, streamId = 0): Buffer {
   return message({ cid: 3, type: 20, streamId, payload: AMF.encodeAmf0Cmd(cmd) });
+}
+
+/** Set Chunk Size (what ffmpeg and OBS send before publishing: 4096). */
+export function setChunkSize(size: number): Buffer {
+  const p = Buffer.alloc(4);
+  p.writeUInt32BE(size);
+  return message({ cid: 2, type: 1, payload: p });
 }
 
 export function windowAckSize(size: number): Buffer {
