@@ -99,7 +99,7 @@ async function waitFor<T>(check: () => T | undefined, ms: number, what: string):
 async function startGateway(dir: string): Promise<Target> {
   const cfg = join(dir, 'livechannel.json');
   const dataDir = join(dir, 'data');
-  writeFileSync(cfg, JSON.stringify({ dataDir, http: { port: 0 }, rtmp: { port: 0 }, logLevel: 'warn', credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }], buckets: [{ name: 'bench', acl: 'public-read-write' }] }));
+  writeFileSync(cfg, JSON.stringify({ dataDir, http: { port: 0 }, rtmp: { port: 0 }, logLevel: 'warn', credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }], buckets: [{ name: 'bench', acl: 'public-read-write' }], limits: { rtmpMaxConnectionsPerIp: 100_000, rtmpMaxConnections: 100_000, apiRequestsPerSecond: 100_000, apiBurst: 100_000 } }));
   // BENCH_CPU_PROF=dir writes a V8 CPU profile of the gateway there
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   const child: ChildProcess = spawn(process.execPath, [...prof, 'dist/main.js', 'serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });

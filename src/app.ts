@@ -7,6 +7,7 @@ import type { BucketConfig, Config } from './config.js';
 import { buildHttpServer } from './http/server.js';
 import { UrlBuilder } from './http/urls.js';
 import { RtmpIngest } from './ingest/rtmp-server.js';
+import { LimitReporter, RequestRateLimiter } from './limits.js';
 import { Metrics } from './metrics.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import { OssObjectStore } from './storage/oss-store.js';
@@ -58,20 +59,33 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
   const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => httpPort, rtmpPort: () => rtmpPort, objectBase: (b) => bases.get(b) });
   let ingest!: RtmpIngest;
   const metrics = new Metrics(true);
+  let ready = false;
+  let reporter!: LimitReporter;
+  const keyBuckets = new Map(config.credentials.filter((c) => c.buckets).map((c) => [c.accessKeyId, new Set(c.buckets)]));
+  const limiter = new RequestRateLimiter(config.limits.apiRequestsPerSecond, config.limits.apiBurst, (peer, who) => reporter.hit('api_rate', peer, who));
   const http = buildHttpServer({
     ...config,
+    metrics,
+    limiter,
+    keyBuckets,
+    maxBodyBytes: config.limits.httpMaxBodyBytes,
+    onLimit: (limit, peer) => reporter.hit(limit, peer),
+    ready: () => ready,
     catalog,
     live: { stat: (b, c) => ingest.registry.stat(b, c), disconnect: (b, c, r) => ingest.registry.disconnect(b, c, r) },
     urls,
     storeFor,
     now: options.now,
   });
+  reporter = new LimitReporter(metrics, http.log);
   ingest = new RtmpIngest({
     ...config,
     catalog,
     storeFor,
     log: http.log,
     metrics,
+    reporter,
+    keyBuckets,
     now: options.now,
     uploadConcurrency: config.upload.concurrency,
     uploadPolicy: {
@@ -98,8 +112,10 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
       await http.listen({ host: config.http.host, port: config.http.port });
       httpPort = (http.server.address() as AddressInfo).port;
       rtmpPort = await ingest.listen(config.rtmp.host, config.rtmp.port);
+      ready = true;
     },
     async stop() {
+      ready = false;
       // publishers first: their last segments, playlists and history must reach storage
       await ingest.close();
       await http.close();

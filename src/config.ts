@@ -32,7 +32,18 @@ const schema = z
     /** Host name used to build publish/play URLs; defaults to the HTTP host. */
     publicHost: z.string().min(1).optional(),
     dataDir: z.string().min(1).default('./data'),
-    credentials: z.array(z.object({ accessKeyId: z.string().min(1), accessKeySecret: z.string().min(1) }).strict()).default([]),
+    credentials: z
+      .array(
+        z
+          .object({
+            accessKeyId: z.string().min(1),
+            accessKeySecret: z.string().min(1),
+            /** Limit this key to these buckets (default: every bucket). */
+            buckets: z.array(bucketName).min(1).optional(),
+          })
+          .strict(),
+      )
+      .default([]),
     buckets: z
       .array(
         z
@@ -46,6 +57,24 @@ const schema = z
       .default([]),
     defaultBucket: bucketName.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    limits: z
+      .object({
+        rtmpMaxMessageBytes: z.number().int().min(64 * 1024).default(8 * 1024 * 1024),
+        rtmpMaxChunkStreams: z.number().int().min(4).max(65_599).default(64),
+        rtmpMaxConnections: z.number().int().min(1).default(2000),
+        rtmpMaxConnectionsPerIp: z.number().int().min(1).default(100),
+        /** A connection must publish within this time, or it is closed. */
+        rtmpPublishTimeoutMs: z.number().int().min(100).default(10_000),
+        /** A publisher that sends no media for this long is disconnected. */
+        rtmpIdleMediaTimeoutMs: z.number().int().min(100).default(20_000),
+        rtmpMaxPendingBytes: z.number().int().min(0).default(4 * 1024 * 1024),
+        httpMaxBodyBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
+        /** API requests per second per access key (per IP for anonymous requests), and burst. */
+        apiRequestsPerSecond: z.number().min(0.1).default(50),
+        apiBurst: z.number().int().min(1).default(200),
+      })
+      .strict()
+      .prefault({}),
     upload: z
       .object({
         /** Unwritten segment bytes a channel may hold before its oldest are dropped. */
@@ -85,6 +114,19 @@ export interface BucketConfig {
   storage: StorageConfig;
 }
 
+export interface LimitsConfig {
+  rtmpMaxMessageBytes: number;
+  rtmpMaxChunkStreams: number;
+  rtmpMaxConnections: number;
+  rtmpMaxConnectionsPerIp: number;
+  rtmpPublishTimeoutMs: number;
+  rtmpIdleMediaTimeoutMs: number;
+  rtmpMaxPendingBytes: number;
+  httpMaxBodyBytes: number;
+  apiRequestsPerSecond: number;
+  apiBurst: number;
+}
+
 export interface UploadConfig {
   maxQueuedBytesPerChannel: number;
   concurrency: number;
@@ -98,11 +140,12 @@ export interface Config {
   rtmp: { host: string; port: number };
   publicHost: string;
   dataDir: string;
-  credentials: { accessKeyId: string; accessKeySecret: string }[];
+  credentials: { accessKeyId: string; accessKeySecret: string; buckets?: string[] }[];
   buckets: BucketConfig[];
   defaultBucket: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   upload: UploadConfig;
+  limits: LimitsConfig;
   /** Set when no buckets or credentials were configured and the demo ones were made. */
   demo?: { bucket: string; accessKeyId: string; accessKeySecret: string };
 }
@@ -185,6 +228,8 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
   for (const k of credentials) {
     if (keyIds.has(k.accessKeyId)) throw new ConfigError(`credentials: access key "${k.accessKeyId}" is listed twice`);
     keyIds.add(k.accessKeyId);
+    const unknown = k.buckets?.find((b) => !names.has(b));
+    if (unknown) throw new ConfigError(`credentials: access key "${k.accessKeyId}" names bucket "${unknown}", which is not configured`);
   }
   const defaultBucket = c.defaultBucket ?? buckets[0]!.name;
   if (!names.has(defaultBucket)) throw new ConfigError(`defaultBucket: "${defaultBucket}" is not one of the configured buckets`);
@@ -206,6 +251,7 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
     defaultBucket,
     logLevel: c.logLevel,
     upload: c.upload,
+    limits: c.limits,
     demo,
   };
 }

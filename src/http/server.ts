@@ -11,6 +11,7 @@ import { CORS_HEADERS, getObject } from './object-api.js';
 import { deleteMultipleObjects, deleteObject, listObjects, putObject } from './object-write-api.js';
 import { parseRequestUrl } from './oss-request.js';
 import { resolveBucket } from './resolve-bucket.js';
+import type { Metrics } from '../metrics.js';
 import { toXml } from './xml.js';
 
 /** XML request documents (LiveChannel configurations) are small. */
@@ -19,6 +20,15 @@ export const MAX_XML_BYTES = 64 * 1024;
 export const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
 
 export interface HttpServerOptions extends api.ApiDeps {
+  metrics: Metrics;
+  /** Requests per key (or per IP for anonymous ones); throws SlowDown past the rate. */
+  limiter?: { check(who: string, peer: string): void };
+  /** Keys limited to some buckets (keys absent here may use every bucket). */
+  keyBuckets?: ReadonlyMap<string, ReadonlySet<string>>;
+  maxBodyBytes?: number;
+  onLimit?: (limit: string, peer: string) => void;
+  /** Ready to take work (catalog open, listening); /readyz answers 503 until then. */
+  ready: () => boolean;
   buckets: BucketConfig[];
   defaultBucket: string;
   publicHost: string;
@@ -164,8 +174,13 @@ async function signedPlaylist(ctx: OpContext): Promise<OpResponse> {
   return { status: 200, headers, body: signPlaylistUris(text, ctx.key, ctx.bucket, { accessKeyId: id, accessKeySecret: ctx.secrets.get(id)! }, expires) };
 }
 
-function authorize(identity: Identity, access: Access, bucket: BucketConfig): void {
-  if (identity.accessKeyId) return;
+function authorize(identity: Identity, access: Access, bucket: BucketConfig, keyBuckets?: ReadonlyMap<string, ReadonlySet<string>>): void {
+  if (identity.accessKeyId) {
+    // a key limited to some buckets is a stranger everywhere else
+    const allowed = keyBuckets?.get(identity.accessKeyId);
+    if (!allowed || allowed.has(bucket.name)) return;
+    throw errors.accessDenied(`The access key "${identity.accessKeyId}" has no rights on bucket "${bucket.name}".`);
+  }
   if (access === 'read' && bucket.acl !== 'private') return;
   if (access === 'write' && bucket.acl === 'public-read-write') return;
   throw errors.accessDenied('You have no right to access this resource because of the bucket acl; sign the request.');
@@ -188,7 +203,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   const app = Fastify({
     logger: { level: opts.logLevel },
-    bodyLimit: MAX_OBJECT_BYTES,
+    bodyLimit: opts.maxBodyBytes ?? MAX_OBJECT_BYTES,
     genReqId: () => randomBytes(12).toString('hex').toUpperCase(),
     // Errors Fastify raises before routing (a URL it cannot decode) get OSS XML too.
     frameworkErrors: (err, _req, reply) =>
@@ -206,21 +221,28 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
     if (err instanceof OssError) return sendError(reply, err);
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, errors.entityTooLarge(MAX_OBJECT_BYTES));
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      opts.onLimit?.('http_body', req.ip);
+      return sendError(reply, errors.entityTooLarge(opts.maxBodyBytes ?? MAX_OBJECT_BYTES));
+    }
     if (err.statusCode && err.statusCode < 500) return sendError(reply, new OssError(err.statusCode, 'InvalidRequest', err.message));
     req.log.error({ err }, 'request failed');
     return sendError(reply, new OssError(500, 'InternalError', 'We encountered an internal error. Please try again.'));
   });
 
   const handle = async (req: FastifyRequest, reply: FastifyReply) => {
+    const tagged = req as FastifyRequest & { ossOp?: string };
+    tagged.ossOp = 'Unknown';
     const { path, query } = parseRequestUrl(req.url);
     const target = resolveBucket({ buckets: bucketNames, defaultBucket: opts.defaultBucket, publicHost: opts.publicHost }, req.headers.host, path);
     const bucket = buckets.get(target.bucket)!;
-    const identity = authenticate({ method: req.method, headers: req.headers, query, bucket: target.bucket, key: target.key }, secrets, now());
     const queryMap = new Map<string, string>();
     for (const [k, v] of query) if (!queryMap.has(k)) queryMap.set(k, v);
     const op = selectOperation(req.method, target.key, queryMap);
-    authorize(identity, op.access, bucket);
+    tagged.ossOp = op.name;
+    const identity = authenticate({ method: req.method, headers: req.headers, query, bucket: target.bucket, key: target.key }, secrets, now());
+    opts.limiter?.check(identity.accessKeyId ?? `ip:${req.ip}`, req.ip);
+    authorize(identity, op.access, bucket, opts.keyBuckets);
     const body = req.body as Buffer | undefined;
     if (op.maxBody !== undefined && body && body.length > op.maxBody) throw errors.entityTooLarge(op.maxBody);
     req.log.debug({ op: op.name, bucket: target.bucket, key: target.key, accessKeyId: identity.accessKeyId }, 'operation');
@@ -241,6 +263,16 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       })
       .send();
   registerConsole(app, opts.buckets, opts.defaultBucket, opts.urls);
+  // Operations. These names shadow objects of the same name in the default bucket.
+  app.get('/healthz', async (_req, reply) => reply.type('application/json').send({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) =>
+    opts.ready() ? reply.type('application/json').send({ status: 'ready' }) : reply.code(503).type('application/json').send({ status: 'starting' }),
+  );
+  app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
+  app.addHook('onResponse', async (req, reply) => {
+    const op = (req as FastifyRequest & { ossOp?: string }).ossOp;
+    if (op) opts.metrics.apiRequests.inc({ op, status: String(reply.statusCode) });
+  });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/', handler: handle });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/*', handler: handle });
   app.route({ method: 'OPTIONS', url: '/', handler: preflight });

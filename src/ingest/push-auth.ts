@@ -13,6 +13,8 @@ export interface PushAuthDeps {
   defaultBucket: string;
   publicHost: string;
   secrets: ReadonlyMap<string, string>;
+  /** Keys limited to some buckets. */
+  keyBuckets?: ReadonlyMap<string, ReadonlySet<string>>;
   /** Who is pushing to a channel now (undefined: nobody). */
   livePublisher(bucket: string, channel: string): string | undefined;
   now(): number;
@@ -83,6 +85,8 @@ export async function authorizePush(deps: PushAuthDeps, req: PublishRequest): Pr
     if (!/^\d+$/.test(expires)) return denied(`Expires must be a Unix time in seconds, not "${expires}".`);
     const secret = deps.secrets.get(id);
     if (secret === undefined) return denied(`The OSSAccessKeyId "${id}" does not exist.`);
+    const allowed = deps.keyBuckets?.get(id);
+    if (allowed && !allowed.has(bucketName)) return denied(`The OSSAccessKeyId "${id}" has no rights on bucket "${bucketName}".`);
     if (Number(expires) * 1000 < deps.now()) {
       return denied(`The push URL expired at ${new Date(Number(expires) * 1000).toISOString()}; sign a new one.`);
     }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { createRtmpProtocol, type RtmpProtocol } from './rtmp-protocol.js';
+import { createRtmpProtocol, RtmpProtocolError, type RtmpProtocol } from './rtmp-protocol.js';
 
 /** What a publisher asked for, as the connection saw it. */
 export interface PublishRequest {
@@ -33,6 +33,9 @@ export interface ConnectionLimits {
   maxChunkStreams: number;
   /** Media buffered while a publish is being authorised. */
   maxPendingBytes: number;
+  /** A connection that has not started publishing after this long is closed. */
+  publishTimeoutMs: number;
+  onLimit?: (limit: string, peer: string, detail: string) => void;
 }
 
 type State = 'handshake' | 'connected' | 'authorizing' | 'publishing' | 'closed';
@@ -56,6 +59,8 @@ export class RtmpConnection {
   private pending: { type: number; timestamp: number; payload: Buffer }[] = [];
   private pendingBytes = 0;
   private ending: Promise<void> | undefined;
+  private lastMediaAt = Date.now();
+  private readonly publishDeadline: NodeJS.Timeout;
   readonly closed: Promise<void>;
   private markClosed!: () => void;
 
@@ -81,6 +86,12 @@ export class RtmpConnection {
       limits,
     );
     socket.setNoDelay(true);
+    this.publishDeadline = setTimeout(() => {
+      if (this.state === 'publishing' || this.state === 'closed') return;
+      limits.onLimit?.('rtmp_publish_timeout', this.remoteAddr, `no publish within ${limits.publishTimeoutMs} ms`);
+      void this.close('no publish in time');
+    }, limits.publishTimeoutMs);
+    this.publishDeadline.unref();
     socket.on('data', (data) => this.onData(data));
     socket.on('error', (err) => this.log.debug({ err, remote: this.remoteAddr }, 'rtmp socket error'));
     socket.on('close', () => void this.onSocketClosed());
@@ -88,6 +99,10 @@ export class RtmpConnection {
 
   get publishing(): boolean {
     return this.state === 'publishing';
+  }
+
+  msSinceMedia(): number {
+    return Date.now() - this.lastMediaAt;
   }
 
   /** Ends the connection (and its publish). */
@@ -119,6 +134,7 @@ export class RtmpConnection {
     try {
       this.protocol.feed(data);
     } catch (err) {
+      if (err instanceof RtmpProtocolError) this.limits.onLimit?.('rtmp_protocol', this.remoteAddr, err.message);
       this.log.warn({ remote: this.remoteAddr, err: (err as Error).message }, 'rtmp protocol error; closing');
       void this.close(`protocol error: ${(err as Error).message}`);
       return;
@@ -168,6 +184,7 @@ export class RtmpConnection {
       return;
     }
     this.sink = decision.sink;
+    this.lastMediaAt = Date.now();
     this.sink.attachFlowControl?.((paused) => {
       if (paused) this.socket.pause();
       else this.socket.resume();
@@ -186,6 +203,7 @@ export class RtmpConnection {
   }
 
   private onMedia(type: number, timestamp: number, payload: Buffer): void {
+    this.lastMediaAt = Date.now();
     if (this.state === 'publishing') {
       this.sink!.media(type, timestamp, payload);
     } else if (this.state === 'authorizing' && this.pendingBytes + payload.length <= this.limits.maxPendingBytes) {
@@ -205,6 +223,7 @@ export class RtmpConnection {
 
   private async onSocketClosed(): Promise<void> {
     this.state = 'closed';
+    clearTimeout(this.publishDeadline);
     this.pending = [];
     await this.endPublish('connection closed');
     this.markClosed();

@@ -1,7 +1,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Catalog } from '../catalog/catalog.js';
-import type { BucketConfig } from '../config.js';
+import type { BucketConfig, LimitsConfig } from '../config.js';
+import type { LimitReporter } from '../limits.js';
 import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { DEFAULT_UPLOAD_POLICY, Semaphore, type UploadPolicy } from '../storage/upload-pipeline.js';
@@ -19,18 +20,15 @@ export interface IngestOptions {
   storeFor(bucket: string): ObjectStore;
   log: FastifyBaseLogger;
   metrics: Metrics;
+  reporter: LimitReporter;
   now?: () => number;
-  limits?: Partial<ConnectionLimits>;
+  limits: LimitsConfig;
+  keyBuckets?: ReadonlyMap<string, ReadonlySet<string>>;
   uploadPolicy?: UploadPolicy;
   /** Storage writes in flight at once, all channels together. */
   uploadConcurrency?: number;
 }
 
-export const DEFAULT_LIMITS: ConnectionLimits = {
-  maxMessageSize: 8 * 1024 * 1024,
-  maxChunkStreams: 64,
-  maxPendingBytes: 4 * 1024 * 1024,
-};
 
 /** The RTMP side: accepts publishers, authorises them, runs one LiveSession per publish. */
 export class RtmpIngest implements PublishAuthorizer {
@@ -41,13 +39,24 @@ export class RtmpIngest implements PublishAuthorizer {
   private readonly limits: ConnectionLimits;
   private readonly now: () => number;
   private readonly semaphore: Semaphore;
+  private readonly perIp = new Map<string, number>();
+  private readonly idleSweep: NodeJS.Timeout;
 
   constructor(private readonly o: IngestOptions) {
     this.semaphore = new Semaphore(o.uploadConcurrency ?? 16);
     this.secrets = new Map(o.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
-    this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    this.limits = {
+      maxMessageSize: o.limits.rtmpMaxMessageBytes,
+      maxChunkStreams: o.limits.rtmpMaxChunkStreams,
+      maxPendingBytes: o.limits.rtmpMaxPendingBytes,
+      publishTimeoutMs: o.limits.rtmpPublishTimeoutMs,
+      onLimit: (limit, peer, detail) => o.reporter.hit(limit, peer, detail),
+    };
     this.now = o.now ?? Date.now;
     this.server = createServer((socket) => this.accept(socket));
+    // one sweep for every connection: publishers that stopped sending media are let go
+    this.idleSweep = setInterval(() => this.dropIdlePublishers(), Math.min(1000, o.limits.rtmpIdleMediaTimeoutMs / 2));
+    this.idleSweep.unref();
   }
 
   async listen(host: string, port: number): Promise<number> {
@@ -63,6 +72,7 @@ export class RtmpIngest implements PublishAuthorizer {
 
   /** Stops accepting, ends every publish (flushing segments and history), closes sockets. */
   async close(): Promise<void> {
+    clearInterval(this.idleSweep);
     const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await Promise.all([...this.connections].map((c) => c.close('server shutting down')));
     await Promise.all(this.registry.all().map((s) => s.end('server shutting down')));
@@ -77,6 +87,7 @@ export class RtmpIngest implements PublishAuthorizer {
         defaultBucket: this.o.defaultBucket,
         publicHost: this.o.publicHost,
         secrets: this.secrets,
+        keyBuckets: this.o.keyBuckets,
         livePublisher: (b, c) => this.registry.publisherOf(b, c),
         now: this.now,
       },
@@ -115,8 +126,36 @@ export class RtmpIngest implements PublishAuthorizer {
   }
 
   private accept(socket: Socket): void {
+    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const fromIp = this.perIp.get(ip) ?? 0;
+    if (this.connections.size >= this.o.limits.rtmpMaxConnections) {
+      this.o.reporter.hit('rtmp_connections', ip, `${this.connections.size} connections`);
+      socket.destroy();
+      return;
+    }
+    if (fromIp >= this.o.limits.rtmpMaxConnectionsPerIp) {
+      this.o.reporter.hit('rtmp_connections_per_ip', ip, `${fromIp} connections from this address`);
+      socket.destroy();
+      return;
+    }
+    this.perIp.set(ip, fromIp + 1);
     const connection = new RtmpConnection(socket, this, this.limits, this.o.log);
     this.connections.add(connection);
-    void connection.closed.then(() => this.connections.delete(connection));
+    void connection.closed.then(() => {
+      this.connections.delete(connection);
+      const n = (this.perIp.get(ip) ?? 1) - 1;
+      if (n > 0) this.perIp.set(ip, n);
+      else this.perIp.delete(ip);
+    });
+  }
+
+  private dropIdlePublishers(): void {
+    const limit = this.o.limits.rtmpIdleMediaTimeoutMs;
+    for (const c of this.connections) {
+      if (c.publishing && c.msSinceMedia() > limit) {
+        this.o.reporter.hit('rtmp_idle_media', c.remoteAddr, `no media for ${limit} ms`);
+        void c.stopPublish('NetStream.Publish.Idle', `No media received for ${Math.round(limit / 1000)} s; closing.`);
+      }
+    }
   }
 }
