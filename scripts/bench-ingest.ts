@@ -17,10 +17,13 @@ const { values } = parseArgs({
     compare: { type: 'string' },
     input: { type: 'string' },
     'frag-duration': { type: 'string', default: '2' },
+    /** Soak mode: report RSS and open file descriptors every minute (and their drift). */
+    soak: { type: 'boolean', default: false },
+    minutes: { type: 'string' },
   },
 });
 const STREAMS = Number(values.streams);
-const SECONDS = Number(values.seconds);
+const SECONDS = values.minutes ? Number(values.minutes) * 60 : Number(values.seconds);
 const FRAG = Number(values['frag-duration']);
 const WARMUP_S = 5;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
@@ -71,6 +74,16 @@ function cpuTicks(root: number): number {
     }
   }
   return total;
+}
+
+function openFds(root: number): number {
+  return treePids(root).reduce((n, pid) => {
+    try {
+      return n + readdirSync(`/proc/${pid}/fd`).length;
+    } catch {
+      return n;
+    }
+  }, 0);
 }
 
 function rssBytes(root: number): number {
@@ -245,7 +258,17 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   const cpu0 = cpuTicks(target.pid);
   const t0 = performance.now();
   let rssPeak = rssBytes(target.pid);
-  const sampling = setInterval(() => (rssPeak = Math.max(rssPeak, rssBytes(target.pid))), 1000);
+  const soakSamples: { minute: number; rss: number; fds: number }[] = [];
+  let ticks = 0;
+  const sampling = setInterval(() => {
+    const rss = rssBytes(target.pid);
+    rssPeak = Math.max(rssPeak, rss);
+    if (values.soak && ++ticks % 60 === 0) {
+      const sample = { minute: ticks / 60, rss, fds: openFds(target.pid) };
+      soakSamples.push(sample);
+      console.log(`  [${target.name}] minute ${sample.minute}: RSS ${(rss / 1048576).toFixed(1)} MB, ${sample.fds} open fds`);
+    }
+  }, 1000);
   await new Promise((r) => setTimeout(r, (SECONDS - WARMUP_S) * 1000));
   const cpuPercent = ((cpuTicks(target.pid) - cpu0) / CLK_TCK / ((performance.now() - t0) / 1000)) * 100;
   clearInterval(sampling);
@@ -271,6 +294,11 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   const lags = publishers.map((p) => p.stats.maxLagMs);
   // every keyframe after the first closes a segment (GOP = FragDuration)
   const expected = publishers.reduce((sum, p) => sum + Math.max(0, p.stats.keyframeSentAt.length - 1), 0);
+  if (values.soak && soakSamples.length >= 2) {
+    const first = soakSamples[0]!;
+    const last = soakSamples.at(-1)!;
+    console.log(`  [${target.name}] drift from minute ${first.minute} to ${last.minute}: RSS ${((last.rss - first.rss) / 1048576).toFixed(1)} MB, fds ${last.fds - first.fds}`);
+  }
   return {
     name: target.name,
     keptUp: lags.filter((l, i) => l <= 1000 && publishers[i]!.stats.published).length,

@@ -61,3 +61,19 @@ describe('OSS object operations, driven by ali-oss', () => {
     expect((await fetch(`${t.endpoint}/pub/anon.ts`, { method: 'PUT', body: 'x' })).status).toBe(403);
   });
 });
+
+describe('object names the filesystem store cannot hold', () => {
+  it('answers 400, not 500, for path conflicts and over-long names, and deletes find nothing', async () => {
+    await c.put('flat/a', Buffer.from('file'));
+    const under = await ossError(c.put('flat/a/b', Buffer.from('x')));
+    expect([under.status, under.code]).toEqual([400, 'InvalidArgument']);
+    await c.put('flat/dir/x', Buffer.from('x'));
+    const over = await ossError(c.put('flat/dir', Buffer.from('x')));
+    expect([over.status, over.code]).toEqual([400, 'InvalidArgument']);
+    const long = await ossError(c.put(`flat/${'n'.repeat(300)}`, Buffer.from('x')));
+    expect([long.status, long.code]).toEqual([400, 'InvalidArgument']);
+    expect((await c.delete('flat/dir')).res.status).toBe(204);
+    expect((await c.delete('flat/a/b')).res.status).toBe(204);
+    expect((await c.get('flat/dir/x')).content.toString()).toBe('x');
+  });
+});

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OSS from 'ali-oss';
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
 import { hmacSha1, pushStringToSign } from '../src/auth/oss-signature.js';
+import { buildProgram } from '../src/cli.js';
+import { loadConfig } from '../src/config.js';
 
 interface Running {
   output: () => string;
@@ -87,30 +90,44 @@ describe('livechannel sign-url', () => {
 });
 
 describe('livechannel play-url', () => {
+  // Run in-process (commander, same code path); spawning is covered by the tests above.
   it('prints a signed hls/sign playlist URL that plays a private channel', async () => {
-    const { createApp } = await import('../src/app.js');
-    const { loadConfig } = await import('../src/config.js');
     const dir = mkdtempSync(join(tmpdir(), 'lc-play-'));
     const file = join(dir, 'cfg.json');
     const key = { accessKeyId: 'LTAI-PLAY', accessKeySecret: 'pl4y' };
     writeFileSync(file, JSON.stringify({ dataDir: dir, http: { port: 0 }, rtmp: { port: 0 }, logLevel: 'silent', credentials: [key], buckets: [{ name: 'media' }] }));
+    const t0 = Date.now();
+    // Timed steps: this test once stalled for 60 s under full-suite load; the log shows where.
+    const step = (name: string) => console.error(`play-url step ${name} at ${Date.now() - t0} ms`);
     const app = createApp(loadConfig(file, {}));
     await app.start();
+    step('started');
     try {
       await app.storeFor('media').put('show/playlist.m3u8', '#EXTM3U\n#EXTINF:2.000,\nplaylist0.ts\n#EXT-X-ENDLIST\n');
       await app.storeFor('media').put('show/playlist0.ts', 'segment');
-      const p = livechannel(['play-url', 'media', 'show', '--config', file]);
-      expect(await p.exited).toBe(0);
-      const printed = new URL(p.output().trim());
-      expect(printed.pathname).toBe('/media/show/playlist.m3u8');
-      expect(printed.searchParams.get('x-oss-process')).toBe('hls/sign');
-      const res = await fetch(`http://127.0.0.1:${app.httpPort()}${printed.pathname}${printed.search}`);
+      step('objects written');
+      const printed: string[] = [];
+      const log = console.log;
+      console.log = (line: string) => void printed.push(line);
+      try {
+        await buildProgram().parseAsync(['node', 'livechannel', 'play-url', 'media', 'show', '--config', file]);
+      } finally {
+        console.log = log;
+      }
+      step('command ran');
+      const url = new URL(printed.join('\n').trim());
+      expect(url.pathname).toBe('/media/show/playlist.m3u8');
+      expect(url.searchParams.get('x-oss-process')).toBe('hls/sign');
+      const res = await fetch(`http://127.0.0.1:${app.httpPort()}${url.pathname}${url.search}`);
       expect(res.status).toBe(200);
       const segmentUri = (await res.text()).split('\n').find((l) => l.startsWith('playlist0.ts?'))!;
+      step('playlist fetched');
       const seg = await fetch(`http://127.0.0.1:${app.httpPort()}/media/show/${segmentUri}`);
       expect(await seg.text()).toBe('segment');
+      step('segment fetched');
     } finally {
       await app.stop();
+      step('stopped');
     }
   });
 });

@@ -275,6 +275,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/', handler: handle });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/*', handler: handle });
+  // every path is routed for the methods OSS uses: what reaches here is another method
+  app.setNotFoundHandler((req, reply) => sendError(reply, errors.methodNotAllowed(req.method)));
   app.route({ method: 'OPTIONS', url: '/', handler: preflight });
   app.route({ method: 'OPTIONS', url: '/*', handler: preflight });
   return app;

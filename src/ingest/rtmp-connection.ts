@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { createRtmpProtocol, RtmpProtocolError, type RtmpProtocol } from './rtmp-protocol.js';
@@ -48,6 +49,9 @@ export function remoteAddress(socket: Socket): string {
 /** One RTMP client: handshake, connect, then at most one publish at a time. */
 export class RtmpConnection {
   readonly remoteAddr: string;
+  /** Short id on every log line of this connection and of its publishes. */
+  readonly id = randomBytes(6).toString('hex');
+  readonly log: FastifyBaseLogger;
   private readonly protocol: RtmpProtocol;
   private state: State = 'handshake';
   private app = '';
@@ -68,9 +72,10 @@ export class RtmpConnection {
     private readonly socket: Socket,
     private readonly authorizer: PublishAuthorizer,
     private readonly limits: ConnectionLimits,
-    private readonly log: FastifyBaseLogger,
+    parentLog: FastifyBaseLogger,
   ) {
     this.remoteAddr = remoteAddress(socket);
+    this.log = parentLog.child({ session: this.id, remote: this.remoteAddr });
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
     this.protocol = createRtmpProtocol(
       {

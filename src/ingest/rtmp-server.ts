@@ -59,6 +59,10 @@ export class RtmpIngest implements PublishAuthorizer {
     this.idleSweep.unref();
   }
 
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
   async listen(host: string, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -112,7 +116,7 @@ export class RtmpIngest implements PublishAuthorizer {
         semaphore: this.semaphore,
         uploadPolicy: this.o.uploadPolicy ?? DEFAULT_UPLOAD_POLICY,
         metrics: this.o.metrics,
-        log: this.o.log,
+        log: connection.log,
         now: this.now,
         onEnded: (s) => this.registry.remove(s),
       });

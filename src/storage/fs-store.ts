@@ -75,7 +75,7 @@ export class FsObjectStore implements ObjectStore {
     const segments = key.split('/');
     if (
       key.length === 0 ||
-      segments.some((s) => s === '' || s === '.' || s === '..') ||
+      segments.some((s) => s === '' || s === '.' || s === '..' || Buffer.byteLength(s) > 255) ||
       segments[0] === TMP_DIR ||
       // eslint-disable-next-line no-control-regex
       /[\u0000-\u001f\u007f\\]/.test(key)
@@ -91,12 +91,23 @@ export class FsObjectStore implements ObjectStore {
     const path = this.pathOf(key);
     const tmp = join(this.root, TMP_DIR, `${process.pid}-${this.tmpCounter++}`);
     await this.ensureDir(join(this.root, TMP_DIR));
-    await this.ensureDir(dirname(path));
+    try {
+      await this.ensureDir(dirname(path));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR') throw new InvalidObjectKeyError(`object key "${key}" conflicts with an existing object's path`);
+      throw err;
+    }
     try {
       await writeThenRename(tmp, path, data);
     } catch (err) {
       await rm(tmp, { force: true });
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.dirs.clear(); // a folder vanished under us
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') this.dirs.clear(); // a folder vanished under us
+      if (code === 'EISDIR' || code === 'ENOTDIR' || code === 'EEXIST') {
+        // OSS names are flat ("a" and "a/b" may both exist); files and folders cannot
+        throw new InvalidObjectKeyError(`object key "${key}" conflicts with an existing object's path`);
+      }
       throw err;
     }
     // The MD5 ETag is computed when somebody asks for it (most segments are only written here).
@@ -125,7 +136,8 @@ export class FsObjectStore implements ObjectStore {
     try {
       st = await stat(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') return undefined;
       throw err;
     }
     if (!st.isFile()) return undefined;
@@ -145,7 +157,9 @@ export class FsObjectStore implements ObjectStore {
       this.etags.delete(key);
       return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      const code = (err as NodeJS.ErrnoException).code;
+      // not there, or a folder of other objects' paths: there is no such object
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'EPERM') return false;
       throw err;
     }
   }

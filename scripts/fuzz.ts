@@ -1,0 +1,64 @@
+// npm run fuzz -- --minutes N [--seed S]: the suite's fuzzing, for longer. Rounds of fuzzed
+// RTMP streams and API requests against a gateway in this process, until time is up; after
+// each round the server must have closed every connection and still answer /healthz.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createApp } from '../src/app.js';
+import { parseConfig } from '../src/config.js';
+import { parseFlv, TAG_SCRIPT } from '../src/media/flv.js';
+import { fixture } from './lib/fixtures.js';
+import { fuzzApi, fuzzRtmp, mulberry32 } from './lib/fuzz.js';
+import { message } from './lib/rtmp-wire.js';
+
+const { values } = parseArgs({ options: { minutes: { type: 'string', default: '5' }, seed: { type: 'string', default: String(Date.now() % 1e9) } } });
+const minutes = Number(values.minutes);
+const seed = Number(values.seed);
+const key = { accessKeyId: 'fuzz', accessKeySecret: 'fuzz-secret' };
+const app = createApp(
+  parseConfig({
+    dataDir: mkdtempSync(join(tmpdir(), 'lc-fuzz-')),
+    http: { port: 0 },
+    rtmp: { port: 0 },
+    logLevel: 'error',
+    credentials: [key],
+    buckets: [{ name: 'media' }, { name: 'open', acl: 'public-read-write' }],
+    limits: { rtmpPublishTimeoutMs: 1000, rtmpIdleMediaTimeoutMs: 1000, apiRequestsPerSecond: 100_000, apiBurst: 100_000 },
+  }),
+);
+await app.start();
+const endpoint = `http://127.0.0.1:${app.httpPort()}`;
+for (let i = 0; i < 4; i++) await fetch(`${endpoint}/open/fuzz${i}?live`, { method: 'PUT', body: '<LiveChannelConfiguration><Target><Type>HLS</Type></Target></LiveChannelConfiguration>' });
+const media = parseFlv(readFileSync(await fixture('main.flv')))
+  .filter((x) => x.type !== TAG_SCRIPT)
+  .slice(0, 200)
+  .map((x) => message({ cid: x.type === 9 ? 6 : 4, type: x.type, streamId: 1, payload: Buffer.from(x.data), timestamp: x.timestamp }));
+
+const rand = mulberry32(seed);
+const end = Date.now() + minutes * 60_000;
+let rounds = 0;
+let rtmpCases = 0;
+let apiRequests = 0;
+const problems: string[] = [];
+const startHeap = process.memoryUsage().heapUsed;
+console.log(`fuzzing for ${minutes} min, seed ${seed}`);
+while (Date.now() < end) {
+  const r = await fuzzRtmp(app.rtmpPort(), rand, 200, media);
+  const a = await fuzzApi(endpoint, rand, 300, key);
+  rtmpCases += r.cases;
+  apiRequests += a.requests;
+  if (r.lingering) problems.push(`round ${rounds}: ${r.lingering} RTMP sockets left open`);
+  problems.push(...a.problems);
+  const deadline = Date.now() + 10_000;
+  while (app.ingest.connectionCount > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+  if (app.ingest.connectionCount > 0) problems.push(`round ${rounds}: ${app.ingest.connectionCount} connections still open`);
+  if ((await fetch(`${endpoint}/healthz`)).status !== 200) problems.push(`round ${rounds}: /healthz failed`);
+  rounds++;
+  console.log(`round ${rounds}: ${rtmpCases} RTMP cases, ${apiRequests} API requests, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MB, problems ${problems.length}`);
+}
+await app.stop();
+console.log(`${rounds} rounds, ${rtmpCases} RTMP cases, ${apiRequests} API requests, heap ${(startHeap / 1048576).toFixed(0)} → ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MB`);
+for (const p of problems.slice(0, 50)) console.log(`problem: ${p}`);
+console.log(`${problems.length === 0 ? rounds : 0} passed, ${problems.length === 0 ? 0 : 1} failed`);
+process.exit(problems.length === 0 ? 0 : 1);
