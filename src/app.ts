@@ -118,7 +118,14 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
       ready = false;
       // publishers first: their last segments, playlists and history must reach storage
       await ingest.close();
-      await http.close();
+      // server.close() only closes connections idle at that instant; a keep-alive connection
+      // finishing a response would then hold shutdown for Fastify's 72 s keep-alive timeout.
+      // Give in-flight responses a moment, then close whatever is left.
+      const force = setTimeout(() => http.server.closeAllConnections(), 2000);
+      const closing = http.close();
+      http.server.closeIdleConnections();
+      await closing;
+      clearTimeout(force);
       await catalog.close();
     },
   };
