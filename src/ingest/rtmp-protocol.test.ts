@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FIXTURE_DIR } from '../../scripts/lib/fixtures.js';
-import { c0c1, message, publishCommands } from '../../scripts/lib/rtmp-wire.js';
+import { c0c1, mediaMessages, message, publishCommands } from '../../scripts/lib/rtmp-wire.js';
 import { prng } from '../../test/support/packager-run.js';
 import { parseFlv, TAG_SCRIPT } from '../media/flv.js';
 import { createRtmpProtocol, RtmpProtocolError } from './rtmp-protocol.js';
@@ -10,21 +10,11 @@ const WRAP_START = 2 ** 32 - 3000;
 
 /** A publisher's whole byte stream: handshake, commands, then the fixture's tags with timestamps crossing 2^32. */
 function clientStream(): { bytes: Buffer; tags: { type: number; timestamp: number; length: number }[] } {
+  // mediaMessages puts video on chunk stream 400 (bytes 80,1) and audio on 655 (bytes 79,2):
+  // both need the 3-byte basic header, and node-media-server's (64 + b1 + b2) << 8 would merge them.
   const tags = parseFlv(readFileSync(`${FIXTURE_DIR}/main.flv`)).filter((t) => t.type !== TAG_SCRIPT).slice(0, 400);
-  const parts = [c0c1(), Buffer.alloc(1536), publishCommands('rtmp://127.0.0.1/live', 'ch')];
-  const last = new Map<number, number>();
-  const sent: { type: number; timestamp: number; length: number }[] = [];
-  for (const t of tags) {
-    // Video on chunk stream 400 (bytes 80,1) and audio on 655 (bytes 79,2): both need the
-    // 3-byte basic header, and node-media-server's (64 + b1 + b2) << 8 would merge them.
-    const cid = t.type === 9 ? 400 : 655;
-    const ts = WRAP_START + t.timestamp;
-    const prev = last.get(cid);
-    parts.push(message({ cid, type: t.type, streamId: 1, payload: Buffer.from(t.data), ...(prev === undefined ? { timestamp: ts } : { delta: ts - prev }) }));
-    last.set(cid, ts);
-    sent.push({ type: t.type, timestamp: ts % 2 ** 32, length: t.data.length });
-  }
-  return { bytes: Buffer.concat(parts), tags: sent };
+  const bytes = Buffer.concat([c0c1(), Buffer.alloc(1536), publishCommands('rtmp://127.0.0.1/live', 'ch'), mediaMessages(tags, WRAP_START)]);
+  return { bytes, tags: tags.map((t) => ({ type: t.type, timestamp: (WRAP_START + t.timestamp) % 2 ** 32, length: t.data.length })) };
 }
 
 function parse(bytes: Buffer, pieces: (remaining: number) => number) {

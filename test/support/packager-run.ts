@@ -43,14 +43,5 @@ export function writeSegments(segments: readonly SegmentInfo[]): { dir: string; 
   return { dir, vod, paths };
 }
 
-/** Deterministic PRNG (mulberry32) for fuzz-style tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG for fuzz-style tests (the fuzzer's). */
+export { mulberry32 as prng } from '../../scripts/lib/fuzz.js';
