@@ -3,6 +3,7 @@ import type { Catalog, Channel, PlaylistResume, PushRecord } from '../catalog/ca
 import type { LiveStat } from '../live/live-sessions.js';
 import { TAG_AUDIO, TAG_VIDEO } from '../media/flv.js';
 import { LivePackager, type PackagerEvent } from '../media/packager.js';
+import { tsChunkPool } from '../media/ts-muxer.js';
 import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ChannelUploader, type Semaphore, type UploadPolicy } from '../storage/upload-pipeline.js';
@@ -83,6 +84,7 @@ export class LiveSession implements MediaSink {
           discontinuity: seg.discontinuity,
         }),
       onProgress: () => this.updateFlow(),
+      releaseChunks: (chunks) => tsChunkPool.give(chunks),
       onPlaylistStored: (playlist) => {
         const { nextSequence, timelineEndMs } = this.packager.resumeState();
         return o.catalog.savePlaylistState(this.bucket, this.channelName, o.playlistName, { playlist, nextSequence, timelineEndMs });

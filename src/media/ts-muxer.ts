@@ -18,6 +18,28 @@ const AUDIO_PES_PAYLOAD = 2930;
 const PCR_LEAD = 9000;
 /** Output is gathered in chunks of this many packets (96 KiB): small per stream, few allocations. */
 const CHUNK_PACKETS = 512;
+export const TS_CHUNK_BYTES = TS_PACKET * CHUNK_PACKETS;
+
+/**
+ * Spare output chunks. A segment's chunks live for its whole duration, long enough to reach
+ * the old generation, so at hundreds of streams allocating fresh ones drives full GCs; the
+ * storage pipeline gives chunks back here once they are written.
+ */
+export const tsChunkPool = {
+  spare: [] as Uint8Array[],
+  limit: 2048,
+  take(): Uint8Array {
+    return this.spare.pop() ?? new Uint8Array(TS_CHUNK_BYTES);
+  },
+  /** Hand back chunks nobody references any more (only whole chunks are kept). */
+  give(chunks: readonly Uint8Array[]): void {
+    for (const c of chunks) {
+      if (c.byteOffset === 0 && c.buffer.byteLength === TS_CHUNK_BYTES && this.spare.length < this.limit) {
+        this.spare.push(new Uint8Array(c.buffer));
+      }
+    }
+  },
+};
 
 const START_CODE = [0, 0, 0, 1];
 const AUD = [0, 0, 0, 1, 0x09, 0xf0];
@@ -47,7 +69,7 @@ function writeTimestamp(buf: Uint8Array, o: number, prefix: number, t: number): 
 export class TsMuxer {
   // Plain Uint8Arrays: Buffer's subarray/copy wrappers cost more than the copies themselves.
   private chunks: Uint8Array[] = [];
-  private cur = new Uint8Array(TS_PACKET * CHUNK_PACKETS);
+  private cur = tsChunkPool.take();
   private pos = 0;
   private scratch = new Uint8Array(64 * 1024); // grows to the largest access unit seen
   private audioBuf = new Uint8Array(4 * 1024);
@@ -99,7 +121,7 @@ export class TsMuxer {
     if (this.pos > 0) chunks.push(this.cur.subarray(0, this.pos));
     const size = this.segmentBytes;
     this.chunks = [];
-    this.cur = new Uint8Array(TS_PACKET * CHUNK_PACKETS); // the old one now belongs to the caller
+    this.cur = tsChunkPool.take(); // the old one now belongs to the caller
     this.pos = 0;
     this.segmentBytes = 0;
     return { chunks, size };
@@ -195,7 +217,7 @@ export class TsMuxer {
   private nextPacket(): number {
     if (this.pos === this.cur.length) {
       this.chunks.push(this.cur);
-      this.cur = new Uint8Array(TS_PACKET * CHUNK_PACKETS);
+      this.cur = tsChunkPool.take();
       this.pos = 0;
     }
     const o = this.pos;

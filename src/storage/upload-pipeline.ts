@@ -69,6 +69,8 @@ export interface ChannelUploaderOptions {
   onPlaylistStored(state: LivePlaylistState): Promise<void>;
   /** After the queued bytes went down (a segment stored or dropped). */
   onProgress?(): void;
+  /** Segment chunks nobody will read again (recycled by the muxer). */
+  releaseChunks?(chunks: readonly Uint8Array[]): void;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -129,6 +131,7 @@ export class ChannelUploader {
   private drop(s: Pending, reason: 'queue_full' | 'storage_error' | 'shutdown'): void {
     if (s.dropped) return;
     s.dropped = true;
+    if (s !== this.queue[0] || !this.running) this.o.releaseChunks?.(s.chunks);
     this.account(-s.size);
     this.stats.dropped++;
     this.o.metrics.segmentsDropped.inc({ reason });
@@ -142,6 +145,7 @@ export class ChannelUploader {
         const s = this.queue[0]!;
         if (!s.dropped) {
           const stored = await this.write('segment', s.key, s.chunks, 'video/MP2T', () => false);
+          this.o.releaseChunks?.(s.chunks); // written (or given up): nothing reads them any more
           if (stored) {
             this.account(-s.size);
             await this.o.onSegmentStored(s);
