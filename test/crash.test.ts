@@ -29,19 +29,24 @@ function setUp() {
 const client = (port: number) => new OSS({ ...KEY, bucket: 'open', endpoint: `http://127.0.0.1:${port}` }) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
 const named = (playlist: string) => playlist.split('\n').filter((l) => l.endsWith('.ts'));
 
+/** Waits until the channel's playlist on disk names at least `n` segments. */
+function segmentsOnDisk(channelDir: string, n: number): Promise<true> {
+  return eventually(() => {
+    try {
+      return named(readFileSync(join(channelDir, 'playlist.m3u8'), 'utf8')).length >= n ? true : undefined;
+    } catch {
+      return undefined; // no playlist yet
+    }
+  }, 20_000, `${n} segments on disk`);
+}
+
 describe('crash safety', () => {
   it('kill -9 mid-push leaves no playlist naming a missing or partial segment; a restart closes the push', async () => {
     const { configFile, channelDir } = setUp();
     const first = await startServerProcess(configFile);
     await client(first.httpPort).putChannel('show', { Target: { Type: 'HLS', FragDuration: '1', FragCount: '5' } });
     const push = ffmpegPush(`rtmp://127.0.0.1:${first.rtmpPort}/live/show`, await fixture('main.flv'));
-    await eventually(() => {
-      try {
-        return named(readFileSync(join(channelDir, 'playlist.m3u8'), 'utf8')).length >= 3 ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 20_000, 'three segments on disk');
+    await segmentsOnDisk(channelDir, 3);
     first.signal('SIGKILL');
     expect(await first.exited).toBeNull();
     await push.exited;
@@ -81,13 +86,7 @@ describe('crash safety', () => {
     const server = await startServerProcess(configFile);
     await client(server.httpPort).putChannel('show', { Target: { Type: 'HLS', FragDuration: '2', FragCount: '10' } });
     const push = ffmpegPush(`rtmp://127.0.0.1:${server.rtmpPort}/live/show`, await fixture('main.flv'));
-    await eventually(() => {
-      try {
-        return named(readFileSync(join(channelDir, 'playlist.m3u8'), 'utf8')).length >= 2 ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 20_000, 'two segments on disk');
+    await segmentsOnDisk(channelDir, 2);
     const before = named(readFileSync(join(channelDir, 'playlist.m3u8'), 'utf8')).length;
     server.signal('SIGTERM');
     expect(await server.exited).toBe(0);
