@@ -146,6 +146,41 @@ describe('TsMuxer', () => {
     expect(v1.length).toBe(3 + 9 + 10 + 4 + 0); // header + two streams + CRC
   });
 
+  it('carries every payload byte intact, whatever the first packet holds, across output chunks', () => {
+    // video PES start with a PCR (176 payload bytes in the first packet); an audio PES after
+    // a discontinuity starts with a 2-byte adaptation field (182), which leaves the rest of
+    // its bytes off word alignment in the source
+    const m = new TsMuxer();
+    m.markDiscontinuity();
+    m.startSegment({ video: true, audio: true });
+    const pattern = (size: number, seed: number) => Uint8Array.from({ length: size }, (_, k) => (k * 7 + seed) & 0xff);
+    const audio = pattern(1000, 3);
+    m.writeAudio(audio, aac, 0);
+    m.flushAudio();
+    const sizes = [1, 175, 176, 177, 359, 360, 5000, 120_001];
+    const sent: Uint8Array[] = [];
+    for (const [i, size] of sizes.entries()) {
+      const nal = pattern(size, i);
+      nal[0] = 0x41;
+      const f = frame([nal]);
+      m.writeVideo(f.data, f.scan, config, i * 3000, i * 3000, false);
+      sent.push(nal);
+    }
+    const ts = joined(m.endSegment());
+    expect(ts.length).toBeGreaterThan(96 * 1024); // more than one output chunk
+    const pes = readPes(ts);
+    const audioPes = pes.filter((p) => p.streamId === 0xc0);
+    expect(audioPes).toHaveLength(1);
+    expect(Buffer.from(audioPes[0]!.payload.subarray(7))).toEqual(Buffer.from(audio)); // after the ADTS header
+    const videoPes = pes.filter((p) => p.streamId === 0xe0);
+    expect(videoPes).toHaveLength(sizes.length);
+    videoPes.forEach((p, i) => {
+      const nal = sent[i]!;
+      expect([...p.payload.subarray(0, 6)]).toEqual([0, 0, 0, 1, 9, 0xf0]); // AUD
+      expect(Buffer.from(p.payload.subarray(6))).toEqual(Buffer.concat([Buffer.from([0, 0, 0, 1]), nal]));
+    });
+  });
+
   it('handles frames far larger than its scratch buffer', () => {
     const m = new TsMuxer();
     m.startSegment({ video: true, audio: false });

@@ -41,6 +41,29 @@ export const tsChunkPool = {
   },
 };
 
+/** A word view of a whole pool chunk (offset 0, length a multiple of 4). */
+function words(chunk: Uint8Array): Uint32Array {
+  return new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >> 2);
+}
+
+/**
+ * One staging area shared by every muxer (writes are synchronous): a PES's bytes after its
+ * first packet, copied to offset 0 so that whole packet payloads are word-aligned.
+ */
+let stageBytes = new Uint8Array(256 * 1024);
+let stage32 = new Uint32Array(stageBytes.buffer);
+/** PES offset that stage offset 0 holds. */
+let stagedFrom = 0;
+
+function stage(src: Uint8Array, from: number, to: number): void {
+  if (to - from > stageBytes.length) {
+    stageBytes = new Uint8Array(Math.ceil(((to - from) * 1.5) / 4) * 4);
+    stage32 = new Uint32Array(stageBytes.buffer);
+  }
+  stageBytes.set(src.subarray(from, to));
+  stagedFrom = from;
+}
+
 const START_CODE = [0, 0, 0, 1];
 const AUD = [0, 0, 0, 1, 0x09, 0xf0];
 
@@ -70,6 +93,8 @@ export class TsMuxer {
   // Plain Uint8Arrays: Buffer's subarray/copy wrappers cost more than the copies themselves.
   private chunks: Uint8Array[] = [];
   private cur = tsChunkPool.take();
+  /** The same bytes as words, for copying whole packet payloads. */
+  private cur32 = words(this.cur);
   private pos = 0;
   private scratch = new Uint8Array(64 * 1024); // grows to the largest access unit seen
   private audioBuf = new Uint8Array(4 * 1024);
@@ -122,6 +147,7 @@ export class TsMuxer {
     const size = this.segmentBytes;
     this.chunks = [];
     this.cur = tsChunkPool.take(); // the old one now belongs to the caller
+    this.cur32 = words(this.cur);
     this.pos = 0;
     this.segmentBytes = 0;
     return { chunks, size };
@@ -218,6 +244,7 @@ export class TsMuxer {
     if (this.pos === this.cur.length) {
       this.chunks.push(this.cur);
       this.cur = tsChunkPool.take();
+      this.cur32 = words(this.cur);
       this.pos = 0;
     }
     const o = this.pos;
@@ -234,6 +261,7 @@ export class TsMuxer {
   private writePesFrom(src: Uint8Array, pid: number, len: number, pcr: number, randomAccess: boolean): void {
     let p = 0;
     let first = true;
+    let staged = false;
     while (p < len) {
       const remaining = len - p;
       const o = this.nextPacket();
@@ -242,6 +270,22 @@ export class TsMuxer {
       buf[o] = 0x47;
       buf[o + 1] = (first ? 0x40 : 0) | (pid >> 8);
       buf[o + 2] = pid & 0xff;
+      if (!first && remaining >= 184) {
+        // a middle packet: header, then 184 payload bytes copied as 46 words from the
+        // word-aligned staging copy (set(src.subarray(…)) would allocate a view per packet,
+        // which at hundreds of streams was most of the gateway's garbage)
+        buf[o + 3] = 0x10 | cc;
+        if (!staged) {
+          stage(src, p, len);
+          staged = true;
+        }
+        const out = this.cur32;
+        const d = (o + 4) >> 2;
+        const from = (p - stagedFrom) >> 2;
+        for (let i = 0; i < 46; i++) out[d + i] = stage32[from + i]!;
+        p += 184;
+        continue;
+      }
       const withPcr = first && pcr >= 0;
       const discontinuity = first && this.discontinuityPids.delete(pid);
       const flags = (discontinuity ? 0x80 : 0) | (withPcr ? 0x10 : 0) | (first && randomAccess ? 0x40 : 0);
@@ -271,7 +315,9 @@ export class TsMuxer {
       } else {
         buf[o + 3] = 0x10 | cc;
       }
-      buf.set(src.subarray(p, p + payload), o + 4 + afLen);
+      // first and last packets: at most two per PES, byte by byte (no view allocated)
+      const dst = o + 4 + afLen;
+      for (let i = 0; i < payload; i++) buf[dst + i] = src[p + i]!;
       p += payload;
       first = false;
     }
