@@ -126,6 +126,7 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
       http.server.closeIdleConnections();
       await closing;
       clearTimeout(force);
+      for (const store of stores.values()) await store.close?.();
       await catalog.close();
     },
   };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { close as fsClose, createReadStream, open as fsOpen, rename as fsRename, writeFile as fsWriteFile, writev as fsWritev } from 'node:fs';
+import { close as fsClose, createReadStream, fdatasync as fsFdatasync, rename as fsRename, writev as fsWritev } from 'node:fs';
 import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import {
@@ -13,47 +13,48 @@ import {
   type ObjectData,
   type ObjectInfo,
   type ObjectStore,
+  type StagedObject,
 } from './object-store.js';
+import { discardTmpFile, TmpFilePool } from './tmp-files.js';
 
-/**
- * write + rename with the callback API: the same thread-pool work as fs/promises, with far
- * less main-thread overhead (no FileHandle objects), which matters at hundreds of channels.
- */
-function writeThenRename(tmp: string, path: string, data: ObjectData): Promise<void> {
+/** Writes every byte of `chunks` at the file's position (one writev, repeated if short). */
+function writeAll(fd: number, chunks: readonly Uint8Array[]): Promise<void> {
+  const total = dataLength(chunks);
   return new Promise((resolve, reject) => {
-    const renamed = (err: Error | null) => {
-      if (err) return reject(err);
-      fsRename(tmp, path, (err2) => (err2 ? reject(err2) : resolve()));
-    };
-    if (!Array.isArray(data)) {
-      fsWriteFile(tmp, data as Uint8Array | string, renamed);
-      return;
-    }
-    // chunks: one writev, no concatenation
-    fsOpen(tmp, 'w', (err, fd) => {
-      if (err) return reject(err);
-      const chunks = data as readonly Uint8Array[];
-      const total = dataLength(chunks);
-      const writeRest = (done: number) => {
-        if (done >= total) return fsClose(fd, renamed);
-        let skip = done;
-        const rest: Uint8Array[] = [];
-        for (const c of chunks) {
-          if (skip >= c.length) skip -= c.length;
-          else {
-            rest.push(skip > 0 ? c.subarray(skip) : c);
-            skip = 0;
-          }
+    const writeRest = (done: number) => {
+      if (done >= total) return resolve();
+      let skip = done;
+      const rest: Uint8Array[] = [];
+      for (const c of chunks) {
+        if (skip >= c.length) skip -= c.length;
+        else {
+          rest.push(skip > 0 ? c.subarray(skip) : c);
+          skip = 0;
         }
-        fsWritev(fd, rest, (err2, written) => (err2 ? fsClose(fd, () => reject(err2)) : writeRest(done + written)));
-      };
-      writeRest(0);
-    });
+      }
+      fsWritev(fd, rest, (err, written) => (err ? reject(err) : writeRest(done + written)));
+    };
+    writeRest(0);
   });
+}
+
+function renameFile(from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) => fsRename(from, to, (err) => (err ? reject(err) : resolve())));
+}
+
+function asChunks(data: ObjectData): readonly Uint8Array[] {
+  if (typeof data === 'string') return [Buffer.from(data)];
+  return Array.isArray(data) ? data : [data as Uint8Array];
 }
 
 /** Directory under the root for in-flight writes (never a valid key prefix). */
 const TMP_DIR = '.lc-tmp';
+/** Objects from this size up are flushed to disk after they are written (segments, not playlists). */
+const FLUSH_MIN_BYTES = 64 * 1024;
+/** Background flushes at once; past it files are closed unflushed (they keep the thread pool free). */
+const MAX_BACKGROUND_FLUSHES = 4;
+/** Temp files kept open for the next writes (a few per bucket). */
+const SPARE_TMP_FILES = 8;
 
 /**
  * Objects as files under one root directory. Writes go to a temp file and are renamed
@@ -64,10 +65,16 @@ export class FsObjectStore implements ObjectStore {
   readonly root: string;
   private readonly etags = new Map<string, { size: number; mtimeMs: number; etag: string }>();
   private readonly dirs = new Set<string>();
-  private tmpCounter = 0;
+  private readonly tmpFiles: TmpFilePool;
+  private readonly flushing = new Set<Promise<void>>();
 
   constructor(root: string) {
     this.root = resolve(root);
+    const tmpDir = join(this.root, TMP_DIR);
+    this.tmpFiles = new TmpFilePool(async () => {
+      await this.ensureDir(tmpDir);
+      return tmpDir;
+    }, SPARE_TMP_FILES);
   }
 
   /** The file path of a key; refuses keys that could escape the root. */
@@ -88,38 +95,66 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async put(key: string, data: ObjectData, contentType?: string): Promise<ObjectInfo> {
+    return (await this.stage(key, data, contentType)).commit();
+  }
+
+  /**
+   * Writes into a temp file opened ahead (the callback API: far less main-thread work than
+   * fs/promises at hundreds of channels); commit() renames it into place before closing it.
+   */
+  async stage(key: string, data: ObjectData, contentType?: string): Promise<StagedObject> {
     const path = this.pathOf(key);
-    const tmp = join(this.root, TMP_DIR, `${process.pid}-${this.tmpCounter++}`);
-    await this.ensureDir(join(this.root, TMP_DIR));
     try {
       await this.ensureDir(dirname(path));
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' || code === 'ENOTDIR') throw new InvalidObjectKeyError(`object key "${key}" conflicts with an existing object's path`);
-      throw err;
+      throw this.writeError(err, key);
     }
+    const tmp = await this.tmpFiles.take();
     try {
-      await writeThenRename(tmp, path, data);
+      await writeAll(tmp.fd, asChunks(data));
     } catch (err) {
-      await rm(tmp, { force: true });
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') this.dirs.clear(); // a folder vanished under us
-      if (code === 'EISDIR' || code === 'ENOTDIR' || code === 'EEXIST') {
-        // OSS names are flat ("a" and "a/b" may both exist); files and folders cannot
-        throw new InvalidObjectKeyError(`object key "${key}" conflicts with an existing object's path`);
-      }
-      throw err;
+      await discardTmpFile(tmp);
+      throw this.writeError(err, key);
     }
-    // The MD5 ETag is computed when somebody asks for it (most segments are only written here).
+    let settled = false;
     return {
-      key,
-      size: dataLength(data),
-      get etag(): string {
-        return `"${createHash('md5').update(joinData(data)).digest('hex').toUpperCase()}"`;
+      commit: async () => {
+        if (settled) throw new Error(`staged object "${key}" already committed or discarded`);
+        settled = true;
+        try {
+          await renameFile(tmp.path, path);
+        } catch (err) {
+          await discardTmpFile(tmp);
+          throw this.writeError(err, key);
+        }
+        this.release(tmp.fd, dataLength(data));
+        // The MD5 ETag is computed when somebody asks for it (most segments are only written here).
+        return {
+          key,
+          size: dataLength(data),
+          get etag(): string {
+            return `"${createHash('md5').update(joinData(data)).digest('hex').toUpperCase()}"`;
+          },
+          contentType: contentType ?? contentTypeFor(key),
+          lastModified: Date.now(),
+        };
       },
-      contentType: contentType ?? contentTypeFor(key),
-      lastModified: Date.now(),
+      discard: async () => {
+        if (settled) return;
+        settled = true;
+        await discardTmpFile(tmp);
+      },
     };
+  }
+
+  private writeError(err: unknown, key: string): unknown {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') this.dirs.clear(); // a folder vanished under us
+    if (code === 'EISDIR' || code === 'ENOTDIR' || code === 'EEXIST') {
+      // OSS names are flat ("a" and "a/b" may both exist); files and folders cannot
+      return new InvalidObjectKeyError(`object key "${key}" conflicts with an existing object's path`);
+    }
+    return err;
   }
 
   /** mkdir -p, once per folder. */
@@ -191,8 +226,30 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async cleanUp(): Promise<void> {
+    await this.tmpFiles.drain();
     await rm(join(this.root, TMP_DIR), { recursive: true, force: true });
     this.dirs.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.tmpFiles.close();
+    await Promise.all(this.flushing);
+  }
+
+  /**
+   * Closes a written file; a large one (a segment) is first flushed to disk in the
+   * background. Without that, gigabytes of dirty pages pile up until the kernel writes
+   * them back in bursts, and during each burst every write and rename on the filesystem
+   * stalls for 100–200 ms (measured on ext4 at 200 streams, from about 30 s on).
+   */
+  private release(fd: number, size: number): void {
+    if (size < FLUSH_MIN_BYTES || this.flushing.size >= MAX_BACKGROUND_FLUSHES) {
+      fsClose(fd, () => {});
+      return;
+    }
+    const flushed = new Promise<void>((resolve) => fsFdatasync(fd, () => fsClose(fd, () => resolve())));
+    this.flushing.add(flushed);
+    void flushed.then(() => this.flushing.delete(flushed));
   }
 
   private async etagOf(key: string, path: string, size: number, mtimeMs: number): Promise<string> {

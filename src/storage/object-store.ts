@@ -39,6 +39,14 @@ export interface ListResult {
   nextMarker?: string;
 }
 
+/** An object written but not yet visible. */
+export interface StagedObject {
+  /** Makes it visible, atomically (replacing any object of that key). */
+  commit(): Promise<ObjectInfo>;
+  /** Drops it unpublished. */
+  discard(): Promise<void>;
+}
+
 export interface ObjectStore {
   /**
    * Writes an object atomically: readers see the old content or the new, never part of it.
@@ -51,8 +59,15 @@ export interface ObjectStore {
   delete(key: string): Promise<boolean>;
   /** Keys in byte order, OSS ListObjects (v1) semantics. */
   list(query: ListQuery): Promise<ListResult>;
+  /**
+   * Optional: writes an object now and publishes it on commit(). Lets a caller write a
+   * segment and the playlist naming it at the same time, then publish them in order.
+   */
+  stage?(key: string, data: ObjectData, contentType?: string): Promise<StagedObject>;
   /** Removes leftovers of writes a crash interrupted. */
   cleanUp?(): Promise<void>;
+  /** Releases what the store keeps open between writes. */
+  close?(): Promise<void>;
 }
 
 export class InvalidObjectKeyError extends Error {}
