@@ -18,6 +18,12 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly publishLatency = new Histogram({
+    name: 'livechannel_segment_publish_seconds',
+    help: 'From the keyframe that closes a segment to the playlist naming it being stored',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly uploadQueueBytes = new Gauge({ name: 'livechannel_upload_queue_bytes', help: 'Segment bytes waiting for storage, all channels', registers: [this.registry] });
   readonly publishersLive = new Gauge({ name: 'livechannel_publishers_live', help: 'Publishers currently live', registers: [this.registry] });
   readonly bytesIn = new Counter({ name: 'livechannel_ingest_bytes_total', help: 'Media bytes received from publishers', registers: [this.registry] });

@@ -80,6 +80,10 @@ describe('RTMP ingest with real ffmpeg', () => {
     expect(vod.trimEnd().endsWith('#EXT-X-ENDLIST')).toBe(true);
     expect(await ffmpegWarnings(vodUrl)).toBe('');
     expect((await client.getChannelStatus('show')).data).toEqual({ Status: 'Idle' });
+    // every segment's publish latency (closing keyframe → playlist stored) was measured
+    const latency = (await t.app.metrics.publishLatency.get()).values;
+    expect(latency.find((v) => v.metricName === 'livechannel_segment_publish_seconds_count')!.value).toBe(6);
+    expect(latency.find((v) => v.metricName === 'livechannel_segment_publish_seconds_sum')!.value).toBeGreaterThan(0);
   }, 60_000);
 
   describe('refuses publishers with a reason ffmpeg prints', () => {

@@ -184,6 +184,7 @@ export class LiveSession implements MediaSink {
           discontinuity: seg.discontinuity,
           chunks: seg.chunks,
           size: seg.size,
+          closedAt: performance.now(),
         });
       } else if (event.type === 'notice') {
         this.o.log.info({ channel: this.channelName, code: event.code }, event.message);

@@ -47,6 +47,8 @@ export interface SegmentUpload {
   discontinuity: boolean;
   chunks: Uint8Array[];
   size: number;
+  /** performance.now() when the closing keyframe was processed (for the publish latency). */
+  closedAt?: number;
 }
 
 interface Pending extends SegmentUpload {
@@ -144,19 +146,20 @@ export class ChannelUploader {
       while (this.queue.length > 0) {
         const s = this.queue[0]!;
         if (!s.dropped) {
-          const stored = await this.write('segment', s.key, s.chunks, 'video/MP2T', () => false);
-          this.o.releaseChunks?.(s.chunks); // written (or given up): nothing reads them any more
-          if (stored) {
-            this.account(-s.size);
-            await this.o.onSegmentStored(s);
-            this.stats.written++;
-            this.o.metrics.segmentsWritten.inc();
-            this.window.push({ sequence: s.sequence, uri: s.uri, duration: s.durationMs / 1000, discontinuity: s.discontinuity || this.gap });
-            this.gap = false;
-            await this.writePlaylist(false);
-          } else {
-            this.drop(s, Date.now() > this.deadline ? 'shutdown' : 'storage_error');
+          // segments dropped from now on come after this one: the discontinuity goes after it
+          const entry: PlaylistEntry = { sequence: s.sequence, uri: s.uri, duration: s.durationMs / 1000, discontinuity: s.discontinuity || this.gap };
+          const droppedBefore = this.stats.dropped;
+          const published = await this.publishTogether(s, entry);
+          if (published === 'not-stored') {
+            const stored = await this.write('segment', s.key, s.chunks, 'video/MP2T', () => false);
+            if (stored) {
+              await this.segmentStored(s, entry, droppedBefore);
+              if (await this.writePlaylist(false)) this.observePublished(s);
+            } else {
+              this.drop(s, Date.now() > this.deadline ? 'shutdown' : 'storage_error');
+            }
           }
+          this.o.releaseChunks?.(s.chunks); // written (or given up): nothing reads them any more
         }
         this.queue.shift();
       }
@@ -165,15 +168,74 @@ export class ChannelUploader {
     }
   }
 
-  private async writePlaylist(ended: boolean): Promise<void> {
+  /**
+   * Where the store can stage objects: writes the segment and the playlist that names it at
+   * the same time, then publishes the segment and after it the playlist (three storage round
+   * trips instead of four). 'not-stored' when the segment did not make it this way (nothing
+   * was published; the caller writes it the usual way, with retries).
+   */
+  private async publishTogether(s: Pending, entry: PlaylistEntry): Promise<'published' | 'not-stored'> {
+    const stage = this.o.store.stage?.bind(this.o.store);
+    if (!stage) return 'not-stored';
+    const droppedBefore = this.stats.dropped;
+    const next = new LiveWindow(this.window.size, this.window.state);
+    next.push(entry);
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const [segment, playlist] = await Promise.allSettled([stage(s.key, s.chunks, 'video/MP2T'), stage(this.o.playlistKey, next.render(false), 'application/x-mpegURL')]);
+    const staged = playlist.status === 'fulfilled' ? playlist.value : undefined;
+    try {
+      if (segment.status === 'rejected') throw segment.reason;
+      await segment.value.commit();
+    } catch {
+      this.o.metrics.storageLatency.observe({ kind: 'segment', outcome: 'error' }, seconds());
+      await staged?.discard();
+      return 'not-stored';
+    }
+    this.o.metrics.storageLatency.observe({ kind: 'segment', outcome: 'ok' }, seconds());
+    await this.segmentStored(s, entry, droppedBefore);
+    // segments dropped meanwhile come after this one: the staged playlist is still current
+    const committed = await staged?.commit().then(
+      () => true,
+      () => false,
+    );
+    if (committed) {
+      this.o.metrics.storageLatency.observe({ kind: 'playlist', outcome: 'ok' }, seconds());
+      await this.playlistStored();
+      this.observePublished(s);
+    } else if (await this.writePlaylist(false)) {
+      // the usual way, with retries
+      this.observePublished(s);
+    }
+    return 'published';
+  }
+
+  private async segmentStored(s: Pending, entry: PlaylistEntry, droppedBefore: number): Promise<void> {
+    this.account(-s.size);
+    await this.o.onSegmentStored(s);
+    this.stats.written++;
+    this.o.metrics.segmentsWritten.inc();
+    this.window.push(entry);
+    this.gap = this.stats.dropped !== droppedBefore;
+  }
+
+  private observePublished(s: Pending): void {
+    if (s.closedAt !== undefined) this.o.metrics.publishLatency.observe((performance.now() - s.closedAt) / 1000);
+  }
+
+  private async writePlaylist(ended: boolean): Promise<boolean> {
     const text = this.window.render(ended);
     // a newer segment makes this playlist stale: stop retrying it then
     const stale = () => !ended && this.queue.length > 1 && this.queue.slice(1).some((s) => !s.dropped);
-    if (await this.write('playlist', this.o.playlistKey, text, 'application/x-mpegURL', stale)) {
-      this.stats.playlists++;
-      const s = this.window.state;
-      await this.o.onPlaylistStored({ ...s, entries: [...s.entries] });
-    }
+    if (!(await this.write('playlist', this.o.playlistKey, text, 'application/x-mpegURL', stale))) return false;
+    await this.playlistStored();
+    return true;
+  }
+
+  private async playlistStored(): Promise<void> {
+    this.stats.playlists++;
+    const s = this.window.state;
+    await this.o.onPlaylistStored({ ...s, entries: [...s.entries] });
   }
 
   /** One object with retries; false when it was given up (non-retryable, abandoned, past the deadline). */
