@@ -2,7 +2,7 @@
 // Many real-time RTMP publishers against the gateway (its own process), and optionally the
 // same load against nginx-rtmp in the same run, with CPU, RSS, lag and latency per server.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -115,9 +115,14 @@ async function startGateway(dir: string): Promise<Target> {
   writeFileSync(cfg, JSON.stringify({ dataDir, http: { port: 0 }, rtmp: { port: 0 }, logLevel: 'warn', credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }], buckets: [{ name: 'bench', acl: 'public-read-write' }], limits: { rtmpMaxConnectionsPerIp: 100_000, rtmpMaxConnections: 100_000, apiRequestsPerSecond: 100_000, apiBurst: 100_000 } }));
   // BENCH_CPU_PROF=dir writes a V8 CPU profile of the gateway there
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  // BENCH_NODE_ARGS="--trace-gc …": more V8/Node flags for the gateway
+  prof.push(...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean));
   const child: ChildProcess = spawn(process.execPath, [...prof, 'dist/main.js', 'serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (c) => (out += c));
+  child.stdout!.on('data', (c) => {
+    out += c;
+    if (process.env.BENCH_GATEWAY_OUT) writeFileSync(process.env.BENCH_GATEWAY_OUT, c, { flag: 'a' });
+  });
   child.stderr!.on('data', (c) => (out += c));
   const [, http, rtmp] = await waitFor(() => /API http:\/\/[^:]+:(\d+) +RTMP rtmp:\/\/[^:]+:(\d+)/.exec(out) ?? undefined, 20_000, 'the gateway to start');
   for (let i = 0; i < STREAMS; i++) {
@@ -202,7 +207,11 @@ interface Result {
   expectedSegments: number;
   p50: number;
   p99: number;
+  observedP50: number;
+  observedP99: number;
   latencies: number;
+  /** The load generator's own CPU (this process), % of a core. */
+  generatorCpuPercent: number;
   failed: number;
 }
 
@@ -210,7 +219,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   const rssIdle = rssBytes(target.pid);
   // playlist updates: the n-th new last segment of stream i is closed by its (n)th keyframe after the first
   const lastSeen = new Map<number, string>();
-  const updates = new Map<number, number[]>();
+  const updates = new Map<number, { at: number; renamedAt: number }[]>();
   // one non-recursive watcher per folder: inotify reports every rename into it
   // (Node's recursive watch on Linux loses files that keep being replaced)
   const byDir = new Map<string, Map<string, number>>();
@@ -226,15 +235,24 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
       if (i === undefined) return;
       const at = Date.now();
       let text: string;
+      let renamedAt: number;
       try {
-        text = readFileSync(join(dir, String(file)), 'utf8');
+        // the playlist is replaced by a rename, which sets the new file's ctime: when it
+        // became readable, free of this process's own event-loop delay
+        const fd = openSync(join(dir, String(file)), 'r');
+        try {
+          renamedAt = fstatSync(fd).ctimeMs;
+          text = readFileSync(fd, 'utf8');
+        } finally {
+          closeSync(fd);
+        }
       } catch {
         return;
       }
       const last = text.trimEnd().split('\n').filter((l) => l.endsWith('.ts')).at(-1);
       if (!last || lastSeen.get(i) === last) return;
       lastSeen.set(i, last);
-      updates.set(i, [...(updates.get(i) ?? []), at]);
+      updates.set(i, [...(updates.get(i) ?? []), { at, renamedAt }]);
     }),
   );
 
@@ -256,6 +274,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   );
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
   const cpu0 = cpuTicks(target.pid);
+  const generatorCpu0 = process.cpuUsage();
   const t0 = performance.now();
   let rssPeak = rssBytes(target.pid);
   const soakSamples: { minute: number; rss: number; fds: number }[] = [];
@@ -270,27 +289,38 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     }
   }, 1000);
   await new Promise((r) => setTimeout(r, (SECONDS - WARMUP_S) * 1000));
-  const cpuPercent = ((cpuTicks(target.pid) - cpu0) / CLK_TCK / ((performance.now() - t0) / 1000)) * 100;
+  const elapsedS = (performance.now() - t0) / 1000;
+  const cpuPercent = ((cpuTicks(target.pid) - cpu0) / CLK_TCK / elapsedS) * 100;
+  const generatorCpu = process.cpuUsage(generatorCpu0);
+  const generatorCpuPercent = ((generatorCpu.user + generatorCpu.system) / 1e6 / elapsedS) * 100;
   clearInterval(sampling);
   clearInterval(pumping);
   const segments = Array.from({ length: STREAMS }, (_, i) => target.segmentCount(i)).reduce((a, b) => a + b, 0);
   for (const p of publishers) p.stop();
   for (const w of watchers) w.close();
 
+  // latency to the rename that made the playlist readable (its ctime: the server's own
+  // timing), and to this process noticing it (adds the load generator's event-loop delay)
   const latencies: number[] = [];
+  const observed: number[] = [];
   publishers.forEach((p, i) => {
     const seen = updates.get(i) ?? [];
     // playlist update n (0-based) is segment n, closed by keyframe n + 1
-    seen.forEach((at, n) => {
+    seen.forEach(({ at, renamedAt }, n) => {
       const sent = p.stats.keyframeSentAt[n + 1];
-      if (sent !== undefined && at >= sent) latencies.push(at - sent);
+      if (sent === undefined || at < sent) return;
+      // ctime comes from the kernel's coarse clock (one tick behind Date.now() at most)
+      latencies.push(Math.max(0, renamedAt - sent));
+      observed.push(at - sent);
     });
   });
   if (process.env.BENCH_DEBUG) {
-    publishers.forEach((p, i) => console.error(`s${i}: ${updates.get(i)?.length ?? 0} playlist updates, ${p.stats.keyframeSentAt.length} keyframes`, (updates.get(i) ?? []).slice(0, 3).map((at, n) => at - (p.stats.keyframeSentAt[n + 1] ?? 0))));
+    publishers.forEach((p, i) => console.error(`s${i}: ${updates.get(i)?.length ?? 0} playlist updates, ${p.stats.keyframeSentAt.length} keyframes`, (updates.get(i) ?? []).slice(0, 3).map(({ renamedAt }, n) => renamedAt - (p.stats.keyframeSentAt[n + 1] ?? 0))));
   }
-  latencies.sort((a, b) => a - b);
-  const pct = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]! : NaN);
+  const pct = (list: number[], q: number) => {
+    const sorted = [...list].sort((a, b) => a - b);
+    return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
+  };
   const lags = publishers.map((p) => p.stats.maxLagMs);
   // every keyframe after the first closes a segment (GOP = FragDuration)
   const expected = publishers.reduce((sum, p) => sum + Math.max(0, p.stats.keyframeSentAt.length - 1), 0);
@@ -308,9 +338,12 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     rssPeak,
     segments,
     expectedSegments: expected,
-    p50: pct(0.5),
-    p99: pct(0.99),
+    p50: pct(latencies, 0.5),
+    p99: pct(latencies, 0.99),
+    observedP50: pct(observed, 0.5),
+    observedP99: pct(observed, 0.99),
     latencies: latencies.length,
+    generatorCpuPercent,
     failed,
   };
 }
@@ -335,11 +368,11 @@ for (const which of ['livechannel', ...(values.compare === 'nginx' ? ['nginx'] :
 
 const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
 console.log('');
-console.log('| server | streams kept up | worst lag | CPU (% of a core) | CPU/stream | RSS idle → peak | RSS/stream | segments (expected) | publish latency p50 / p99 |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| server | streams kept up | worst lag | CPU (% of a core) | CPU/stream | RSS idle → peak | RSS/stream | segments (expected) | publish latency p50 / p99 | as observed by the generator | generator CPU |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
   console.log(
-    `| ${r.name} | ${r.keptUp}/${STREAMS}${r.failed ? ` (${r.failed} failed)` : ''} | ${r.worstLagMs.toFixed(0)} ms | ${r.cpuPercent.toFixed(1)} % | ${(r.cpuPercent / STREAMS).toFixed(3)} % | ${mb(r.rssIdle)} → ${mb(r.rssPeak)} MB | ${mb((r.rssPeak - r.rssIdle) / STREAMS)} MB | ${r.segments} (${r.expectedSegments}) | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} ms (${r.latencies}) |`,
+    `| ${r.name} | ${r.keptUp}/${STREAMS}${r.failed ? ` (${r.failed} failed)` : ''} | ${r.worstLagMs.toFixed(0)} ms | ${r.cpuPercent.toFixed(1)} % | ${(r.cpuPercent / STREAMS).toFixed(3)} % | ${mb(r.rssIdle)} → ${mb(r.rssPeak)} MB | ${mb((r.rssPeak - r.rssIdle) / STREAMS)} MB | ${r.segments} (${r.expectedSegments}) | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} ms (${r.latencies}) | ${r.observedP50.toFixed(0)} / ${r.observedP99.toFixed(0)} ms | ${r.generatorCpuPercent.toFixed(1)} % |`,
   );
 }
 if (results.length === 2) {
