@@ -149,7 +149,7 @@ export class ChannelUploader {
           // segments dropped from now on come after this one: the discontinuity goes after it
           const entry: PlaylistEntry = { sequence: s.sequence, uri: s.uri, duration: s.durationMs / 1000, discontinuity: s.discontinuity || this.gap };
           const droppedBefore = this.stats.dropped;
-          const published = await this.publishTogether(s, entry);
+          const published = await this.publishTogether(s, entry, droppedBefore);
           if (published === 'not-stored') {
             const stored = await this.write('segment', s.key, s.chunks, 'video/MP2T', () => false);
             if (stored) {
@@ -174,15 +174,16 @@ export class ChannelUploader {
    * trips instead of four). 'not-stored' when the segment did not make it this way (nothing
    * was published; the caller writes it the usual way, with retries).
    */
-  private async publishTogether(s: Pending, entry: PlaylistEntry): Promise<'published' | 'not-stored'> {
+  private async publishTogether(s: Pending, entry: PlaylistEntry, droppedBefore: number): Promise<'published' | 'not-stored'> {
     const stage = this.o.store.stage?.bind(this.o.store);
     if (!stage) return 'not-stored';
-    const droppedBefore = this.stats.dropped;
     const next = new LiveWindow(this.window.size, this.window.state);
     next.push(entry);
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-    const [segment, playlist] = await Promise.allSettled([stage(s.key, s.chunks, 'video/MP2T'), stage(this.o.playlistKey, next.render(false), 'application/x-mpegURL')]);
+    const [segment, playlist] = await this.o.semaphore.run(() =>
+      Promise.allSettled([stage(s.key, s.chunks, 'video/MP2T'), stage(this.o.playlistKey, next.render(false), 'application/x-mpegURL')]),
+    );
     const staged = playlist.status === 'fulfilled' ? playlist.value : undefined;
     try {
       if (segment.status === 'rejected') throw segment.reason;
