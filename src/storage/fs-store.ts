@@ -109,6 +109,7 @@ export class FsObjectStore implements ObjectStore {
     } catch (err) {
       throw this.writeError(err, key);
     }
+    const size = dataLength(data);
     const tmp = await this.tmpFiles.take();
     try {
       await writeAll(tmp.fd, asChunks(data));
@@ -127,11 +128,11 @@ export class FsObjectStore implements ObjectStore {
           await discardTmpFile(tmp);
           throw this.writeError(err, key);
         }
-        this.release(tmp.fd, dataLength(data));
+        this.release(tmp.fd, size);
         // The MD5 ETag is computed when somebody asks for it (most segments are only written here).
         return {
           key,
-          size: dataLength(data),
+          size,
           get etag(): string {
             return `"${createHash('md5').update(joinData(data)).digest('hex').toUpperCase()}"`;
           },
