@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createApp } from './app.js';
 import { canonicalizedResource, hmacSha1, stringToSign } from './auth/oss-signature.js';
-import { signPushUrl } from './auth/push-url.js';
+import { obsFields, signPushUrl } from './auth/push-url.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { UrlBuilder } from './http/urls.js';
 import { remuxFile } from './tools/remux.js';
@@ -92,23 +92,28 @@ export function buildProgram(): Command {
     .option('--expires <seconds>', 'validity from now, in seconds', intInRange('expires', 1, 10 * 365 * 86400), 3600)
     .option('--playlist-name <name>', 'playlistName parameter (signed with the URL)', playlistName)
     .option('--access-key-id <id>', 'which configured key signs (default: the first)')
-    .action((bucket: string, channel: string, opts: { config?: string; expires: number; playlistName?: string; accessKeyId?: string }) => {
+    .option('--obs', "print OBS's two fields (Server, Stream Key) instead of one URL")
+    .action((bucket: string, channel: string, opts: { config?: string; expires: number; playlistName?: string; accessKeyId?: string; obs?: boolean }) => {
       const config = loadConfig(opts.config);
       if (!config.buckets.some((b) => b.name === bucket)) throw new ConfigError(`bucket "${bucket}" is not configured`);
       const key = opts.accessKeyId ? config.credentials.find((c) => c.accessKeyId === opts.accessKeyId) : config.credentials[0];
       if (!key) throw new ConfigError(`access key "${opts.accessKeyId}" is not configured`);
       const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => config.http.port, rtmpPort: () => config.rtmp.port });
-      console.log(
-        signPushUrl({
-          base: urls.rtmpBase(bucket),
-          bucket,
-          channel,
-          accessKeyId: key.accessKeyId,
-          accessKeySecret: key.accessKeySecret,
-          expires: Math.floor(Date.now() / 1000) + opts.expires,
-          params: opts.playlistName ? { playlistName: opts.playlistName } : undefined,
-        }),
-      );
+      const url = signPushUrl({
+        base: urls.rtmpBase(bucket),
+        bucket,
+        channel,
+        accessKeyId: key.accessKeyId,
+        accessKeySecret: key.accessKeySecret,
+        expires: Math.floor(Date.now() / 1000) + opts.expires,
+        params: opts.playlistName ? { playlistName: opts.playlistName } : undefined,
+      });
+      if (!opts.obs) {
+        console.log(url);
+        return;
+      }
+      const { server, streamKey } = obsFields(url);
+      console.log(`Server:     ${server}\nStream Key: ${streamKey}`);
     });
 
   program

@@ -81,6 +81,21 @@ describe('livechannel sign-url', () => {
     expect(url.searchParams.get('Signature')).toBe(expected);
   });
 
+  it("prints OBS's Server and Stream Key fields with --obs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lc-sign-'));
+    const file = join(dir, 'cfg.json');
+    const key = { accessKeyId: 'LTAI-OBS', accessKeySecret: '0b5' };
+    writeFileSync(file, JSON.stringify({ dataDir: dir, publicHost: 'live.example.com', credentials: [key], buckets: [{ name: 'media' }] }));
+    const p = livechannel(['sign-url', 'media', 'show', '--config', file, '--obs']);
+    expect(await p.exited).toBe(0);
+    const [, server, streamKey] = /^Server: +(\S+)\nStream Key: (\S+)$/.exec(p.output().trim())!;
+    expect(server).toBe('rtmp://media.live.example.com/live');
+    const query = new URLSearchParams(streamKey!.slice('show?'.length));
+    expect(streamKey).toMatch(/^show\?OSSAccessKeyId=LTAI-OBS&Expires=\d+&Signature=/);
+    const expected = hmacSha1(key.accessKeySecret, pushStringToSign('media', 'show', query.get('Expires')!, []));
+    expect(query.get('Signature')).toBe(expected);
+  });
+
   it('refuses an unknown bucket', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lc-sign-'));
     const p = livechannel(['sign-url', 'nope', 'ch'], { LIVECHANNEL_DATA_DIR: dir });

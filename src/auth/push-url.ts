@@ -21,3 +21,13 @@ export function signPushUrl(o: PushUrlOptions): string {
   const query = stringify({ OSSAccessKeyId: o.accessKeyId, Expires: o.expires, Signature: signature, ...o.params });
   return `${o.base}/live/${encodeURIComponent(o.channel)}?${query}`;
 }
+
+/**
+ * A push URL split into OBS's Settings → Stream fields: Server is everything up to the
+ * application (`rtmp://host:port/live`), Stream Key the rest, query included.
+ */
+export function obsFields(pushUrl: string): { server: string; streamKey: string } {
+  const m = /^(rtmp[st]?:\/\/[^/]+\/live)\/(.+)$/i.exec(pushUrl);
+  if (!m) throw new Error(`not a push URL of the form rtmp://host/live/<channel>?…: ${pushUrl}`);
+  return { server: m[1]!, streamKey: m[2]! };
+}

@@ -1,10 +1,10 @@
-import { parse as parseQuery } from 'node:querystring';
 import { hmacSha1, pushStringToSign, signaturesEqual, UNSIGNED_PUSH_PARAMS } from '../auth/oss-signature.js';
 import type { Catalog, Channel } from '../catalog/catalog.js';
 import type { BucketConfig } from '../config.js';
 import { validateChannelName, validatePlaylistName } from '../http/channel-rules.js';
 import { OssError } from '../http/errors.js';
 import { resolveBucket } from '../http/resolve-bucket.js';
+import { decodePushComponent, parsePushQuery } from './push-query.js';
 import type { PublishRequest } from './rtmp-connection.js';
 
 export interface PushAuthDeps {
@@ -36,9 +36,9 @@ function pushParams(app: string, stream: string): [string, string][] | string {
   const out: [string, string][] = [];
   for (const raw of [app.split('?')[1], stream.split('?')[1]]) {
     if (!raw) continue;
-    for (const [k, v] of Object.entries(parseQuery(raw))) {
-      if (Array.isArray(v) || out.some(([seen]) => seen === k)) return `parameter "${k}" appears more than once`;
-      out.push([k, v ?? '']);
+    for (const [k, v] of parsePushQuery(raw)) {
+      if (out.some(([seen]) => seen === k)) return `parameter "${k}" appears more than once`;
+      out.push([k, v]);
     }
   }
   return out;
@@ -51,12 +51,7 @@ function pushParams(app: string, stream: string): [string, string][] | string {
  */
 export async function authorizePush(deps: PushAuthDeps, req: PublishRequest): Promise<PushGrant | PushRefusal> {
   const rawName = req.streamName.split('?')[0]!;
-  let channelName: string;
-  try {
-    channelName = decodeURIComponent(rawName);
-  } catch {
-    return badName(`Stream name "${rawName}" is not valid percent-encoded UTF-8.`);
-  }
+  const channelName = decodePushComponent(rawName);
   let bucketName: string;
   try {
     bucketName = resolveBucket({ buckets: new Set(deps.buckets.map((b) => b.name)), defaultBucket: deps.defaultBucket, publicHost: deps.publicHost }, hostOf(req.tcUrl), '/').bucket;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
+import { rejoinSplitStreamKey } from './push-query.js';
 import { createRtmpProtocol, RtmpProtocolError, type RtmpProtocol } from './rtmp-protocol.js';
 
 /** What a publisher asked for, as the connection saw it. */
@@ -160,21 +161,22 @@ export class RtmpConnection {
     this.protocol.acceptConnect(transId);
   }
 
-  private async onPublish(streamName: string, streamId: number): Promise<void> {
+  private async onPublish(sentStreamName: string, streamId: number): Promise<void> {
     if (this.state !== 'connected') {
       this.protocol.sendStatus(streamId, 'error', 'NetStream.Publish.BadName', 'Already publishing on this connection.');
       return;
     }
     this.state = 'authorizing';
     this.streamId = streamId;
-    const appName = this.app.split('?')[0]!.replace(/\/+$/, '');
+    const { app, streamName } = rejoinSplitStreamKey(this.app, sentStreamName);
+    const appName = app.split('?')[0]!.replace(/\/+$/, '');
     if (appName !== 'live') {
       this.refuse('NetStream.Publish.BadName', `RTMP application must be "live", not "${appName}": push to rtmp://host/live/<channel>.`);
       return;
     }
     let decision: PublishDecision;
     try {
-      decision = await this.authorizer.authorize({ app: this.app, tcUrl: this.tcUrl, streamName, remoteAddr: this.remoteAddr }, this);
+      decision = await this.authorizer.authorize({ app, tcUrl: this.tcUrl, streamName, remoteAddr: this.remoteAddr }, this);
     } catch (err) {
       this.log.error({ err, remote: this.remoteAddr }, 'publish authorisation failed');
       decision = { ok: false, code: 'NetStream.Publish.Failed', description: 'Internal error while authorising the publish.' };
