@@ -67,6 +67,8 @@ const schema = z
         rtmpPublishTimeoutMs: z.number().int().min(100).default(10_000),
         /** A publisher that sends no media for this long is disconnected. */
         rtmpIdleMediaTimeoutMs: z.number().int().min(100).default(20_000),
+        /** A new publish with valid credentials replaces a publisher that has sent no media for this long. */
+        rtmpTakeoverSilenceMs: z.number().int().min(100).default(3_000),
         rtmpMaxPendingBytes: z.number().int().min(0).default(4 * 1024 * 1024),
         httpMaxBodyBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
         /** API requests per second per access key (per IP for anonymous requests), and burst. */
@@ -121,6 +123,7 @@ export interface LimitsConfig {
   rtmpMaxConnectionsPerIp: number;
   rtmpPublishTimeoutMs: number;
   rtmpIdleMediaTimeoutMs: number;
+  rtmpTakeoverSilenceMs: number;
   rtmpMaxPendingBytes: number;
   httpMaxBodyBytes: number;
   apiRequestsPerSecond: number;

@@ -28,6 +28,11 @@ export class Metrics {
   readonly publishersLive = new Gauge({ name: 'livechannel_publishers_live', help: 'Publishers currently live', registers: [this.registry] });
   readonly bytesIn = new Counter({ name: 'livechannel_ingest_bytes_total', help: 'Media bytes received from publishers', registers: [this.registry] });
   readonly publishRejections = new Counter({ name: 'livechannel_publish_rejections_total', help: 'Publishes refused, by RTMP status code', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly publisherTakeovers = new Counter({
+    name: 'livechannel_publisher_takeovers_total',
+    help: 'Publishers replaced by a new publish with the same channel after sending no media for limits.rtmpTakeoverSilenceMs',
+    registers: [this.registry],
+  });
   readonly limitHits = new Counter({ name: 'livechannel_limit_hits_total', help: 'Limits reached, by limit', labelNames: ['limit'] as const, registers: [this.registry] });
   readonly apiRequests = new Counter({ name: 'livechannel_api_requests_total', help: 'HTTP API requests by operation and status', labelNames: ['op', 'status'] as const, registers: [this.registry] });
 

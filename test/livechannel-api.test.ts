@@ -120,11 +120,11 @@ describe('LiveChannel API driven by the real ali-oss client (path-style, 127.0.0
     const base = Date.parse('2026-01-01T00:00:00Z');
     for (let i = 0; i < 12; i++) {
       const p = await t.app.catalog.startPush('media', 'ch-pushed', `10.0.0.${i}:5000`, base + i * 60_000);
-      if (i < 11) await t.app.catalog.endPush(p.id, base + i * 60_000 + 30_000);
+      if (i < 11) await t.app.catalog.endPush(p.id, base + i * 60_000 + 30_000, 'unpublished');
     }
     const { records } = await c.getChannelHistory('ch-pushed');
     expect(records).toHaveLength(10);
-    expect(records[0]).toEqual({ StartTime: '2026-01-01T00:02:00.000Z', EndTime: '2026-01-01T00:02:30.000Z', RemoteAddr: '10.0.0.2:5000' });
+    expect(records[0]).toEqual({ StartTime: '2026-01-01T00:02:00.000Z', EndTime: '2026-01-01T00:02:30.000Z', RemoteAddr: '10.0.0.2:5000', EndReason: 'unpublished' });
     expect(records[9]).toEqual({ StartTime: '2026-01-01T00:11:00.000Z', RemoteAddr: '10.0.0.11:5000' });
   });
 

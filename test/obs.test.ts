@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
 import { obsFields, signPushUrl } from '../src/auth/push-url.js';
 import { eventually } from './support/ffmpeg-push.js';
 import { ffmpegWarnings, probeStreams } from './support/media-tools.js';
@@ -77,4 +78,42 @@ describe('OBS Studio pushes with the signed Stream Key the README tells users to
     }
     expect(obs.log()).not.toContain('Publish.Denied');
   });
+});
+
+describe('OBS Studio reconnecting', () => {
+  it('comes back on its own within 5 s when the gateway drops its connection (a restart), with the same key', async () => {
+    await client.putChannel('obs-reconnect', channelConfig);
+    const { url } = pushUrlWhere('obs-reconnect', (sig) => sig.includes('+'));
+    const obs = startObs({ ...obsFields(url), retryDelaySec: 1 });
+    running.push(obs);
+    const playlistUrl = `${t.endpoint}/pub/obs-reconnect/playlist.m3u8`;
+    await eventually(async () => {
+      const res = await fetch(playlistUrl);
+      return res.status === 200 && segmentsIn(await res.text()).length >= 2;
+    }, 30_000, 'two segments from OBS');
+
+    // stop the gateway (every connection dropped), then start it again on the same ports and data
+    const { config } = t.app;
+    const ports = { http: t.app.httpPort(), rtmp: t.app.rtmpPort() };
+    await t.app.stop();
+    const droppedAt = Date.now();
+    const again = createApp({ ...config, http: { ...config.http, port: ports.http }, rtmp: { ...config.rtmp, port: ports.rtmp } });
+    await again.start();
+    t = { ...t, app: again, close: () => again.stop() };
+
+    const records = await eventually(async () => {
+      const r = (await client.getChannelHistory('obs-reconnect')).records;
+      return r.length === 2 ? r : undefined;
+    }, 10_000, 'OBS back as a second push');
+    expect(Date.parse(records[1].StartTime) - droppedAt).toBeLessThanOrEqual(5000);
+    expect(records[0]).toMatchObject({ EndReason: 'shutdown' });
+    const lastSegment = async () => Number(/(\d+)\.ts$/.exec(segmentsIn(await (await fetch(playlistUrl)).text()).at(-1)!)![1]);
+    const before = await lastSegment();
+    await eventually(async () => (await lastSegment()) >= before + 2, 15_000, 'new segments after the reconnect');
+    expect((await client.getChannelStatus('obs-reconnect')).data.Status).toBe('Live');
+    await stopAndWaitIdle(obs, 'obs-reconnect');
+    const playlist = await (await fetch(playlistUrl)).text();
+    expect(playlist).toContain('#EXT-X-DISCONTINUITY');
+    expect(await ffmpegWarnings(playlistUrl)).toBe('');
+  }, 90_000);
 });

@@ -18,6 +18,14 @@ export interface Channel extends ChannelConfig {
   lastModified: number;
 }
 
+/**
+ * Why a push ended: the publisher unpublished or its connection closed; the gateway stopped it
+ * (channel disabled, no media, replaced by a new publisher after going silent, shutdown); or
+ * the process died and a later start closed the record (interrupted).
+ */
+export const PUSH_END_REASONS = ['unpublished', 'disconnected', 'disabled', 'idle', 'replaced', 'shutdown', 'interrupted'] as const;
+export type PushEndReason = (typeof PUSH_END_REASONS)[number];
+
 export interface PushRecord {
   id: number;
   bucket: string;
@@ -26,6 +34,7 @@ export interface PushRecord {
   startTime: number;
   /** Epoch ms; undefined while the push is live. */
   endTime?: number;
+  endReason?: PushEndReason;
   remoteAddr: string;
 }
 
@@ -60,7 +69,7 @@ export interface Catalog {
   listChannels(bucket: string, query: ListChannelsQuery): Promise<{ channels: Channel[]; truncated: boolean }>;
 
   startPush(bucket: string, channel: string, remoteAddr: string, startTime: number): Promise<PushRecord>;
-  endPush(id: number, endTime: number): Promise<void>;
+  endPush(id: number, endTime: number, reason: PushEndReason): Promise<void>;
   /** Closes pushes left open by a crash; returns how many. */
   closeOpenPushes(endTime: number): Promise<number>;
   /** The most recent pushes, oldest first. */

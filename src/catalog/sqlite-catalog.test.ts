@@ -57,11 +57,15 @@ describe('SqliteCatalog', () => {
   it('records pushes and closes the ones a crash left open', async () => {
     const c = new SqliteCatalog(':memory:');
     const a = await c.startPush('b', 'x', '1.2.3.4:5', 1000);
-    await c.endPush(a.id, 2000);
+    await c.endPush(a.id, 2000, 'replaced');
+    await c.endPush(a.id, 2500, 'disconnected'); // a push ends once
     await c.startPush('b', 'x', '1.2.3.4:6', 3000);
     expect(await c.closeOpenPushes(4000)).toBe(1);
     expect(await c.closeOpenPushes(5000)).toBe(0);
-    expect((await c.recentPushes('b', 'x', 10)).map((p) => [p.startTime, p.endTime])).toEqual([[1000, 2000], [3000, 4000]]);
+    expect((await c.recentPushes('b', 'x', 10)).map((p) => [p.startTime, p.endTime, p.endReason])).toEqual([
+      [1000, 2000, 'replaced'],
+      [3000, 4000, 'interrupted'],
+    ]);
   });
 
   it('finds segments by start time', async () => {

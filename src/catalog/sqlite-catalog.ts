@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Catalog, Channel, ChannelConfig, ChannelStatus, ListChannelsQuery, PlaylistResume, PushRecord, SegmentRecord } from './catalog.js';
+import type { Catalog, Channel, ChannelConfig, ChannelStatus, ListChannelsQuery, PlaylistResume, PushEndReason, PushRecord, SegmentRecord } from './catalog.js';
 
 /** Schema versions, applied in order; PRAGMA user_version records the last one applied. */
 export const MIGRATIONS: string[] = [
@@ -44,6 +44,7 @@ export const MIGRATIONS: string[] = [
      updated INTEGER NOT NULL,
      PRIMARY KEY (bucket, channel, name)
    ) WITHOUT ROWID;`,
+  `ALTER TABLE pushes ADD COLUMN end_reason TEXT;`,
 ];
 
 interface ChannelRow {
@@ -63,6 +64,7 @@ interface PushRow {
   channel: string;
   start_time: number;
   end_time: number | null;
+  end_reason: PushEndReason | null;
   remote_addr: string;
 }
 
@@ -94,6 +96,7 @@ const toPush = (r: PushRow): PushRecord => ({
   channel: r.channel,
   startTime: r.start_time,
   endTime: r.end_time ?? undefined,
+  endReason: r.end_reason ?? undefined,
   remoteAddr: r.remote_addr,
 });
 
@@ -137,8 +140,8 @@ export class SqliteCatalog implements Catalog {
          ORDER BY name LIMIT ?`,
       ),
       startPush: db.prepare('INSERT INTO pushes (bucket, channel, start_time, remote_addr) VALUES (?, ?, ?, ?)'),
-      endPush: db.prepare('UPDATE pushes SET end_time = ? WHERE id = ? AND end_time IS NULL'),
-      closeOpen: db.prepare('UPDATE pushes SET end_time = max(start_time, ?) WHERE end_time IS NULL'),
+      endPush: db.prepare('UPDATE pushes SET end_time = ?, end_reason = ? WHERE id = ? AND end_time IS NULL'),
+      closeOpen: db.prepare("UPDATE pushes SET end_time = max(start_time, ?), end_reason = 'interrupted' WHERE end_time IS NULL"),
       recentPushes: db.prepare<[string, string, number], PushRow>(
         'SELECT * FROM pushes WHERE bucket = ? AND channel = ? ORDER BY id DESC LIMIT ?',
       ),
@@ -187,8 +190,8 @@ export class SqliteCatalog implements Catalog {
     return { id, bucket, channel, startTime, remoteAddr };
   }
 
-  async endPush(id: number, endTime: number): Promise<void> {
-    this.stmts.endPush.run(endTime, id);
+  async endPush(id: number, endTime: number, reason: PushEndReason): Promise<void> {
+    this.stmts.endPush.run(endTime, reason, id);
   }
 
   async closeOpenPushes(endTime: number): Promise<number> {

@@ -109,6 +109,8 @@ export async function getLiveChannelHistory(deps: ApiDeps, req: ApiRequest): Pro
     StartTime: iso(p.startTime),
     ...(p.endTime === undefined ? {} : { EndTime: iso(p.endTime) }),
     RemoteAddr: p.remoteAddr,
+    // livechannel's addition to the OSS record (SDKs pass unknown elements through)
+    ...(p.endReason === undefined ? {} : { EndReason: p.endReason }),
   }));
   return xml({ LiveChannelHistory: records.length ? { LiveRecord: records } : '' });
 }

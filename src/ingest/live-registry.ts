@@ -46,9 +46,9 @@ export class LiveRegistry implements LiveSessions {
     return this.get(bucket, channel)?.stat();
   }
 
+  /** Stops the publisher of a channel that was disabled. */
   async disconnect(bucket: string, channel: string, reason: string): Promise<void> {
-    const session = this.get(bucket, channel);
-    if (session?.stopPublisher) await session.stopPublisher(reason);
+    await this.get(bucket, channel)?.publisher?.stop('disabled', `Publishing stopped: ${reason}.`);
   }
 
   all(): LiveSession[] {

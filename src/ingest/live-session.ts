@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Catalog, Channel, PlaylistResume, PushRecord } from '../catalog/catalog.js';
+import type { Catalog, Channel, PlaylistResume, PushEndReason, PushRecord } from '../catalog/catalog.js';
 import type { LiveStat } from '../live/live-sessions.js';
 import { TAG_AUDIO, TAG_VIDEO } from '../media/flv.js';
 import { LivePackager, type PackagerEvent } from '../media/packager.js';
@@ -9,6 +9,14 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { ChannelUploader, type Semaphore, type UploadPolicy } from '../storage/upload-pipeline.js';
 import { RateMeter } from './rate-meter.js';
 import type { MediaSink } from './rtmp-connection.js';
+
+/** The publisher's side of a session, as far as the gateway controls it. */
+export interface PublisherControl {
+  /** How long the publisher has sent no media. */
+  msSinceMedia(): number;
+  /** Tells the publisher why, ends the publish and closes its connection; resolves once flushed. */
+  stop(reason: PushEndReason, description: string): Promise<void>;
+}
 
 export interface LiveSessionOptions {
   bucket: string;
@@ -36,7 +44,7 @@ export class LiveSession implements MediaSink {
   readonly remoteAddr: string;
   readonly connectedTime: number;
   /** Set by the ingest once the RTMP connection is known, so that the API can stop it. */
-  stopPublisher: ((reason: string) => Promise<void>) | undefined;
+  publisher: PublisherControl | undefined;
   bytesIn = 0;
   private readonly packager: LivePackager;
   private readonly uploader: ChannelUploader;
@@ -137,15 +145,15 @@ export class LiveSession implements MediaSink {
     }
   }
 
-  end(reason: string): Promise<void> {
+  end(reason: PushEndReason, detail: string): Promise<void> {
     this.ended ??= (async () => {
       if (this.paused) this.pauseReading?.(false);
       this.carryOut(this.packager.finish());
       await this.uploader.finish();
-      if (this.push) await this.o.catalog.endPush(this.push.id, this.o.now());
+      if (this.push) await this.o.catalog.endPush(this.push.id, this.o.now(), reason);
       this.o.metrics.publishersLive.dec();
       this.o.log.info(
-        { bucket: this.bucket, channel: this.channelName, push: this.push?.id, reason, bytesIn: this.bytesIn, ...this.uploader.stats, ...this.packager.stats },
+        { bucket: this.bucket, channel: this.channelName, push: this.push?.id, reason, detail, bytesIn: this.bytesIn, ...this.uploader.stats, ...this.packager.stats },
         'publish ended',
       );
       this.o.onEnded(this);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
+import type { PushEndReason } from '../catalog/catalog.js';
 import { rejoinSplitStreamKey } from './push-query.js';
 import { createRtmpProtocol, RtmpProtocolError, type RtmpProtocol } from './rtmp-protocol.js';
 
@@ -19,7 +20,7 @@ export interface MediaSink {
   attachFlowControl?(pause: (paused: boolean) => void): void;
   media(type: number, timestamp: number, payload: Buffer): void;
   /** The publish ended (unpublish, disconnect, shutdown); resolves when everything is flushed. */
-  end(reason: string): Promise<void>;
+  end(reason: PushEndReason, detail: string): Promise<void>;
 }
 
 export type PublishDecision =
@@ -64,7 +65,11 @@ export class RtmpConnection {
   private pending: { type: number; timestamp: number; payload: Buffer }[] = [];
   private pendingBytes = 0;
   private ending: Promise<void> | undefined;
+  /** Why the gateway is closing this connection, when it is the one closing it. */
+  private stopReason: PushEndReason | undefined;
   private lastMediaAt = Date.now();
+  /** Reading is paused by flow control: the publisher is not silent, we are not listening. */
+  private readPaused = false;
   private readonly publishDeadline: NodeJS.Timeout;
   readonly closed: Promise<void>;
   private markClosed!: () => void;
@@ -85,7 +90,7 @@ export class RtmpConnection {
         },
         connect: (info) => this.onConnect(info.app, info.tcUrl, info.transId),
         publish: (info) => void this.onPublish(info.streamName, info.streamId),
-        unpublish: (command) => void this.endPublish(`publisher sent ${command}`),
+        unpublish: (command) => void this.endPublish('unpublished', `publisher sent ${command}`),
         media: (type, timestamp, payload) => this.onMedia(type, timestamp, payload),
         play: () => this.refuse('NetStream.Play.Failed', 'This server only accepts publishing; play the channel over HTTP (HLS).'),
       },
@@ -107,12 +112,14 @@ export class RtmpConnection {
     return this.state === 'publishing';
   }
 
+  /** How long the publisher has sent no media (0 while flow control holds its reading). */
   msSinceMedia(): number {
-    return Date.now() - this.lastMediaAt;
+    return this.readPaused ? 0 : Date.now() - this.lastMediaAt;
   }
 
-  /** Ends the connection (and its publish). */
-  close(reason: string): Promise<void> {
+  /** Ends the connection (and its publish; `why` goes to its history record). */
+  close(reason: string, why?: PushEndReason): Promise<void> {
+    this.stopReason ??= why;
     if (this.state !== 'closed') {
       this.log.info({ remote: this.remoteAddr, reason }, 'closing rtmp connection');
       this.socket.end();
@@ -121,9 +128,14 @@ export class RtmpConnection {
     return this.closed;
   }
 
-  /** Tells the publisher why it is being stopped, then closes. */
-  stopPublish(code: string, description: string): Promise<void> {
+  /**
+   * Tells the publisher why it is being stopped, ends its publish at once (whatever it sends
+   * from now on is dropped), then closes.
+   */
+  stopPublish(code: string, description: string, why: PushEndReason): Promise<void> {
+    this.stopReason ??= why;
     if (this.state === 'publishing') this.protocol.sendStatus(this.streamId, 'error', code, description);
+    void this.endPublish(why, description);
     return this.close(description);
   }
 
@@ -187,14 +199,19 @@ export class RtmpConnection {
       return;
     }
     if (this.state !== 'authorizing') {
-      await decision.sink.end('publisher left before the publish started');
+      await decision.sink.end(this.stopReason ?? 'disconnected', 'publisher left before the publish started');
       return;
     }
     this.sink = decision.sink;
     this.lastMediaAt = Date.now();
     this.sink.attachFlowControl?.((paused) => {
-      if (paused) this.socket.pause();
-      else this.socket.resume();
+      this.readPaused = paused;
+      if (paused) {
+        this.socket.pause();
+      } else {
+        this.lastMediaAt = Date.now();
+        this.socket.resume();
+      }
     });
     this.state = 'publishing';
     this.protocol.sendStatus(streamId, 'status', 'NetStream.Publish.Start', decision.description);
@@ -219,12 +236,12 @@ export class RtmpConnection {
     }
   }
 
-  private endPublish(reason: string): Promise<void> {
+  private endPublish(reason: PushEndReason, detail: string): Promise<void> {
     const sink = this.sink;
     if (!sink) return this.ending ?? Promise.resolve();
     this.sink = undefined;
     if (this.state === 'publishing') this.state = 'connected';
-    this.ending = sink.end(reason);
+    this.ending = sink.end(reason, detail);
     return this.ending;
   }
 
@@ -232,7 +249,7 @@ export class RtmpConnection {
     this.state = 'closed';
     clearTimeout(this.publishDeadline);
     this.pending = [];
-    await this.endPublish('connection closed');
+    await this.endPublish(this.stopReason ?? 'disconnected', 'connection closed');
     this.markClosed();
   }
 }

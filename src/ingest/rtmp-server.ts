@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog, PushEndReason } from '../catalog/catalog.js';
 import type { BucketConfig, LimitsConfig } from '../config.js';
 import type { LimitReporter } from '../limits.js';
 import type { Metrics } from '../metrics.js';
@@ -10,6 +10,14 @@ import { LiveRegistry } from './live-registry.js';
 import { LiveSession } from './live-session.js';
 import { authorizePush } from './push-auth.js';
 import { RtmpConnection, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
+
+/** The RTMP status a publisher stopped by the gateway receives, by reason. */
+const STOP_CODES: Partial<Record<PushEndReason, string>> = {
+  disabled: 'NetStream.Publish.Stopped',
+  idle: 'NetStream.Publish.Idle',
+  replaced: 'NetStream.Publish.BadName',
+  shutdown: 'NetStream.Publish.Stopped',
+};
 
 export interface IngestOptions {
   catalog: Catalog;
@@ -78,8 +86,8 @@ export class RtmpIngest implements PublishAuthorizer {
   async close(): Promise<void> {
     clearInterval(this.idleSweep);
     const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await Promise.all([...this.connections].map((c) => c.close('server shutting down')));
-    await Promise.all(this.registry.all().map((s) => s.end('server shutting down')));
+    await Promise.all([...this.connections].map((c) => c.close('server shutting down', 'shutdown')));
+    await Promise.all(this.registry.all().map((s) => s.end('shutdown', 'server shutting down')));
     await closing;
   }
 
@@ -92,7 +100,6 @@ export class RtmpIngest implements PublishAuthorizer {
         publicHost: this.o.publicHost,
         secrets: this.secrets,
         keyBuckets: this.o.keyBuckets,
-        livePublisher: (b, c) => this.registry.publisherOf(b, c),
         now: this.now,
       },
       req,
@@ -103,7 +110,12 @@ export class RtmpIngest implements PublishAuthorizer {
     }
     const channel = grant.channel.name;
     if (!this.registry.claim(grant.bucket, channel)) {
-      return { ok: false, code: 'NetStream.Publish.BadName', description: `Live channel "${channel}" is already being pushed to; one publisher at a time.` };
+      const busyWith = this.registry.publisherOf(grant.bucket, channel);
+      if (!(await this.replaceSilentPublisher(grant.bucket, channel, connection)) || !this.registry.claim(grant.bucket, channel)) {
+        this.o.metrics.publishRejections.inc({ code: 'NetStream.Publish.BadName' });
+        const by = busyWith ? ` (by ${busyWith})` : '';
+        return { ok: false, code: 'NetStream.Publish.BadName', description: `Live channel "${channel}" is already being pushed to${by}; one publisher at a time.` };
+      }
     }
     try {
       const session = await LiveSession.open({
@@ -120,13 +132,35 @@ export class RtmpIngest implements PublishAuthorizer {
         now: this.now,
         onEnded: (s) => this.registry.remove(s),
       });
-      session.stopPublisher = (reason) => connection.stopPublish('NetStream.Publish.Stopped', `Publishing stopped: ${reason}.`);
+      session.publisher = {
+        msSinceMedia: () => connection.msSinceMedia(),
+        stop: (reason, description) => connection.stopPublish(STOP_CODES[reason] ?? 'NetStream.Publish.Stopped', description, reason),
+      };
       this.registry.activate(session);
       return { ok: true, sink: session, description: `/live/${channel} is now published to bucket ${grant.bucket} (${grant.playlistName}).` };
     } catch (err) {
       this.registry.unclaim(grant.bucket, channel);
       throw err;
     }
+  }
+
+  /**
+   * A reconnecting encoder whose old connection went silent (Wi-Fi drop, NAT rebinding, a
+   * frozen process) takes the channel over at once instead of waiting for the idle timeout.
+   * A publisher still sending media is never replaced.
+   */
+  private async replaceSilentPublisher(bucket: string, channel: string, newcomer: RtmpConnection): Promise<boolean> {
+    const current = this.registry.get(bucket, channel);
+    const silentMs = current?.publisher?.msSinceMedia() ?? 0;
+    if (!current?.publisher || silentMs < this.o.limits.rtmpTakeoverSilenceMs) return false;
+    this.o.metrics.publisherTakeovers.inc();
+    newcomer.log.warn({ bucket, channel, replaced: current.remoteAddr, by: newcomer.remoteAddr, silentMs }, 'silent publisher replaced by a new publish');
+    await current.publisher.stop(
+      'replaced',
+      `Replaced by a new publisher from ${newcomer.remoteAddr}: this connection sent no media for ${(silentMs / 1000).toFixed(1)} s.`,
+    );
+    await current.end('replaced', 'replaced by a new publisher');
+    return true;
   }
 
   private accept(socket: Socket): void {
@@ -158,7 +192,7 @@ export class RtmpIngest implements PublishAuthorizer {
     for (const c of this.connections) {
       if (c.publishing && c.msSinceMedia() > limit) {
         this.o.reporter.hit('rtmp_idle_media', c.remoteAddr, `no media for ${limit} ms`);
-        void c.stopPublish('NetStream.Publish.Idle', `No media received for ${Math.round(limit / 1000)} s; closing.`);
+        void c.stopPublish('NetStream.Publish.Idle', `No media received for ${Math.round(limit / 1000)} s; closing.`, 'idle');
       }
     }
   }
