@@ -1,8 +1,10 @@
 import { isIP, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Catalog } from './catalog/catalog.js';
-import { SqliteCatalog } from './catalog/sqlite-catalog.js';
+import { createCatalog } from './catalog/open-catalog.js';
+import { ClusterLive } from './cluster/cluster-live.js';
+import { PublishLeases } from './cluster/publish-leases.js';
 import type { BucketConfig, Config } from './config.js';
 import { buildHttpServer } from './http/server.js';
 import { UrlBuilder } from './http/urls.js';
@@ -15,6 +17,8 @@ import type { ObjectStore } from './storage/object-store.js';
 
 export interface App {
   readonly config: Config;
+  /** This gateway's name in logs, metrics, history and leases. */
+  readonly nodeId: string;
   readonly catalog: Catalog;
   readonly http: FastifyInstance;
   readonly urls: UrlBuilder;
@@ -45,8 +49,18 @@ function objectBaseOf(b: BucketConfig): string | undefined {
   return base + (prefix ? `/${prefix}` : '');
 }
 
+/**
+ * Host name + RTMP port, which a restart keeps, so that it releases the leases its previous
+ * run died holding. With an ephemeral port, host name + data dir serves the same way.
+ */
+function defaultNodeId(config: Config): string {
+  return `${hostname()}:${config.rtmp.port || config.dataDir}`;
+}
+
 export function createApp(config: Config, options: { now?: () => number } = {}): App {
-  const catalog = new SqliteCatalog(join(config.dataDir, 'catalog.db'));
+  const nodeId = config.nodeId ?? defaultNodeId(config);
+  let log: FastifyInstance['log'] | undefined;
+  const catalog = createCatalog(config.catalog, config.dataDir, (err, what) => log?.warn({ err }, `${what} failed`));
   const stores = new Map<string, ObjectStore>(config.buckets.map((b) => [b.name, storeOf(b)]));
   const storeFor = (bucket: string) => {
     const store = stores.get(bucket);
@@ -59,27 +73,36 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
   const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => httpPort, rtmpPort: () => rtmpPort, objectBase: (b) => bases.get(b) });
   let ingest!: RtmpIngest;
   const metrics = new Metrics(true);
+  metrics.nodeInfo.set({ node: nodeId }, 1);
   let ready = false;
   let reporter!: LimitReporter;
   const keyBuckets = new Map(config.credentials.filter((c) => c.buckets).map((c) => [c.accessKeyId, new Set(c.buckets)]));
   const limiter = new RequestRateLimiter(config.limits.apiRequestsPerSecond, config.limits.apiBurst, (peer, who) => reporter.hit('api_rate', peer, who));
+  let leases!: PublishLeases;
+  let live!: ClusterLive;
   const http = buildHttpServer({
     ...config,
+    nodeId,
     metrics,
     limiter,
     keyBuckets,
     maxBodyBytes: config.limits.httpMaxBodyBytes,
     onLimit: (limit, peer) => reporter.hit(limit, peer),
-    ready: () => ready,
+    ready: async () => ready && (await catalog.ping()),
     catalog,
-    live: { stat: (b, c) => ingest.registry.stat(b, c), disconnect: (b, c, r) => ingest.registry.disconnect(b, c, r) },
+    live: { stat: (b, c) => live.stat(b, c), disconnect: (b, c, r) => live.disconnect(b, c, r) },
     urls,
     storeFor,
     now: options.now,
   });
+  log = http.log;
   reporter = new LimitReporter(metrics, http.log);
+  leases = new PublishLeases({ catalog, nodeId, cluster: config.cluster, log: http.log, metrics, now: options.now });
   ingest = new RtmpIngest({
     ...config,
+    nodeId,
+    leases,
+    stopPollMs: config.cluster.stopPollMs,
     catalog,
     storeFor,
     log: http.log,
@@ -95,8 +118,11 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
     },
   });
 
+  live = new ClusterLive(ingest.registry, catalog, options.now);
+
   return {
     config,
+    nodeId,
     catalog,
     http,
     urls,
@@ -106,8 +132,13 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
     httpPort: () => httpPort,
     rtmpPort: () => rtmpPort,
     async start() {
+      await catalog.open?.();
+      // leases this node's previous run died holding, then pushes whose lease is gone (on
+      // any node: another node's live pushes keep their lease and stay open)
+      const released = await catalog.releaseNodeLeases(nodeId);
       const closed = await catalog.closeOpenPushes(Date.now());
-      if (closed > 0) http.log.warn({ closed }, 'closed push records left open by an unclean shutdown');
+      if (closed > 0 || released > 0) http.log.warn({ closed, released }, 'closed push records left open by an unclean shutdown');
+      leases.start();
       for (const store of stores.values()) await store.cleanUp?.();
       await http.listen({ host: config.http.host, port: config.http.port });
       httpPort = (http.server.address() as AddressInfo).port;
@@ -118,6 +149,7 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
       ready = false;
       // publishers first: their last segments, playlists and history must reach storage
       await ingest.close();
+      leases.stop();
       // server.close() only closes connections idle at that instant; a keep-alive connection
       // finishing a response would then hold shutdown for Fastify's 72 s keep-alive timeout.
       // Give in-flight responses a moment, then close whatever is left.

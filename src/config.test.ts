@@ -95,3 +95,27 @@ describe('oss storage config', () => {
     expect(() => parseConfig({ dataDir: dir(), credentials: [key], buckets: [{ name: 'media', storage }] })).toThrow(message);
   });
 });
+
+describe('catalog and cluster config', () => {
+  const base = () => ({ dataDir: dir(), credentials: [key], buckets: [{ name: 'media' }] });
+
+  it('defaults to the embedded SQLite catalog and 10 s leases', () => {
+    const c = parseConfig(base());
+    expect(c.catalog).toEqual({ type: 'sqlite' });
+    expect(c.cluster).toEqual({ leaseTtlMs: 10_000, leaseRenewMs: 2_000, stopPollMs: 500 });
+    expect(c.nodeId).toBeUndefined();
+  });
+
+  it('takes a PostgreSQL catalog from the file or from LIVECHANNEL_DATABASE_URL, and the node id from LIVECHANNEL_NODE_ID', () => {
+    const fromFile = parseConfig({ ...base(), catalog: { type: 'postgres', url: 'postgres://u@db:5432/live' } });
+    expect(fromFile.catalog).toEqual({ type: 'postgres', url: 'postgres://u@db:5432/live', poolSize: 10 });
+    const fromEnv = parseConfig(base(), { LIVECHANNEL_DATABASE_URL: 'postgresql://u@db/x', LIVECHANNEL_NODE_ID: 'gw-2' });
+    expect(fromEnv.catalog).toEqual({ type: 'postgres', url: 'postgresql://u@db/x', poolSize: 10 });
+    expect(fromEnv.nodeId).toBe('gw-2');
+  });
+
+  it('refuses a bad database URL and a renewal too slow for its lease', () => {
+    expect(() => parseConfig({ ...base(), catalog: { type: 'postgres', url: 'mysql://x' } })).toThrow(/^catalog\.url: must be postgres:\/\//);
+    expect(() => parseConfig({ ...base(), cluster: { leaseTtlMs: 3000, leaseRenewMs: 2000 } })).toThrow(/leaseRenewMs must be at most a third of leaseTtlMs/);
+  });
+});

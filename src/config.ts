@@ -25,8 +25,34 @@ const storageSchema = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
+const catalogSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('sqlite') }).strict(),
+  z
+    .object({
+      type: z.literal('postgres'),
+      url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be postgres://user@host:5432/db'),
+      poolSize: z.number().int().min(1).max(1000).default(10),
+    })
+    .strict(),
+]);
+
 const schema = z
   .object({
+    /** This gateway's name in logs, metrics, history and leases (default: host name + RTMP port). */
+    nodeId: z.string().min(1).max(200).optional(),
+    catalog: catalogSchema.default({ type: 'sqlite' }),
+    cluster: z
+      .object({
+        /** A publish lease not renewed for this long passes to whichever node asks next. */
+        leaseTtlMs: z.number().int().min(1000).max(600_000).default(10_000),
+        /** How often an owner renews its leases (and publishes its live stats). */
+        leaseRenewMs: z.number().int().min(100).default(2_000),
+        /** How often a node looks for stops asked of it (disable, takeover) besides LISTEN/NOTIFY. */
+        stopPollMs: z.number().int().min(50).default(500),
+      })
+      .strict()
+      .prefault({})
+      .refine((c) => c.leaseRenewMs * 3 <= c.leaseTtlMs, 'leaseRenewMs must be at most a third of leaseTtlMs'),
     http: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) }).strict().prefault({}),
     rtmp: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(1935) }).strict().prefault({}),
     /** Host name used to build publish/play URLs; defaults to the HTTP host. */
@@ -138,7 +164,19 @@ export interface UploadConfig {
   finishTimeoutMs: number;
 }
 
+export type CatalogConfig = { type: 'sqlite' } | { type: 'postgres'; url: string; poolSize: number };
+
+export interface ClusterConfig {
+  leaseTtlMs: number;
+  leaseRenewMs: number;
+  stopPollMs: number;
+}
+
 export interface Config {
+  /** Undefined: host name + RTMP port, decided once the port is bound. */
+  nodeId?: string;
+  catalog: CatalogConfig;
+  cluster: ClusterConfig;
   http: { host: string; port: number };
   rtmp: { host: string; port: number };
   publicHost: string;
@@ -171,6 +209,7 @@ const ENV_OVERRIDES: [string, string[], 'string' | 'number'][] = [
   ['LIVECHANNEL_DATA_DIR', ['dataDir'], 'string'],
   ['LIVECHANNEL_DEFAULT_BUCKET', ['defaultBucket'], 'string'],
   ['LIVECHANNEL_LOG_LEVEL', ['logLevel'], 'string'],
+  ['LIVECHANNEL_NODE_ID', ['nodeId'], 'string'],
 ];
 
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
@@ -205,6 +244,10 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ConfigError('(config): must be a JSON object');
   const raw = structuredClone(input) as Record<string, unknown>;
   applyEnv(raw, env);
+  if (env.LIVECHANNEL_DATABASE_URL) {
+    const poolSize = (raw.catalog as { poolSize?: number } | undefined)?.poolSize;
+    raw.catalog = { type: 'postgres', url: env.LIVECHANNEL_DATABASE_URL, ...(poolSize ? { poolSize } : {}) };
+  }
   const result = schema.safeParse(raw);
   if (!result.success) throw new ConfigError(formatIssues(result.error));
   const c = result.data;
@@ -238,6 +281,9 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
   if (!names.has(defaultBucket)) throw new ConfigError(`defaultBucket: "${defaultBucket}" is not one of the configured buckets`);
 
   return {
+    nodeId: c.nodeId,
+    catalog: c.catalog,
+    cluster: c.cluster,
     http: c.http,
     rtmp: c.rtmp,
     publicHost: c.publicHost ?? c.http.host,

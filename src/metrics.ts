@@ -33,6 +33,18 @@ export class Metrics {
     help: 'Publishers replaced by a new publish with the same channel after sending no media for limits.rtmpTakeoverSilenceMs',
     registers: [this.registry],
   });
+  /** Prometheus' "info" idiom: the node id as a label on a constant 1, joinable onto any series. */
+  readonly nodeInfo = new Gauge({ name: 'livechannel_node_info', help: 'This gateway node (label node)', labelNames: ['node'] as const, registers: [this.registry] });
+  readonly leaseRenewFailures = new Counter({
+    name: 'livechannel_lease_renew_failures_total',
+    help: 'Publish lease renewals that failed (catalog unreachable) or found the lease taken over',
+    registers: [this.registry],
+  });
+  readonly leaseHandovers = new Counter({
+    name: 'livechannel_lease_handovers_total',
+    help: 'Publish leases taken by this node from an earlier owner (expired or released)',
+    registers: [this.registry],
+  });
   readonly limitHits = new Counter({ name: 'livechannel_limit_hits_total', help: 'Limits reached, by limit', labelNames: ['limit'] as const, registers: [this.registry] });
   readonly apiRequests = new Counter({ name: 'livechannel_api_requests_total', help: 'HTTP API requests by operation and status', labelNames: ['op', 'status'] as const, registers: [this.registry] });
 

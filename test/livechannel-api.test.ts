@@ -118,14 +118,16 @@ describe('LiveChannel API driven by the real ali-oss client (path-style, 127.0.0
     const c = t.client();
     await c.putChannel('ch-pushed', config());
     const base = Date.parse('2026-01-01T00:00:00Z');
+    const lease = await t.app.catalog.acquireLease({ bucket: 'media', channel: 'ch-pushed', nodeId: 'n', remoteAddr: 'r', ttlMs: 10_000, now: base });
+    if (!lease.ok) throw new Error('lease refused');
     for (let i = 0; i < 12; i++) {
-      const p = await t.app.catalog.startPush('media', 'ch-pushed', `10.0.0.${i}:5000`, base + i * 60_000);
-      if (i < 11) await t.app.catalog.endPush(p.id, base + i * 60_000 + 30_000, 'unpublished');
+      const p = await t.app.catalog.startPush('media', 'ch-pushed', `10.0.0.${i}:5000`, base + i * 60_000, 'n', lease.token);
+      if (i < 11) await t.app.catalog.endPush(p.id, base + i * 60_000 + 30_000, 'unpublished', lease.token);
     }
     const { records } = await c.getChannelHistory('ch-pushed');
     expect(records).toHaveLength(10);
-    expect(records[0]).toEqual({ StartTime: '2026-01-01T00:02:00.000Z', EndTime: '2026-01-01T00:02:30.000Z', RemoteAddr: '10.0.0.2:5000', EndReason: 'unpublished' });
-    expect(records[9]).toEqual({ StartTime: '2026-01-01T00:11:00.000Z', RemoteAddr: '10.0.0.11:5000' });
+    expect(records[0]).toEqual({ StartTime: '2026-01-01T00:02:00.000Z', EndTime: '2026-01-01T00:02:30.000Z', RemoteAddr: '10.0.0.2:5000', EndReason: 'unpublished', NodeId: 'n' });
+    expect(records[9]).toEqual({ StartTime: '2026-01-01T00:11:00.000Z', RemoteAddr: '10.0.0.11:5000', NodeId: 'n' });
   });
 
   it('deleteChannel answers 204, then the channel is gone (404) and its files stay', async () => {
@@ -155,8 +157,10 @@ describe('LiveChannel API driven by the real ali-oss client (path-style, 127.0.0
     const c = t.client();
     await c.putChannel('ch-vod', config());
     const t0 = Date.parse('2026-03-01T10:00:00Z');
+    const lease = await t.app.catalog.acquireLease({ bucket: 'media', channel: 'ch-vod', nodeId: 'n', remoteAddr: 'r', ttlMs: 10_000, now: t0 });
+    if (!lease.ok) throw new Error('lease refused');
     const seg = (pushId: number, sequence: number, startTime: number) =>
-      t.app.catalog.addSegment({ bucket: 'media', channel: 'ch-vod', pushId, sequence, key: `ch-vod/p${pushId}-${sequence}.ts`, startTime, durationMs: 4000, discontinuity: false });
+      t.app.catalog.addSegment({ bucket: 'media', channel: 'ch-vod', pushId, sequence, key: `ch-vod/p${pushId}-${sequence}.ts`, startTime, durationMs: 4000, discontinuity: false }, lease.token);
     await seg(1, 0, t0);
     await seg(1, 1, t0 + 4000);
     await seg(2, 2, t0 + 60_000);

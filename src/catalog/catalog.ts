@@ -20,10 +20,10 @@ export interface Channel extends ChannelConfig {
 
 /**
  * Why a push ended: the publisher unpublished or its connection closed; the gateway stopped it
- * (channel disabled, no media, replaced by a new publisher after going silent, shutdown); or
- * the process died and a later start closed the record (interrupted).
+ * (channel disabled, no media, replaced by a new publisher after going silent, shutdown, its
+ * publish lease lost); or the node died and another one closed the record (interrupted).
  */
-export const PUSH_END_REASONS = ['unpublished', 'disconnected', 'disabled', 'idle', 'replaced', 'shutdown', 'interrupted'] as const;
+export const PUSH_END_REASONS = ['unpublished', 'disconnected', 'disabled', 'idle', 'replaced', 'shutdown', 'lease_lost', 'interrupted'] as const;
 export type PushEndReason = (typeof PUSH_END_REASONS)[number];
 
 export interface PushRecord {
@@ -36,6 +36,53 @@ export interface PushRecord {
   endTime?: number;
   endReason?: PushEndReason;
   remoteAddr: string;
+  /** The gateway node that took the push. */
+  nodeId: string;
+}
+
+/**
+ * A catalog write of a push whose publish lease has passed to a newer owner (its fencing
+ * token is no longer the channel's): refused, so a stale node cannot overwrite what the
+ * current owner writes.
+ */
+export class FencedError extends Error {
+  constructor(bucket: string, channel: string, token: number) {
+    super(`the publish lease of ${bucket}/${channel} is no longer held with token ${token}`);
+    this.name = 'FencedError';
+  }
+}
+
+/** Who holds a channel's publish lease. */
+export interface LeaseHolder {
+  nodeId: string;
+  remoteAddr: string;
+  token: number;
+  /** Epoch ms. */
+  acquiredAt: number;
+  expiresAt: number;
+  /** The owner's live stat, published as it renews (JSON; undefined before the first renewal). */
+  stat?: string;
+  /** A stop someone asked the owner for (e.g. "disabled"), not yet carried out. */
+  stopRequest?: PushEndReason;
+}
+
+export interface LeaseRequest {
+  bucket: string;
+  channel: string;
+  nodeId: string;
+  remoteAddr: string;
+  ttlMs: number;
+  now: number;
+}
+
+export type LeaseResult = { ok: true; token: number; closedPushes: number } | { ok: false; holder: LeaseHolder };
+
+/** A channel whose lease this node holds and that someone asked to stop. */
+export interface StopRequest {
+  bucket: string;
+  channel: string;
+  token: number;
+  reason: PushEndReason;
 }
 
 export interface SegmentRecord {
@@ -61,6 +108,8 @@ export interface ListChannelsQuery {
 }
 
 export interface Catalog {
+  /** Connects and brings the schema up to date, where that takes I/O; before any other call. */
+  open?(): Promise<void>;
   getChannel(bucket: string, name: string): Promise<Channel | undefined>;
   /** Creates or replaces a channel's configuration. */
   putChannel(bucket: string, name: string, config: ChannelConfig, now?: number): Promise<Channel>;
@@ -68,19 +117,45 @@ export interface Catalog {
   deleteChannel(bucket: string, name: string): Promise<boolean>;
   listChannels(bucket: string, query: ListChannelsQuery): Promise<{ channels: Channel[]; truncated: boolean }>;
 
-  startPush(bucket: string, channel: string, remoteAddr: string, startTime: number): Promise<PushRecord>;
-  endPush(id: number, endTime: number, reason: PushEndReason): Promise<void>;
-  /** Closes pushes left open by a crash; returns how many. */
+  startPush(bucket: string, channel: string, remoteAddr: string, startTime: number, nodeId: string, leaseToken: number): Promise<PushRecord>;
+  /** Closes a push; FencedError when its lease token is no longer the channel's. */
+  endPush(id: number, endTime: number, reason: PushEndReason, leaseToken: number): Promise<void>;
+  /** Closes pushes left open by a crash whose publish lease is gone (expired or never taken); returns how many. */
   closeOpenPushes(endTime: number): Promise<number>;
   /** The most recent pushes, oldest first. */
   recentPushes(bucket: string, channel: string, limit: number): Promise<PushRecord[]>;
 
-  addSegment(segment: SegmentRecord): Promise<void>;
+  /** Indexes a stored segment; FencedError when `leaseToken` is no longer the channel's. */
+  addSegment(segment: SegmentRecord, leaseToken: number): Promise<void>;
   /** Segments whose first frame lies in [fromMs, toMs], in order. */
   segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]>;
 
   getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined>;
-  savePlaylistState(bucket: string, channel: string, playlistName: string, state: PlaylistResume): Promise<void>;
+  /** FencedError when `leaseToken` is no longer the channel's. */
+  savePlaylistState(bucket: string, channel: string, playlistName: string, state: PlaylistResume, leaseToken: number): Promise<void>;
+
+  /**
+   * Publish leases: one publisher per channel across every process and node sharing this
+   * catalog. Taking one is a single atomic statement; it succeeds when the channel has no
+   * lease or its lease expired, and then bumps the channel's fencing token (which only grows)
+   * and closes the pushes the expired owner left open.
+   */
+  acquireLease(req: LeaseRequest): Promise<LeaseResult>;
+  /** Extends a lease still held with `token` (publishing the owner's stat); false when it is not. */
+  renewLease(bucket: string, channel: string, token: number, ttlMs: number, now: number, stat: string): Promise<boolean>;
+  releaseLease(bucket: string, channel: string, token: number): Promise<void>;
+  /** The unexpired lease on a channel. */
+  getLease(bucket: string, channel: string, now: number): Promise<LeaseHolder | undefined>;
+  /** Asks a channel's lease holder to stop its publisher; false when nobody holds it. */
+  requestStop(bucket: string, channel: string, reason: PushEndReason, now: number): Promise<boolean>;
+  /** Stops asked of this node: requested ones, and its channels that were disabled or deleted. */
+  pendingStops(nodeId: string, now: number): Promise<StopRequest[]>;
+  /** Releases every lease a node holds: at start, those its previous run died holding. */
+  releaseNodeLeases(nodeId: string): Promise<number>;
+  /** Calls `listener` soon after a stop is requested or a channel disabled anywhere (where the database can tell). */
+  onStopRequested?(listener: () => void): void;
+  /** Whether the database answers (for /readyz). */
+  ping(): Promise<boolean>;
 
   close(): Promise<void>;
 }

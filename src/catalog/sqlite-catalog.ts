@@ -1,7 +1,22 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Catalog, Channel, ChannelConfig, ChannelStatus, ListChannelsQuery, PlaylistResume, PushEndReason, PushRecord, SegmentRecord } from './catalog.js';
+import {
+  FencedError,
+  type Catalog,
+  type Channel,
+  type ChannelConfig,
+  type ChannelStatus,
+  type LeaseHolder,
+  type LeaseRequest,
+  type LeaseResult,
+  type ListChannelsQuery,
+  type PlaylistResume,
+  type PushEndReason,
+  type PushRecord,
+  type SegmentRecord,
+  type StopRequest,
+} from './catalog.js';
 
 /** Schema versions, applied in order; PRAGMA user_version records the last one applied. */
 export const MIGRATIONS: string[] = [
@@ -45,6 +60,22 @@ export const MIGRATIONS: string[] = [
      PRIMARY KEY (bucket, channel, name)
    ) WITHOUT ROWID;`,
   `ALTER TABLE pushes ADD COLUMN end_reason TEXT;`,
+  `ALTER TABLE pushes ADD COLUMN node_id TEXT NOT NULL DEFAULT '';
+   ALTER TABLE pushes ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX pushes_open ON pushes (bucket, channel) WHERE end_time IS NULL;
+   CREATE TABLE leases (
+     bucket TEXT NOT NULL,
+     channel TEXT NOT NULL,
+     node_id TEXT NOT NULL,
+     remote_addr TEXT NOT NULL,
+     token INTEGER NOT NULL,
+     acquired_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     stat TEXT,
+     stop_request TEXT,
+     PRIMARY KEY (bucket, channel)
+   ) WITHOUT ROWID;
+   CREATE INDEX leases_by_node ON leases (node_id, expires_at);`,
 ];
 
 interface ChannelRow {
@@ -66,6 +97,17 @@ interface PushRow {
   end_time: number | null;
   end_reason: PushEndReason | null;
   remote_addr: string;
+  node_id: string;
+}
+
+interface LeaseRow {
+  node_id: string;
+  remote_addr: string;
+  token: number;
+  acquired_at: number;
+  expires_at: number;
+  stat: string | null;
+  stop_request: PushEndReason | null;
 }
 
 interface SegmentRow {
@@ -98,7 +140,21 @@ const toPush = (r: PushRow): PushRecord => ({
   endTime: r.end_time ?? undefined,
   endReason: r.end_reason ?? undefined,
   remoteAddr: r.remote_addr,
+  nodeId: r.node_id,
 });
+
+const toHolder = (r: LeaseRow): LeaseHolder => ({
+  nodeId: r.node_id,
+  remoteAddr: r.remote_addr,
+  token: r.token,
+  acquiredAt: r.acquired_at,
+  expiresAt: r.expires_at,
+  stat: r.stat ?? undefined,
+  stopRequest: r.stop_request ?? undefined,
+});
+
+/** A statement's extra condition: the channel's lease is (still) held with this token. */
+const HOLDS_LEASE = 'EXISTS (SELECT 1 FROM leases l WHERE l.bucket = @bucket AND l.channel = @channel AND l.token = @token)';
 
 const toSegment = (r: SegmentRow): SegmentRecord => ({
   bucket: r.bucket,
@@ -139,15 +195,45 @@ export class SqliteCatalog implements Catalog {
         `SELECT * FROM channels WHERE bucket = ? AND substr(name, 1, length(?)) = ? AND name > ?
          ORDER BY name LIMIT ?`,
       ),
-      startPush: db.prepare('INSERT INTO pushes (bucket, channel, start_time, remote_addr) VALUES (?, ?, ?, ?)'),
-      endPush: db.prepare('UPDATE pushes SET end_time = ?, end_reason = ? WHERE id = ? AND end_time IS NULL'),
-      closeOpen: db.prepare("UPDATE pushes SET end_time = max(start_time, ?), end_reason = 'interrupted' WHERE end_time IS NULL"),
+      startPush: db.prepare('INSERT INTO pushes (bucket, channel, start_time, remote_addr, node_id, lease_token) VALUES (?, ?, ?, ?, ?, ?)'),
+      endPush: db.prepare(
+        `UPDATE pushes SET end_time = @endTime, end_reason = @reason WHERE id = @id AND end_time IS NULL
+         AND EXISTS (SELECT 1 FROM leases l WHERE l.bucket = pushes.bucket AND l.channel = pushes.channel AND l.token = @token)`,
+      ),
+      pushById: db.prepare<[number], PushRow>('SELECT * FROM pushes WHERE id = ?'),
+      closeOpen: db.prepare(
+        `UPDATE pushes SET end_time = max(start_time, @now), end_reason = 'interrupted' WHERE end_time IS NULL
+         AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.bucket = pushes.bucket AND l.channel = pushes.channel
+                         AND l.token = pushes.lease_token AND l.expires_at > @now)`,
+      ),
+      closeOpenOfChannel: db.prepare(
+        "UPDATE pushes SET end_time = max(start_time, ?), end_reason = 'interrupted' WHERE bucket = ? AND channel = ? AND end_time IS NULL",
+      ),
+      acquire: db.prepare<[LeaseRequest & { expiresAt: number }], { token: number }>(
+        `INSERT INTO leases (bucket, channel, node_id, remote_addr, token, acquired_at, expires_at)
+         VALUES (@bucket, @channel, @nodeId, @remoteAddr, 1, @now, @expiresAt)
+         ON CONFLICT (bucket, channel) DO UPDATE SET node_id = excluded.node_id, remote_addr = excluded.remote_addr,
+           token = leases.token + 1, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,
+           stat = NULL, stop_request = NULL
+         WHERE leases.expires_at <= excluded.acquired_at
+         RETURNING token`,
+      ),
+      leaseRow: db.prepare<[string, string], LeaseRow>('SELECT * FROM leases WHERE bucket = ? AND channel = ?'),
+      renew: db.prepare('UPDATE leases SET expires_at = ?, stat = ? WHERE bucket = ? AND channel = ? AND token = ? AND expires_at > 0'),
+      release: db.prepare('UPDATE leases SET expires_at = 0, stat = NULL, stop_request = NULL WHERE bucket = ? AND channel = ? AND token = ?'),
+      releaseNode: db.prepare('UPDATE leases SET expires_at = 0, stat = NULL, stop_request = NULL WHERE node_id = ? AND expires_at > 0'),
+      requestStop: db.prepare('UPDATE leases SET stop_request = ? WHERE bucket = ? AND channel = ? AND expires_at > ?'),
+      pendingStops: db.prepare<[string, number], { bucket: string; channel: string; token: number; reason: PushEndReason }>(
+        `SELECT l.bucket, l.channel, l.token, coalesce(l.stop_request, 'disabled') AS reason
+         FROM leases l LEFT JOIN channels c ON c.bucket = l.bucket AND c.name = l.channel
+         WHERE l.node_id = ? AND l.expires_at > ? AND (l.stop_request IS NOT NULL OR c.name IS NULL OR c.status = 'disabled')`,
+      ),
       recentPushes: db.prepare<[string, string, number], PushRow>(
         'SELECT * FROM pushes WHERE bucket = ? AND channel = ? ORDER BY id DESC LIMIT ?',
       ),
       addSegment: db.prepare(
         `INSERT OR REPLACE INTO segments (bucket, channel, push_id, sequence, object_key, start_time, duration_ms, discontinuity)
-         VALUES (@bucket, @channel, @pushId, @sequence, @key, @startTime, @durationMs, @discontinuity)`,
+         SELECT @bucket, @channel, @pushId, @sequence, @key, @startTime, @durationMs, @discontinuity WHERE ${HOLDS_LEASE}`,
       ),
       segmentsBetween: db.prepare<[string, string, number, number], SegmentRow>(
         `SELECT * FROM segments WHERE bucket = ? AND channel = ? AND start_time BETWEEN ? AND ?
@@ -155,7 +241,7 @@ export class SqliteCatalog implements Catalog {
       ),
       getPlaylist: db.prepare<[string, string, string], { state: string }>('SELECT state FROM playlists WHERE bucket = ? AND channel = ? AND name = ?'),
       savePlaylist: db.prepare(
-        `INSERT INTO playlists (bucket, channel, name, state, updated) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO playlists (bucket, channel, name, state, updated) SELECT @bucket, @channel, @name, @state, @updated WHERE ${HOLDS_LEASE}
          ON CONFLICT (bucket, channel, name) DO UPDATE SET state = excluded.state, updated = excluded.updated`,
       ),
     };
@@ -185,25 +271,65 @@ export class SqliteCatalog implements Catalog {
     return { channels: rows.slice(0, q.maxKeys).map(toChannel), truncated: rows.length > q.maxKeys };
   }
 
-  async startPush(bucket: string, channel: string, remoteAddr: string, startTime: number): Promise<PushRecord> {
-    const id = Number(this.stmts.startPush.run(bucket, channel, startTime, remoteAddr).lastInsertRowid);
-    return { id, bucket, channel, startTime, remoteAddr };
+  async startPush(bucket: string, channel: string, remoteAddr: string, startTime: number, nodeId: string, leaseToken: number): Promise<PushRecord> {
+    const id = Number(this.stmts.startPush.run(bucket, channel, startTime, remoteAddr, nodeId, leaseToken).lastInsertRowid);
+    return { id, bucket, channel, startTime, remoteAddr, nodeId };
   }
 
-  async endPush(id: number, endTime: number, reason: PushEndReason): Promise<void> {
-    this.stmts.endPush.run(endTime, reason, id);
+  async endPush(id: number, endTime: number, reason: PushEndReason, leaseToken: number): Promise<void> {
+    if (this.stmts.endPush.run({ id, endTime, reason, token: leaseToken }).changes > 0) return;
+    const push = this.stmts.pushById.get(id);
+    if (push && this.stmts.leaseRow.get(push.bucket, push.channel)?.token !== leaseToken) throw new FencedError(push.bucket, push.channel, leaseToken);
   }
 
   async closeOpenPushes(endTime: number): Promise<number> {
-    return this.stmts.closeOpen.run(endTime).changes;
+    return this.stmts.closeOpen.run({ now: endTime }).changes;
+  }
+
+  async acquireLease(req: LeaseRequest): Promise<LeaseResult> {
+    return this.db.transaction((): LeaseResult => {
+      const row = this.stmts.acquire.get({ ...req, expiresAt: req.now + req.ttlMs });
+      if (!row) return { ok: false, holder: toHolder(this.stmts.leaseRow.get(req.bucket, req.channel)!) };
+      // whatever push is still open on the channel belonged to an owner whose lease expired
+      const closedPushes = this.stmts.closeOpenOfChannel.run(req.now, req.bucket, req.channel).changes;
+      return { ok: true, token: row.token, closedPushes };
+    }).immediate();
+  }
+
+  async renewLease(bucket: string, channel: string, token: number, ttlMs: number, now: number, stat: string): Promise<boolean> {
+    return this.stmts.renew.run(now + ttlMs, stat, bucket, channel, token).changes > 0;
+  }
+
+  async releaseLease(bucket: string, channel: string, token: number): Promise<void> {
+    this.stmts.release.run(bucket, channel, token);
+  }
+
+  /** Releases every lease a node holds (its previous run died holding them). */
+  async releaseNodeLeases(nodeId: string): Promise<number> {
+    return this.stmts.releaseNode.run(nodeId).changes;
+  }
+
+  async getLease(bucket: string, channel: string, now: number): Promise<LeaseHolder | undefined> {
+    const row = this.stmts.leaseRow.get(bucket, channel);
+    return row && row.expires_at > now ? toHolder(row) : undefined;
+  }
+
+  async requestStop(bucket: string, channel: string, reason: PushEndReason, now: number): Promise<boolean> {
+    return this.stmts.requestStop.run(reason, bucket, channel, now).changes > 0;
+  }
+
+  async pendingStops(nodeId: string, now: number): Promise<StopRequest[]> {
+    return this.stmts.pendingStops.all(nodeId, now);
   }
 
   async recentPushes(bucket: string, channel: string, limit: number): Promise<PushRecord[]> {
     return this.stmts.recentPushes.all(bucket, channel, limit).map(toPush).reverse();
   }
 
-  async addSegment(s: SegmentRecord): Promise<void> {
-    this.stmts.addSegment.run({ ...s, discontinuity: s.discontinuity ? 1 : 0 });
+  async addSegment(s: SegmentRecord, leaseToken: number): Promise<void> {
+    if (this.stmts.addSegment.run({ ...s, discontinuity: s.discontinuity ? 1 : 0, token: leaseToken }).changes === 0) {
+      throw new FencedError(s.bucket, s.channel, leaseToken);
+    }
   }
 
   async segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]> {
@@ -215,8 +341,13 @@ export class SqliteCatalog implements Catalog {
     return row && (JSON.parse(row.state) as PlaylistResume);
   }
 
-  async savePlaylistState(bucket: string, channel: string, playlistName: string, state: PlaylistResume): Promise<void> {
-    this.stmts.savePlaylist.run(bucket, channel, playlistName, JSON.stringify(state), Date.now());
+  async savePlaylistState(bucket: string, channel: string, playlistName: string, state: PlaylistResume, leaseToken: number): Promise<void> {
+    const saved = this.stmts.savePlaylist.run({ bucket, channel, name: playlistName, state: JSON.stringify(state), updated: Date.now(), token: leaseToken });
+    if (saved.changes === 0) throw new FencedError(bucket, channel, leaseToken);
+  }
+
+  async ping(): Promise<boolean> {
+    return this.db.open;
   }
 
   /** PRAGMA integrity_check result ("ok" when healthy). */

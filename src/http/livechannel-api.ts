@@ -56,7 +56,7 @@ function urlsOf(deps: ApiDeps, c: Pick<Channel, 'bucket' | 'name' | 'playlistNam
 export async function putLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   validateChannelName(req.key);
   const config = parseChannelConfiguration(parseXmlBody(req.body));
-  if (deps.live.stat(req.bucket, req.key)) throw errors.liveChannelInUse(req.key, 'recreating it');
+  if (await deps.live.stat(req.bucket, req.key)) throw errors.liveChannelInUse(req.key, 'recreating it');
   const channel = await deps.catalog.putChannel(req.bucket, req.key, config);
   return xml({ CreateLiveChannelResult: urlsOf(deps, channel) });
 }
@@ -68,7 +68,7 @@ export async function putLiveChannelStatus(deps: ApiDeps, req: ApiRequest): Prom
   }
   await requireChannel(deps, req.bucket, req.key);
   await deps.catalog.setChannelStatus(req.bucket, req.key, status);
-  if (status === 'disabled' && deps.live.stat(req.bucket, req.key)) {
+  if (status === 'disabled' && (await deps.live.stat(req.bucket, req.key))) {
     await deps.live.disconnect(req.bucket, req.key, 'the live channel was disabled');
   }
   return { status: 200 };
@@ -87,7 +87,7 @@ export async function getLiveChannelInfo(deps: ApiDeps, req: ApiRequest): Promis
 
 export async function getLiveChannelStat(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   const c = await requireChannel(deps, req.bucket, req.key);
-  const live = deps.live.stat(req.bucket, req.key);
+  const live = await deps.live.stat(req.bucket, req.key);
   if (c.status === 'disabled') return xml({ LiveChannelStat: { Status: 'Disabled' } });
   if (!live) return xml({ LiveChannelStat: { Status: 'Idle' } });
   const stat: Record<string, unknown> = { Status: 'Live', ConnectedTime: iso(live.connectedTime), RemoteAddr: live.remoteAddr };
@@ -109,8 +109,9 @@ export async function getLiveChannelHistory(deps: ApiDeps, req: ApiRequest): Pro
     StartTime: iso(p.startTime),
     ...(p.endTime === undefined ? {} : { EndTime: iso(p.endTime) }),
     RemoteAddr: p.remoteAddr,
-    // livechannel's addition to the OSS record (SDKs pass unknown elements through)
+    // livechannel's additions to the OSS record (SDKs pass unknown elements through)
     ...(p.endReason === undefined ? {} : { EndReason: p.endReason }),
+    ...(p.nodeId ? { NodeId: p.nodeId } : {}),
   }));
   return xml({ LiveChannelHistory: records.length ? { LiveRecord: records } : '' });
 }
@@ -143,7 +144,7 @@ export async function listLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<A
 
 export async function deleteLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   await requireChannel(deps, req.bucket, req.key);
-  if (deps.live.stat(req.bucket, req.key)) throw errors.liveChannelInUse(req.key, 'deleting it');
+  if (await deps.live.stat(req.bucket, req.key)) throw errors.liveChannelInUse(req.key, 'deleting it');
   await deps.catalog.deleteChannel(req.bucket, req.key);
   return { status: 204 };
 }

@@ -27,8 +27,10 @@ export interface HttpServerOptions extends api.ApiDeps {
   keyBuckets?: ReadonlyMap<string, ReadonlySet<string>>;
   maxBodyBytes?: number;
   onLimit?: (limit: string, peer: string) => void;
-  /** Ready to take work (catalog open, listening); /readyz answers 503 until then. */
-  ready: () => boolean;
+  /** Ready to take work (catalog open and answering, listening); /readyz answers 503 otherwise. */
+  ready: () => boolean | Promise<boolean>;
+  /** This gateway's node id, on every log line. */
+  nodeId?: string;
   buckets: BucketConfig[];
   defaultBucket: string;
   publicHost: string;
@@ -202,7 +204,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const now = opts.now ?? Date.now;
 
   const app = Fastify({
-    logger: { level: opts.logLevel },
+    logger: { level: opts.logLevel, ...(opts.nodeId ? { base: { pid: process.pid, node: opts.nodeId } } : {}) },
     bodyLimit: opts.maxBodyBytes ?? MAX_OBJECT_BYTES,
     genReqId: () => randomBytes(12).toString('hex').toUpperCase(),
     // Errors Fastify raises before routing (a URL it cannot decode) get OSS XML too.
@@ -266,7 +268,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   // Operations. These names shadow objects of the same name in the default bucket.
   app.get('/healthz', async (_req, reply) => reply.type('application/json').send({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) =>
-    opts.ready() ? reply.type('application/json').send({ status: 'ready' }) : reply.code(503).type('application/json').send({ status: 'starting' }),
+    (await opts.ready()) ? reply.type('application/json').send({ status: 'ready' }) : reply.code(503).type('application/json').send({ status: 'starting' }),
   );
   app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
   app.addHook('onResponse', async (req, reply) => {

@@ -1,10 +1,10 @@
-import type { LiveSessions, LiveStat } from '../live/live-sessions.js';
+import type { LiveStat } from '../live/live-sessions.js';
 import type { LiveSession } from './live-session.js';
 
 const keyOf = (bucket: string, channel: string) => `${bucket}\u0000${channel}`;
 
-/** The live publishes, one per channel; what the API asks about and can stop. */
-export class LiveRegistry implements LiveSessions {
+/** This node's live publishes, one per channel; what the API asks about and can stop. */
+export class LiveRegistry {
   private readonly sessions = new Map<string, LiveSession>();
   /** Channels whose publish is being set up (claimed before any await). */
   private readonly claims = new Set<string>();

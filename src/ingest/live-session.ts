@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Catalog, Channel, PlaylistResume, PushEndReason, PushRecord } from '../catalog/catalog.js';
+import { FencedError, type Catalog, type Channel, type PlaylistResume, type PushEndReason, type PushRecord } from '../catalog/catalog.js';
 import type { LiveStat } from '../live/live-sessions.js';
 import { TAG_AUDIO, TAG_VIDEO } from '../media/flv.js';
 import { LivePackager, type PackagerEvent } from '../media/packager.js';
@@ -18,8 +18,17 @@ export interface PublisherControl {
   stop(reason: PushEndReason, description: string): Promise<void>;
 }
 
+/** The channel's publish lease, as the session needs it. */
+export interface SessionLease {
+  token: number;
+  /** Whether this node may still write for the channel. */
+  holds(): boolean;
+}
+
 export interface LiveSessionOptions {
   bucket: string;
+  nodeId: string;
+  lease: SessionLease;
   channel: Channel;
   playlistName: string;
   remoteAddr: string;
@@ -31,7 +40,7 @@ export interface LiveSessionOptions {
   log: FastifyBaseLogger;
   now: () => number;
   /** Called once the session has flushed everything and closed its history record. */
-  onEnded: (session: LiveSession) => void;
+  onEnded: (session: LiveSession) => void | Promise<void>;
 }
 
 /**
@@ -57,6 +66,8 @@ export class LiveSession implements MediaSink {
   private pauseReading: ((paused: boolean) => void) | undefined;
   private paused = false;
   private ended: Promise<void> | undefined;
+  /** A catalog write was refused: another node owns the channel now. */
+  private fenced = false;
 
   private constructor(private readonly o: LiveSessionOptions, resume: PlaylistResume | undefined) {
     this.bucket = o.bucket;
@@ -80,22 +91,30 @@ export class LiveSession implements MediaSink {
       playlistKey: `${o.channel.name}/${o.playlistName}`,
       fragCount: o.channel.fragCount,
       resume: resume?.playlist,
+      mayWrite: () => !this.fenced && o.lease.holds(),
       onSegmentStored: (seg) =>
-        o.catalog.addSegment({
-          bucket: this.bucket,
-          channel: this.channelName,
-          pushId: this.push!.id,
-          sequence: seg.sequence,
-          key: seg.key,
-          startTime: seg.startTime,
-          durationMs: seg.durationMs,
-          discontinuity: seg.discontinuity,
-        }),
+        this.fencedWrite('index a segment', () =>
+          o.catalog.addSegment(
+            {
+              bucket: this.bucket,
+              channel: this.channelName,
+              pushId: this.push!.id,
+              sequence: seg.sequence,
+              key: seg.key,
+              startTime: seg.startTime,
+              durationMs: seg.durationMs,
+              discontinuity: seg.discontinuity,
+            },
+            o.lease.token,
+          ),
+        ),
       onProgress: () => this.updateFlow(),
       releaseChunks: (chunks) => tsChunkPool.give(chunks),
       onPlaylistStored: (playlist) => {
         const { nextSequence, timelineEndMs } = this.packager.resumeState();
-        return o.catalog.savePlaylistState(this.bucket, this.channelName, o.playlistName, { playlist, nextSequence, timelineEndMs });
+        return this.fencedWrite('save the playlist state', () =>
+          o.catalog.savePlaylistState(this.bucket, this.channelName, o.playlistName, { playlist, nextSequence, timelineEndMs }, o.lease.token),
+        );
       },
     });
   }
@@ -103,7 +122,7 @@ export class LiveSession implements MediaSink {
   static async open(o: LiveSessionOptions): Promise<LiveSession> {
     const resume = await o.catalog.getPlaylistState(o.bucket, o.channel.name, o.playlistName);
     const session = new LiveSession(o, resume);
-    session.push = await o.catalog.startPush(o.bucket, o.channel.name, o.remoteAddr, session.connectedTime);
+    session.push = await o.catalog.startPush(o.bucket, o.channel.name, o.remoteAddr, session.connectedTime, o.nodeId, o.lease.token);
     o.metrics.publishersLive.inc();
     o.log.info({ bucket: o.bucket, channel: o.channel.name, remote: o.remoteAddr, push: session.push.id, playlist: o.playlistName }, 'publish started');
     return session;
@@ -150,15 +169,41 @@ export class LiveSession implements MediaSink {
       if (this.paused) this.pauseReading?.(false);
       this.carryOut(this.packager.finish());
       await this.uploader.finish();
-      if (this.push) await this.o.catalog.endPush(this.push.id, this.o.now(), reason);
+      if (this.push) await this.fencedWrite('close the push record', () => this.o.catalog.endPush(this.push!.id, this.o.now(), reason, this.o.lease.token));
       this.o.metrics.publishersLive.dec();
       this.o.log.info(
         { bucket: this.bucket, channel: this.channelName, push: this.push?.id, reason, detail, bytesIn: this.bytesIn, ...this.uploader.stats, ...this.packager.stats },
         'publish ended',
       );
-      this.o.onEnded(this);
+      await this.o.onEnded(this);
     })();
     return this.ended;
+  }
+
+  /**
+   * A catalog write of this push. Refused (fenced) when another node took the channel's
+   * lease: nothing more is written, and the publisher is stopped. Other catalog errors are
+   * logged; the segment stays in storage and in the live playlist.
+   */
+  private async fencedWrite(what: string, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      if (err instanceof FencedError) {
+        if (!this.fenced) {
+          this.fenced = true;
+          this.o.log.error({ bucket: this.bucket, channel: this.channelName, token: this.o.lease.token }, `catalog refused to ${what}: another node holds the channel's publish lease now; stopping`);
+          void this.publisher?.stop('lease_lost', 'This node lost the channel\'s publish lease; stopping.');
+        }
+        return;
+      }
+      this.o.log.error({ err, bucket: this.bucket, channel: this.channelName }, `could not ${what} in the catalog`);
+    }
+  }
+
+  /** How long the publisher has sent no media (0 when unknown). */
+  get silentMs(): number {
+    return this.publisher?.msSinceMedia() ?? 0;
   }
 
   /** Segment bytes received but not yet in storage. */

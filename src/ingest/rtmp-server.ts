@@ -1,6 +1,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Catalog, PushEndReason } from '../catalog/catalog.js';
+import type { Catalog, LeaseHolder, PushEndReason } from '../catalog/catalog.js';
+import type { PublishedStat } from '../cluster/cluster-live.js';
+import type { AcquireResult, PublishLeases } from '../cluster/publish-leases.js';
 import type { BucketConfig, LimitsConfig } from '../config.js';
 import type { LimitReporter } from '../limits.js';
 import type { Metrics } from '../metrics.js';
@@ -21,6 +23,10 @@ const STOP_CODES: Partial<Record<PushEndReason, string>> = {
 
 export interface IngestOptions {
   catalog: Catalog;
+  nodeId: string;
+  leases: PublishLeases;
+  /** How often a lease holder looks for stops asked of it (bounds a cross-node takeover's wait). */
+  stopPollMs: number;
   buckets: BucketConfig[];
   defaultBucket: string;
   publicHost: string;
@@ -117,8 +123,32 @@ export class RtmpIngest implements PublishAuthorizer {
         return { ok: false, code: 'NetStream.Publish.BadName', description: `Live channel "${channel}" is already being pushed to${by}; one publisher at a time.` };
       }
     }
+    // one publisher per channel across every node and process sharing the catalog
+    let acquired: AcquireResult;
+    try {
+      acquired = await this.o.leases.acquire(grant.bucket, channel, connection.remoteAddr);
+      if (!acquired.ok && (await this.askSilentRemoteToStop(grant.bucket, channel, acquired.holder, connection))) {
+        acquired = await this.acquireWithin(grant.bucket, channel, connection.remoteAddr, this.o.stopPollMs + 3000);
+      }
+    } catch (err) {
+      this.registry.unclaim(grant.bucket, channel);
+      throw err;
+    }
+    if (!acquired.ok) {
+      this.registry.unclaim(grant.bucket, channel);
+      this.o.metrics.publishRejections.inc({ code: 'NetStream.Publish.BadName' });
+      const h = acquired.holder;
+      return {
+        ok: false,
+        code: 'NetStream.Publish.BadName',
+        description: `Live channel "${channel}" is already being pushed to (by ${h.remoteAddr} on node ${h.nodeId} since ${new Date(h.acquiredAt).toISOString()}); one publisher at a time.`,
+      };
+    }
+    const lease = acquired.lease;
     try {
       const session = await LiveSession.open({
+        nodeId: this.o.nodeId,
+        lease,
         bucket: grant.bucket,
         channel: grant.channel,
         playlistName: grant.playlistName,
@@ -130,17 +160,49 @@ export class RtmpIngest implements PublishAuthorizer {
         metrics: this.o.metrics,
         log: connection.log,
         now: this.now,
-        onEnded: (s) => this.registry.remove(s),
+        onEnded: async (s) => {
+          this.registry.remove(s);
+          await this.o.leases.release(lease);
+        },
       });
       session.publisher = {
         msSinceMedia: () => connection.msSinceMedia(),
         stop: (reason, description) => connection.stopPublish(STOP_CODES[reason] ?? 'NetStream.Publish.Stopped', description, reason),
       };
+      lease.owner = {
+        stat: () => JSON.stringify({ ...session.stat(), silentMs: session.silentMs, at: this.now() } satisfies PublishedStat & { at: number }),
+        stop: (reason, description) => void session.publisher?.stop(reason, description),
+      };
       this.registry.activate(session);
       return { ok: true, sink: session, description: `/live/${channel} is now published to bucket ${grant.bucket} (${grant.playlistName}).` };
     } catch (err) {
       this.registry.unclaim(grant.bucket, channel);
+      await this.o.leases.release(lease);
       throw err;
+    }
+  }
+
+  /**
+   * The same takeover rule when the silent publisher is on another node: its owner published
+   * how long its publisher had been silent with its last lease renewal; if that (plus the
+   * time since) passes the takeover silence, the owner is asked through the catalog to stop.
+   */
+  private async askSilentRemoteToStop(bucket: string, channel: string, holder: LeaseHolder, newcomer: RtmpConnection): Promise<boolean> {
+    if (!holder.stat) return false;
+    const { silentMs, at } = JSON.parse(holder.stat) as PublishedStat & { at: number };
+    const silentNow = silentMs > 0 ? silentMs + (this.now() - at) : 0;
+    if (silentNow < this.o.limits.rtmpTakeoverSilenceMs) return false;
+    this.o.metrics.publisherTakeovers.inc();
+    newcomer.log.warn({ bucket, channel, replaced: holder.remoteAddr, node: holder.nodeId, by: newcomer.remoteAddr, silentMs: silentNow }, 'asking another node to drop its silent publisher');
+    return this.o.catalog.requestStop(bucket, channel, 'replaced', this.now());
+  }
+
+  private async acquireWithin(bucket: string, channel: string, remoteAddr: string, ms: number): Promise<AcquireResult> {
+    const deadline = this.now() + ms;
+    for (;;) {
+      const r = await this.o.leases.acquire(bucket, channel, remoteAddr);
+      if (r.ok || this.now() >= deadline) return r;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 

@@ -24,14 +24,14 @@ export interface LiveStat {
 }
 
 export interface LiveSessions {
-  /** The live push on a channel, or undefined when nobody is pushing. */
-  stat(bucket: string, channel: string): LiveStat | undefined;
-  /** Ends the push on a channel (it was disabled); resolves once the publisher is gone. */
+  /** The live push on a channel, on whichever node holds it, or undefined when nobody is pushing. */
+  stat(bucket: string, channel: string): Promise<LiveStat | undefined>;
+  /** Ends the push on a channel (it was disabled), on whichever node holds it. */
   disconnect(bucket: string, channel: string, reason: string): Promise<void>;
 }
 
 /** Until ingest runs: nobody is ever live. */
 export const noLiveSessions: LiveSessions = {
-  stat: () => undefined,
+  stat: async () => undefined,
   disconnect: async () => {},
 };

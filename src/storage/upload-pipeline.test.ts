@@ -26,8 +26,9 @@ function segment(n: number, bytes = 1000): SegmentUpload {
   return { sequence: n, uri: `p${n}.ts`, key: `ch/p${n}.ts`, startTime: n * 2000, durationMs: 2000, discontinuity: false, chunks, size: bytes, closedAt: performance.now() };
 }
 
-function uploader(target: ObjectStore, metrics: Metrics, opts: { maxQueuedBytes?: number; onPlaylist?: (state: LivePlaylistState) => void } = {}) {
+function uploader(target: ObjectStore, metrics: Metrics, opts: { maxQueuedBytes?: number; onPlaylist?: (state: LivePlaylistState) => void; mayWrite?: () => boolean } = {}) {
   return new ChannelUploader({
+    mayWrite: opts.mayWrite,
     store: target,
     semaphore: new Semaphore(4),
     policy: { ...DEFAULT_UPLOAD_POLICY, maxQueuedBytes: opts.maxQueuedBytes ?? DEFAULT_UPLOAD_POLICY.maxQueuedBytes, backoff: { baseMs: 1, maxMs: 5 } },
@@ -101,5 +102,27 @@ describe('ChannelUploader', () => {
     expect(up.stats).toMatchObject({ written: 2, dropped: 1 });
     const text = readFileSync(join(dir, 'ch/playlist.m3u8'), 'utf8');
     expect(text.split('\n').filter((l) => l.endsWith('.ts') || l === '#EXT-X-DISCONTINUITY')).toEqual(['p0.ts', '#EXT-X-DISCONTINUITY', 'p2.ts']);
+  });
+});
+
+describe('a publish that lost its lease (fenced)', () => {
+  it('writes nothing more, drops what is queued, and still finishes', async () => {
+    const metrics = new Metrics();
+    let owns = true;
+    const u = uploader(store, metrics, { mayWrite: () => owns });
+    u.add(segment(0));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(join(dir, 'ch/p0.ts'))).toBe(true);
+    const before = readFileSync(join(dir, 'ch/playlist.m3u8'), 'utf8');
+    owns = false;
+    u.add(segment(1));
+    u.add(segment(2));
+    await u.finish();
+    expect(existsSync(join(dir, 'ch/p1.ts'))).toBe(false);
+    expect(existsSync(join(dir, 'ch/p2.ts'))).toBe(false);
+    // no ENDLIST either: the playlist belongs to the new owner now
+    expect(readFileSync(join(dir, 'ch/playlist.m3u8'), 'utf8')).toBe(before);
+    expect(u.stats).toMatchObject({ written: 1, dropped: 2 });
+    expect(await metrics.registry.getSingleMetricAsString('livechannel_segments_dropped_total')).toMatch(/reason="fenced"} 2/);
   });
 });

@@ -73,6 +73,11 @@ export interface ChannelUploaderOptions {
   onProgress?(): void;
   /** Segment chunks nobody will read again (recycled by the muxer). */
   releaseChunks?(chunks: readonly Uint8Array[]): void;
+  /**
+   * Whether this publish may still write to storage (it holds the channel's publish lease).
+   * Asked before every write; once false, what is left is dropped and nothing more is written.
+   */
+  mayWrite?(): boolean;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -91,6 +96,7 @@ export class ChannelUploader {
   private queuedBytes = 0;
   private gap = false;
   private running: Promise<void> | undefined;
+  private working = false;
   private deadline = Number.POSITIVE_INFINITY;
   private readonly sleep: (ms: number) => Promise<void>;
   readonly stats = { written: 0, dropped: 0, retries: 0, playlists: 0 };
@@ -114,14 +120,19 @@ export class ChannelUploader {
     for (let i = first; this.queuedBytes > this.o.policy.maxQueuedBytes && i < this.queue.length - 1; i++) {
       if (!this.queue[i]!.dropped) this.drop(this.queue[i]!, 'queue_full');
     }
-    this.running ??= this.work();
+    if (!this.running) {
+      const run = this.work();
+      // a run that ended without awaiting (every segment dropped) has already cleared
+      // `running`: keeping its settled promise there would make finish() wait forever
+      if (this.working) this.running = run;
+    }
   }
 
   /** Writes what is queued and a final playlist with EXT-X-ENDLIST; gives up after finishTimeoutMs. */
   async finish(): Promise<void> {
     this.deadline = Date.now() + this.o.policy.finishTimeoutMs;
     while (this.running) await this.running;
-    if (this.window.state.entries.length > 0) await this.writePlaylist(true);
+    if (this.window.state.entries.length > 0 && !this.fenced) await this.writePlaylist(true);
   }
 
   private account(bytes: number): void {
@@ -130,7 +141,11 @@ export class ChannelUploader {
     if (bytes < 0) this.o.onProgress?.();
   }
 
-  private drop(s: Pending, reason: 'queue_full' | 'storage_error' | 'shutdown'): void {
+  private get fenced(): boolean {
+    return this.o.mayWrite ? !this.o.mayWrite() : false;
+  }
+
+  private drop(s: Pending, reason: 'queue_full' | 'storage_error' | 'shutdown' | 'fenced'): void {
     if (s.dropped) return;
     s.dropped = true;
     if (s !== this.queue[0] || !this.running) this.o.releaseChunks?.(s.chunks);
@@ -142,9 +157,11 @@ export class ChannelUploader {
   }
 
   private async work(): Promise<void> {
+    this.working = true;
     try {
       while (this.queue.length > 0) {
         const s = this.queue[0]!;
+        if (!s.dropped && this.fenced) this.drop(s, 'fenced');
         if (!s.dropped) {
           // segments dropped from now on come after this one: the discontinuity goes after it
           const entry: PlaylistEntry = { sequence: s.sequence, uri: s.uri, duration: s.durationMs / 1000, discontinuity: s.discontinuity || this.gap };
@@ -156,7 +173,7 @@ export class ChannelUploader {
               await this.segmentStored(s, entry, droppedBefore);
               if (await this.writePlaylist(false)) this.observePublished(s);
             } else {
-              this.drop(s, Date.now() > this.deadline ? 'shutdown' : 'storage_error');
+              this.drop(s, this.fenced ? 'fenced' : Date.now() > this.deadline ? 'shutdown' : 'storage_error');
             }
           }
           this.o.releaseChunks?.(s.chunks); // written (or given up): nothing reads them any more
@@ -164,6 +181,7 @@ export class ChannelUploader {
         this.queue.shift();
       }
     } finally {
+      this.working = false;
       this.running = undefined;
     }
   }
@@ -177,6 +195,7 @@ export class ChannelUploader {
   private async publishTogether(s: Pending, entry: PlaylistEntry, droppedBefore: number): Promise<'published' | 'not-stored'> {
     const stage = this.o.store.stage?.bind(this.o.store);
     if (!stage) return 'not-stored';
+    if (this.fenced) return 'not-stored'; // the plain path refuses it
     const next = new LiveWindow(this.window.size, this.window.state);
     next.push(entry);
     const started = process.hrtime.bigint();
@@ -196,6 +215,10 @@ export class ChannelUploader {
     this.o.metrics.storageLatency.observe({ kind: 'segment', outcome: 'ok' }, seconds());
     await this.segmentStored(s, entry, droppedBefore);
     // segments dropped meanwhile come after this one: the staged playlist is still current
+    if (this.fenced) {
+      await staged?.discard();
+      return 'published';
+    }
     const committed = await staged?.commit().then(
       () => true,
       () => false,
@@ -242,6 +265,10 @@ export class ChannelUploader {
   /** One object with retries; false when it was given up (non-retryable, abandoned, past the deadline). */
   private async write(kind: 'segment' | 'playlist', key: string, data: ObjectData, contentType: string, abandoned: () => boolean): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
+      if (this.fenced) {
+        this.o.log.error({ channel: this.o.channel, key }, `${kind} write refused: this node no longer holds the channel's publish lease`);
+        return false;
+      }
       const started = process.hrtime.bigint();
       try {
         await this.o.semaphore.run(() => this.o.store.put(key, data, contentType));

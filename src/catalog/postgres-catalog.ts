@@ -1,0 +1,361 @@
+import pg from 'pg';
+import {
+  FencedError,
+  type Catalog,
+  type Channel,
+  type ChannelConfig,
+  type ChannelStatus,
+  type LeaseHolder,
+  type LeaseRequest,
+  type LeaseResult,
+  type ListChannelsQuery,
+  type PlaylistResume,
+  type PushEndReason,
+  type PushRecord,
+  type SegmentRecord,
+  type StopRequest,
+} from './catalog.js';
+import { PG_MIGRATIONS } from './postgres-migrations.js';
+
+export interface PostgresCatalogOptions {
+  url: string;
+  poolSize: number;
+  /** Log sink for the LISTEN connection's troubles. */
+  onError?: (err: Error, what: string) => void;
+}
+
+/** Advisory lock key that serialises migrations across nodes starting at once. */
+const MIGRATION_LOCK = 0x6c63_6d67; // "lcmg"
+const STOP_CHANNEL = 'livechannel_stop';
+
+// BIGINT columns hold epoch ms and ids, all far below 2^53: read them as numbers
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+interface ChannelRow {
+  bucket: string;
+  name: string;
+  description: string;
+  status: ChannelStatus;
+  frag_duration: number;
+  frag_count: number;
+  playlist_name: string;
+  last_modified: number;
+}
+
+const toChannel = (r: ChannelRow): Channel => ({
+  bucket: r.bucket,
+  name: r.name,
+  description: r.description,
+  status: r.status,
+  fragDuration: r.frag_duration,
+  fragCount: r.frag_count,
+  playlistName: r.playlist_name,
+  lastModified: r.last_modified,
+});
+
+const HOLDS_LEASE = (bucket: string, channel: string, token: string) =>
+  `EXISTS (SELECT 1 FROM leases l WHERE l.bucket = ${bucket} AND l.channel = ${channel} AND l.token = ${token})`;
+
+/** Named statements: parsed and planned once per pooled connection. */
+const SQL = {
+  getChannel: 'SELECT * FROM channels WHERE bucket = $1 AND name = $2',
+  putChannel: `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (bucket, name) DO UPDATE SET description = EXCLUDED.description, status = EXCLUDED.status,
+       frag_duration = EXCLUDED.frag_duration, frag_count = EXCLUDED.frag_count,
+       playlist_name = EXCLUDED.playlist_name, last_modified = EXCLUDED.last_modified`,
+  // the lease holder of a channel disabled or deleted hears of it at once
+  setStatus: `WITH u AS (UPDATE channels SET status = $1, last_modified = $2 WHERE bucket = $3 AND name = $4 RETURNING bucket, name)
+     SELECT (SELECT count(*) FROM u) AS changed,
+            (SELECT count(pg_notify('${STOP_CHANNEL}', l.node_id)) FROM u JOIN leases l ON l.bucket = u.bucket AND l.channel = u.name
+              WHERE $1 = 'disabled' AND l.expires_at > $2) AS notified`,
+  deleteChannel: `WITH d AS (DELETE FROM channels WHERE bucket = $1 AND name = $2 RETURNING bucket, name)
+     SELECT (SELECT count(*) FROM d) AS changed,
+            (SELECT count(pg_notify('${STOP_CHANNEL}', l.node_id)) FROM d JOIN leases l ON l.bucket = d.bucket AND l.channel = d.name
+              WHERE l.expires_at > 0) AS notified`,
+  listChannels: `SELECT * FROM channels WHERE bucket = $1 AND starts_with(name, $2) AND name > $3 ORDER BY name LIMIT $4`,
+  startPush: `INSERT INTO pushes (bucket, channel, start_time, remote_addr, node_id, lease_token) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+  endPush: `UPDATE pushes SET end_time = $2, end_reason = $3 WHERE id = $1 AND end_time IS NULL
+     AND ${HOLDS_LEASE('pushes.bucket', 'pushes.channel', '$4')}`,
+  pushFenced: `SELECT 1 FROM pushes p WHERE p.id = $1 AND NOT ${HOLDS_LEASE('p.bucket', 'p.channel', '$2')}`,
+  closeOpen: `UPDATE pushes SET end_time = GREATEST(start_time, $1), end_reason = 'interrupted' WHERE end_time IS NULL
+     AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.bucket = pushes.bucket AND l.channel = pushes.channel
+                     AND l.token = pushes.lease_token AND l.expires_at > $1)`,
+  recentPushes: 'SELECT * FROM pushes WHERE bucket = $1 AND channel = $2 ORDER BY id DESC LIMIT $3',
+  addSegment: `INSERT INTO segments (bucket, channel, push_id, sequence, object_key, start_time, duration_ms, discontinuity)
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE ${HOLDS_LEASE('$1', '$2', '$9')}
+     ON CONFLICT (bucket, channel, start_time, sequence) DO UPDATE SET push_id = EXCLUDED.push_id,
+       object_key = EXCLUDED.object_key, duration_ms = EXCLUDED.duration_ms, discontinuity = EXCLUDED.discontinuity`,
+  segmentsBetween: `SELECT * FROM segments WHERE bucket = $1 AND channel = $2 AND start_time BETWEEN $3 AND $4 ORDER BY push_id, sequence`,
+  getPlaylist: 'SELECT state FROM playlists WHERE bucket = $1 AND channel = $2 AND name = $3',
+  savePlaylist: `INSERT INTO playlists (bucket, channel, name, state, updated) SELECT $1, $2, $3, $4, $5 WHERE ${HOLDS_LEASE('$1', '$2', '$6')}
+     ON CONFLICT (bucket, channel, name) DO UPDATE SET state = EXCLUDED.state, updated = EXCLUDED.updated`,
+  // one statement: take the lease if free or expired, bump the token, close the old owner's pushes
+  acquire: `WITH acquired AS (
+       INSERT INTO leases (bucket, channel, node_id, remote_addr, token, acquired_at, expires_at)
+       VALUES ($1, $2, $3, $4, 1, $5, $6)
+       ON CONFLICT (bucket, channel) DO UPDATE SET node_id = EXCLUDED.node_id, remote_addr = EXCLUDED.remote_addr,
+         token = leases.token + 1, acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at,
+         stat = NULL, stop_request = NULL
+       WHERE leases.expires_at <= EXCLUDED.acquired_at
+       RETURNING token
+     ), closed AS (
+       UPDATE pushes SET end_time = GREATEST(start_time, $5), end_reason = 'interrupted'
+       WHERE bucket = $1 AND channel = $2 AND end_time IS NULL AND EXISTS (SELECT 1 FROM acquired)
+       RETURNING 1
+     )
+     SELECT (SELECT token FROM acquired) AS token, (SELECT count(*) FROM closed)::int AS closed`,
+  leaseRow: 'SELECT * FROM leases WHERE bucket = $1 AND channel = $2',
+  renew: 'UPDATE leases SET expires_at = $1, stat = $2 WHERE bucket = $3 AND channel = $4 AND token = $5 AND expires_at > 0',
+  release: 'UPDATE leases SET expires_at = 0, stat = NULL, stop_request = NULL WHERE bucket = $1 AND channel = $2 AND token = $3',
+  releaseNode: 'UPDATE leases SET expires_at = 0, stat = NULL, stop_request = NULL WHERE node_id = $1 AND expires_at > 0',
+  requestStop: `WITH u AS (UPDATE leases SET stop_request = $1 WHERE bucket = $2 AND channel = $3 AND expires_at > $4 RETURNING node_id)
+     SELECT count(pg_notify('${STOP_CHANNEL}', node_id))::int AS n FROM u`,
+  pendingStops: `SELECT l.bucket, l.channel, l.token, coalesce(l.stop_request, 'disabled') AS reason
+     FROM leases l LEFT JOIN channels c ON c.bucket = l.bucket AND c.name = l.channel
+     WHERE l.node_id = $1 AND l.expires_at > $2 AND (l.stop_request IS NOT NULL OR c.name IS NULL OR c.status = 'disabled')`,
+} as const;
+
+/** The catalog on PostgreSQL (node-postgres pool, named prepared statements), shared by every node. */
+export class PostgresCatalog implements Catalog {
+  private readonly pool: pg.Pool;
+  private listener: pg.Client | undefined;
+  private readonly stopListeners: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly o: PostgresCatalogOptions) {
+    this.pool = new pg.Pool({ connectionString: o.url, max: o.poolSize, types, connectionTimeoutMillis: 5000 });
+    // an idle pooled connection that drops must not take the process down
+    this.pool.on('error', (err) => o.onError?.(err, 'idle catalog connection'));
+  }
+
+  async open(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      try {
+        await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+        const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_version');
+        const current = rows[0]?.version ?? 0;
+        if (current > PG_MIGRATIONS.length) {
+          throw new Error(`catalog schema version ${current} is newer than this build supports (${PG_MIGRATIONS.length})`);
+        }
+        for (let v = current; v < PG_MIGRATIONS.length; v++) {
+          await client.query('BEGIN');
+          await client.query(PG_MIGRATIONS[v]!);
+          await client.query('DELETE FROM schema_version');
+          await client.query('INSERT INTO schema_version (version) VALUES ($1)', [v + 1]);
+          await client.query('COMMIT');
+        }
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  get schemaVersion(): Promise<number> {
+    return this.pool.query<{ version: number }>('SELECT version FROM schema_version').then((r) => r.rows[0]?.version ?? 0);
+  }
+
+  private async q<R extends pg.QueryResultRow>(name: keyof typeof SQL, values: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>({ name, text: SQL[name], values });
+  }
+
+  async getChannel(bucket: string, name: string): Promise<Channel | undefined> {
+    const row = (await this.q<ChannelRow>('getChannel', [bucket, name])).rows[0];
+    return row && toChannel(row);
+  }
+
+  async putChannel(bucket: string, name: string, config: ChannelConfig, now = Date.now()): Promise<Channel> {
+    const channel: Channel = { bucket, name, ...config, lastModified: now };
+    await this.q('putChannel', [bucket, name, config.description, config.status, config.fragDuration, config.fragCount, config.playlistName, now]);
+    return channel;
+  }
+
+  async setChannelStatus(bucket: string, name: string, status: ChannelStatus, now = Date.now()): Promise<boolean> {
+    return (await this.q<{ changed: number }>('setStatus', [status, now, bucket, name])).rows[0]!.changed > 0;
+  }
+
+  async deleteChannel(bucket: string, name: string): Promise<boolean> {
+    return (await this.q<{ changed: number }>('deleteChannel', [bucket, name])).rows[0]!.changed > 0;
+  }
+
+  async listChannels(bucket: string, q: ListChannelsQuery): Promise<{ channels: Channel[]; truncated: boolean }> {
+    const { rows } = await this.q<ChannelRow>('listChannels', [bucket, q.prefix, q.marker, q.maxKeys + 1]);
+    return { channels: rows.slice(0, q.maxKeys).map(toChannel), truncated: rows.length > q.maxKeys };
+  }
+
+  async startPush(bucket: string, channel: string, remoteAddr: string, startTime: number, nodeId: string, leaseToken: number): Promise<PushRecord> {
+    const { rows } = await this.q<{ id: number }>('startPush', [bucket, channel, startTime, remoteAddr, nodeId, leaseToken]);
+    return { id: rows[0]!.id, bucket, channel, startTime, remoteAddr, nodeId };
+  }
+
+  async endPush(id: number, endTime: number, reason: PushEndReason, leaseToken: number): Promise<void> {
+    if ((await this.q('endPush', [id, endTime, reason, leaseToken])).rowCount) return;
+    const fenced = await this.q<{ bucket: string }>('pushFenced', [id, leaseToken]);
+    if (fenced.rowCount) throw new FencedError('', `push ${id}`, leaseToken);
+  }
+
+  async closeOpenPushes(endTime: number): Promise<number> {
+    return (await this.q('closeOpen', [endTime])).rowCount ?? 0;
+  }
+
+  async recentPushes(bucket: string, channel: string, limit: number): Promise<PushRecord[]> {
+    const { rows } = await this.q<{ id: number; bucket: string; channel: string; start_time: number; end_time: number | null; end_reason: PushEndReason | null; remote_addr: string; node_id: string }>(
+      'recentPushes',
+      [bucket, channel, limit],
+    );
+    return rows
+      .map((r) => ({
+        id: r.id,
+        bucket: r.bucket,
+        channel: r.channel,
+        startTime: r.start_time,
+        endTime: r.end_time ?? undefined,
+        endReason: r.end_reason ?? undefined,
+        remoteAddr: r.remote_addr,
+        nodeId: r.node_id,
+      }))
+      .reverse();
+  }
+
+  async addSegment(s: SegmentRecord, leaseToken: number): Promise<void> {
+    const r = await this.q('addSegment', [s.bucket, s.channel, s.pushId, s.sequence, s.key, s.startTime, s.durationMs, s.discontinuity, leaseToken]);
+    if (!r.rowCount) throw new FencedError(s.bucket, s.channel, leaseToken);
+  }
+
+  async segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]> {
+    const { rows } = await this.q<{ bucket: string; channel: string; push_id: number; sequence: number; object_key: string; start_time: number; duration_ms: number; discontinuity: boolean }>(
+      'segmentsBetween',
+      [bucket, channel, fromMs, toMs],
+    );
+    return rows.map((r) => ({
+      bucket: r.bucket,
+      channel: r.channel,
+      pushId: r.push_id,
+      sequence: r.sequence,
+      key: r.object_key,
+      startTime: r.start_time,
+      durationMs: r.duration_ms,
+      discontinuity: r.discontinuity,
+    }));
+  }
+
+  async getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined> {
+    const row = (await this.q<{ state: string }>('getPlaylist', [bucket, channel, playlistName])).rows[0];
+    return row && (JSON.parse(row.state) as PlaylistResume);
+  }
+
+  async savePlaylistState(bucket: string, channel: string, playlistName: string, state: PlaylistResume, leaseToken: number): Promise<void> {
+    const r = await this.q('savePlaylist', [bucket, channel, playlistName, JSON.stringify(state), Date.now(), leaseToken]);
+    if (!r.rowCount) throw new FencedError(bucket, channel, leaseToken);
+  }
+
+  async acquireLease(req: LeaseRequest): Promise<LeaseResult> {
+    const { rows } = await this.q<{ token: number | null; closed: number }>('acquire', [req.bucket, req.channel, req.nodeId, req.remoteAddr, req.now, req.now + req.ttlMs]);
+    const row = rows[0]!;
+    if (row.token !== null) return { ok: true, token: row.token, closedPushes: row.closed };
+    const holder = await this.leaseRow(req.bucket, req.channel);
+    if (!holder) return this.acquireLease(req); // released between the two statements
+    return { ok: false, holder };
+  }
+
+  private async leaseRow(bucket: string, channel: string): Promise<(LeaseHolder & { expiresAt: number }) | undefined> {
+    const r = (await this.q<{ node_id: string; remote_addr: string; token: number; acquired_at: number; expires_at: number; stat: string | null; stop_request: PushEndReason | null }>('leaseRow', [bucket, channel])).rows[0];
+    return (
+      r && {
+        nodeId: r.node_id,
+        remoteAddr: r.remote_addr,
+        token: r.token,
+        acquiredAt: r.acquired_at,
+        expiresAt: r.expires_at,
+        stat: r.stat ?? undefined,
+        stopRequest: r.stop_request ?? undefined,
+      }
+    );
+  }
+
+  async renewLease(bucket: string, channel: string, token: number, ttlMs: number, now: number, stat: string): Promise<boolean> {
+    return ((await this.q('renew', [now + ttlMs, stat, bucket, channel, token])).rowCount ?? 0) > 0;
+  }
+
+  async releaseLease(bucket: string, channel: string, token: number): Promise<void> {
+    await this.q('release', [bucket, channel, token]);
+  }
+
+  async releaseNodeLeases(nodeId: string): Promise<number> {
+    return (await this.q('releaseNode', [nodeId])).rowCount ?? 0;
+  }
+
+  async getLease(bucket: string, channel: string, now: number): Promise<LeaseHolder | undefined> {
+    const holder = await this.leaseRow(bucket, channel);
+    return holder && holder.expiresAt > now ? holder : undefined;
+  }
+
+  async requestStop(bucket: string, channel: string, reason: PushEndReason, now: number): Promise<boolean> {
+    return (await this.q<{ n: number }>('requestStop', [reason, bucket, channel, now])).rows[0]!.n > 0;
+  }
+
+  async pendingStops(nodeId: string, now: number): Promise<StopRequest[]> {
+    return (await this.q<StopRequest>('pendingStops', [nodeId, now])).rows;
+  }
+
+  /** LISTEN on a connection of its own, re-established after a drop. */
+  onStopRequested(listener: () => void): void {
+    this.stopListeners.push(listener);
+    if (this.stopListeners.length === 1) void this.listen();
+  }
+
+  private async listen(): Promise<void> {
+    while (!this.closed) {
+      const client = new pg.Client({ connectionString: this.o.url, types });
+      const lost = new Promise<void>((resolve) => {
+        client.on('error', (err) => {
+          this.o.onError?.(err, 'catalog LISTEN connection');
+          resolve();
+        });
+        client.on('end', () => resolve());
+      });
+      try {
+        await client.connect();
+        client.on('notification', () => {
+          for (const l of this.stopListeners) l();
+        });
+        await client.query(`LISTEN ${STOP_CHANNEL}`);
+        this.listener = client;
+        // a reconnect may have missed notifications: look now
+        for (const l of this.stopListeners) l();
+        await lost;
+      } catch (err) {
+        this.o.onError?.(err as Error, 'catalog LISTEN connection');
+      }
+      this.listener = undefined;
+      await client.end().catch(() => {});
+      if (!this.closed) await new Promise((r) => setTimeout(r, 1000).unref());
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.listener?.end().catch(() => {});
+    await this.pool.end();
+  }
+}
