@@ -88,7 +88,12 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
     keyBuckets,
     maxBodyBytes: config.limits.httpMaxBodyBytes,
     onLimit: (limit, peer) => reporter.hit(limit, peer),
-    ready: async () => ready && (await catalog.ping()),
+    ready: async () => {
+      if (!ready) return 'starting or stopping';
+      const busy = ingest.load.busy();
+      if (busy) return `gateway busy: ${busy}`;
+      return (await catalog.ping()) || 'catalog unreachable';
+    },
     catalog,
     live: { stat: (b, c) => live.stat(b, c), disconnect: (b, c, r) => live.disconnect(b, c, r) },
     urls,

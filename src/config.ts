@@ -95,6 +95,10 @@ const schema = z
         rtmpIdleMediaTimeoutMs: z.number().int().min(100).default(20_000),
         /** A new publish with valid credentials replaces a publisher that has sent no media for this long. */
         rtmpTakeoverSilenceMs: z.number().int().min(100).default(3_000),
+        /** New publishes are refused (and /readyz is 503) while the event loop's p99 delay is above this… */
+        overloadEventLoopDelayMs: z.number().int().min(1).default(200),
+        /** …or while this many segment bytes, all channels together, wait for storage. */
+        overloadUnwrittenBytes: z.number().int().min(1).default(512 * 1024 * 1024),
         rtmpMaxPendingBytes: z.number().int().min(0).default(4 * 1024 * 1024),
         httpMaxBodyBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
         /** API requests per second per access key (per IP for anonymous requests), and burst. */
@@ -150,6 +154,8 @@ export interface LimitsConfig {
   rtmpPublishTimeoutMs: number;
   rtmpIdleMediaTimeoutMs: number;
   rtmpTakeoverSilenceMs: number;
+  overloadEventLoopDelayMs: number;
+  overloadUnwrittenBytes: number;
   rtmpMaxPendingBytes: number;
   httpMaxBodyBytes: number;
   apiRequestsPerSecond: number;

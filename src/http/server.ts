@@ -27,8 +27,8 @@ export interface HttpServerOptions extends api.ApiDeps {
   keyBuckets?: ReadonlyMap<string, ReadonlySet<string>>;
   maxBodyBytes?: number;
   onLimit?: (limit: string, peer: string) => void;
-  /** Ready to take work (catalog open and answering, listening); /readyz answers 503 otherwise. */
-  ready: () => boolean | Promise<boolean>;
+  /** Ready to take work (catalog open and answering, listening, not overloaded): true, or why not. */
+  ready: () => true | string | Promise<true | string>;
   /** This gateway's node id, on every log line. */
   nodeId?: string;
   buckets: BucketConfig[];
@@ -267,8 +267,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   registerConsole(app, opts.buckets, opts.defaultBucket, opts.urls);
   // Operations. These names shadow objects of the same name in the default bucket.
   app.get('/healthz', async (_req, reply) => reply.type('application/json').send({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) =>
-    (await opts.ready()) ? reply.type('application/json').send({ status: 'ready' }) : reply.code(503).type('application/json').send({ status: 'starting' }),
+  app.get('/readyz', async (_req, reply) => {
+    const ready = await opts.ready();
+    return ready === true
+      ? reply.type('application/json').send({ status: 'ready' })
+      : reply.code(503).type('application/json').send({ status: 'unavailable', reason: ready });
+  },
   );
   app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
   app.addHook('onResponse', async (req, reply) => {

@@ -10,6 +10,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { DEFAULT_UPLOAD_POLICY, Semaphore, type UploadPolicy } from '../storage/upload-pipeline.js';
 import { LiveRegistry } from './live-registry.js';
 import { LiveSession } from './live-session.js';
+import { LoadGuard } from './load-guard.js';
 import { authorizePush } from './push-auth.js';
 import { RtmpConnection, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
 
@@ -55,6 +56,7 @@ export class RtmpIngest implements PublishAuthorizer {
   private readonly semaphore: Semaphore;
   private readonly perIp = new Map<string, number>();
   private readonly idleSweep: NodeJS.Timeout;
+  readonly load: LoadGuard;
 
   constructor(private readonly o: IngestOptions) {
     this.semaphore = new Semaphore(o.uploadConcurrency ?? 16);
@@ -67,6 +69,11 @@ export class RtmpIngest implements PublishAuthorizer {
       onLimit: (limit, peer, detail) => o.reporter.hit(limit, peer, detail),
     };
     this.now = o.now ?? Date.now;
+    this.load = new LoadGuard({
+      maxEventLoopDelayMs: o.limits.overloadEventLoopDelayMs,
+      maxUnwrittenBytes: o.limits.overloadUnwrittenBytes,
+      unwrittenBytes: () => this.registry.all().reduce((sum, s) => sum + s.pendingUploadBytes, 0),
+    });
     this.server = createServer((socket) => this.accept(socket));
     // one sweep for every connection: publishers that stopped sending media are let go
     this.idleSweep = setInterval(() => this.dropIdlePublishers(), Math.min(1000, o.limits.rtmpIdleMediaTimeoutMs / 2));
@@ -91,6 +98,7 @@ export class RtmpIngest implements PublishAuthorizer {
   /** Stops accepting, ends every publish (flushing segments and history), closes sockets. */
   async close(): Promise<void> {
     clearInterval(this.idleSweep);
+    this.load.close();
     const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await Promise.all([...this.connections].map((c) => c.close('server shutting down', 'shutdown')));
     await Promise.all(this.registry.all().map((s) => s.end('shutdown', 'server shutting down')));
@@ -98,6 +106,12 @@ export class RtmpIngest implements PublishAuthorizer {
   }
 
   async authorize(req: PublishRequest, connection: RtmpConnection): Promise<PublishDecision> {
+    const busy = this.load.busy();
+    if (busy) {
+      this.o.reporter.hit('overload', connection.remoteAddr, busy);
+      this.o.metrics.publishRejections.inc({ code: 'NetStream.Publish.Denied' });
+      return { ok: false, code: 'NetStream.Publish.Denied', description: `gateway busy, try another node (${busy})` };
+    }
     const grant = await authorizePush(
       {
         catalog: this.o.catalog,

@@ -1,5 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FsObjectStore } from './fs-store.js';
@@ -7,7 +7,8 @@ import { InvalidObjectKeyError } from './object-store.js';
 
 let dir: string;
 let store: FsObjectStore;
-const tmpFiles = () => (existsSync(join(dir, '.lc-tmp')) ? readdirSync(join(dir, '.lc-tmp')) : []);
+const ownTmp = () => join(dir, '.lc-tmp', `${hostname()}-${process.pid}`);
+const tmpFiles = () => (existsSync(ownTmp()) ? readdirSync(ownTmp()) : []);
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'fs-store-'));
@@ -71,9 +72,17 @@ describe('FsObjectStore', () => {
 
   it('keeps writing when its spare temp files vanish, and cleanUp clears leftovers of a crash', async () => {
     await store.put('x/1', 'one');
-    writeFileSync(join(dir, '.lc-tmp', 'left-by-a-crash'), 'partial');
+    writeFileSync(join(ownTmp(), 'left-by-a-crash'), 'partial');
+    // another process sharing the root (alive: this test's parent), a dead one, another host
+    const live = join(dir, '.lc-tmp', `${hostname()}-${process.ppid}`);
+    const dead = join(dir, '.lc-tmp', `${hostname()}-999999999`);
+    const elsewhere = join(dir, '.lc-tmp', 'other-host-1');
+    for (const d of [live, dead, elsewhere]) mkdirSync(d, { recursive: true });
     await store.cleanUp();
-    expect(existsSync(join(dir, '.lc-tmp'))).toBe(false);
+    expect(existsSync(ownTmp())).toBe(false);
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(elsewhere)).toBe(true);
     await store.put('x/2', Buffer.alloc(100_000, 7));
     expect(readFileSync(join(dir, 'x/2')).length).toBe(100_000);
     expect(readFileSync(join(dir, 'x/1'), 'utf8')).toBe('one');

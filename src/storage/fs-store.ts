@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { close as fsClose, createReadStream, fdatasync as fsFdatasync, rename as fsRename, writev as fsWritev } from 'node:fs';
 import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import {
   contentTypeFor,
@@ -49,6 +50,15 @@ function asChunks(data: ObjectData): readonly Uint8Array[] {
 
 /** Directory under the root for in-flight writes (never a valid key prefix). */
 const TMP_DIR = '.lc-tmp';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 /** Objects from this size up are flushed to disk after they are written (segments, not playlists). */
 const FLUSH_MIN_BYTES = 64 * 1024;
 /** Background flushes at once; past it files are closed unflushed (they keep the thread pool free). */
@@ -70,7 +80,8 @@ export class FsObjectStore implements ObjectStore {
 
   constructor(root: string) {
     this.root = resolve(root);
-    const tmpDir = join(this.root, TMP_DIR);
+    // one temp folder per process: several gateways may share a root (a cluster, workers)
+    const tmpDir = join(this.root, TMP_DIR, `${hostname()}-${process.pid}`);
     this.tmpFiles = new TmpFilePool(async () => {
       await this.ensureDir(tmpDir);
       return tmpDir;
@@ -226,9 +237,17 @@ export class FsObjectStore implements ObjectStore {
     return { objects: objects.filter(Boolean), commonPrefixes: page.commonPrefixes, truncated: page.truncated, nextMarker: page.nextMarker };
   }
 
+  /** Removes temp files left by this process and by dead processes of this host; other hosts' are theirs to clean. */
   async cleanUp(): Promise<void> {
     await this.tmpFiles.drain();
-    await rm(join(this.root, TMP_DIR), { recursive: true, force: true });
+    const base = join(this.root, TMP_DIR);
+    const prefix = `${hostname()}-`;
+    const left = await readdir(base).catch(() => [] as string[]);
+    for (const name of left) {
+      const pid = Number(name.slice(prefix.length));
+      if (!name.startsWith(prefix) || !Number.isInteger(pid)) continue;
+      if (pid === process.pid || !processAlive(pid)) await rm(join(base, name), { recursive: true, force: true });
+    }
     this.dirs.clear();
   }
 

@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture } from '../scripts/lib/fixtures.js';
+import { eventually, ffmpegPush } from './support/ffmpeg-push.js';
+import { startTestApp, type AliOss, type TestApp } from './support/test-app.js';
+
+// A process that cannot keep up refuses new publishers (and fails /readyz, so that a load
+// balancer sends them elsewhere) instead of letting every channel degrade at once.
+let t: TestApp;
+let client: AliOss;
+let main: string;
+beforeAll(async () => {
+  t = await startTestApp({ defaultBucket: 'pub', limits: { overloadEventLoopDelayMs: 60 } });
+  client = t.client('pub');
+  main = await fixture('main.flv');
+});
+afterAll(() => t.close());
+
+const config = { Description: '', Status: 'enabled', Target: { Type: 'HLS', FragDuration: '2', FragCount: '3', PlaylistName: 'playlist.m3u8' } };
+const url = (channel: string) => client.getRtmpUrl(channel, { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, t.rtmpBase);
+
+describe('an overloaded gateway', () => {
+  it('refuses new publishers with "gateway busy, try another node", answers /readyz 503, and takes them again once it recovers', async () => {
+    await client.putChannel('busy-node', config);
+    // the gateway runs in this process: make its event loop late, as hundreds of streams would
+    const blocker = setInterval(() => {
+      const until = Date.now() + 150;
+      while (Date.now() < until);
+    }, 200);
+    try {
+      const ready = await eventually(async () => {
+        const res = await fetch(`${t.endpoint}/readyz`);
+        return res.status === 503 ? ((await res.json()) as { reason: string }) : undefined;
+      }, 10_000, '/readyz 503');
+      expect(ready.reason).toMatch(/^gateway busy: event loop \d+ ms late \(limit 60 ms\)$/);
+      const refused = ffmpegPush(url('busy-node'), main, { realtime: false });
+      expect(await refused.exited).not.toBe(0);
+      expect(refused.stderr()).toMatch(/Server error: gateway busy, try another node \(event loop \d+ ms late/);
+    } finally {
+      clearInterval(blocker);
+    }
+    await eventually(async () => (await fetch(`${t.endpoint}/readyz`)).status === 200, 10_000, '/readyz 200 again');
+    const accepted = ffmpegPush(url('busy-node'), main, { realtime: false });
+    expect(await accepted.exited).toBe(0);
+    const metrics = await (await fetch(`${t.endpoint}/metrics`)).text();
+    expect(metrics).toMatch(/^livechannel_limit_hits_total\{limit="overload"\} [1-9]/m);
+  }, 60_000);
+});
