@@ -53,11 +53,17 @@ function objectBaseOf(b: BucketConfig): string | undefined {
  * Host name + RTMP port, which a restart keeps, so that it releases the leases its previous
  * run died holding. With an ephemeral port, host name + data dir serves the same way.
  */
-function defaultNodeId(config: Config): string {
+export function defaultNodeId(config: Config): string {
   return `${hostname()}:${config.rtmp.port || config.dataDir}`;
 }
 
-export function createApp(config: Config, options: { now?: () => number } = {}): App {
+export interface AppOptions {
+  now?: () => number;
+  /** See HttpServerOptions.metricsText. */
+  metricsText?: () => Promise<{ text: string; contentType: string }>;
+}
+
+export function createApp(config: Config, options: AppOptions = {}): App {
   const nodeId = config.nodeId ?? defaultNodeId(config);
   let log: FastifyInstance['log'] | undefined;
   const catalog = createCatalog(config.catalog, config.dataDir, (err, what) => log?.warn({ err }, `${what} failed`));
@@ -84,6 +90,7 @@ export function createApp(config: Config, options: { now?: () => number } = {}):
     ...config,
     nodeId,
     metrics,
+    metricsText: options.metricsText,
     limiter,
     keyBuckets,
     maxBodyBytes: config.limits.httpMaxBodyBytes,

@@ -1,11 +1,15 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { createApp } from './app.js';
+import { createApp, defaultNodeId } from './app.js';
 import { canonicalizedResource, hmacSha1, stringToSign } from './auth/oss-signature.js';
 import { obsFields, signPushUrl } from './auth/push-url.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { UrlBuilder } from './http/urls.js';
 import { remuxFile } from './tools/remux.js';
+import { runPrimary } from './workers/primary.js';
+import { groupMetrics, joinPrimary, workerIndex } from './workers/worker.js';
 
 function intInRange(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -68,9 +72,27 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'JSON config file (env overrides: LIVECHANNEL_HTTP_PORT, ...)')
     .action(async (opts: { config?: string }) => {
       const config = loadConfig(opts.config);
-      const app = createApp(config);
+      const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
+      if (workers > 1 && cluster.isPrimary) {
+        await runPrimary({
+          workers,
+          onListening: ({ httpPort, rtmpPort }) => {
+            const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => httpPort, rtmpPort: () => rtmpPort });
+            printBanner(config, urls, httpPort, rtmpPort);
+            console.log(`workers: ${workers} (node ids ${config.nodeId ?? defaultNodeId(config)}/w1…w${workers})`);
+          },
+          log: (message) => console.error(message),
+        });
+        process.exit(0);
+      }
+      const index = workerIndex();
+      const app =
+        index === undefined
+          ? createApp(config)
+          : createApp({ ...config, nodeId: `${config.nodeId ?? defaultNodeId(config)}/w${index}` }, { metricsText: groupMetrics });
       await app.start();
-      printBanner(config, app.urls, app.httpPort(), app.rtmpPort());
+      if (index === undefined) printBanner(config, app.urls, app.httpPort(), app.rtmpPort());
+      else joinPrimary(app.metrics.registry, { httpPort: app.httpPort(), rtmpPort: app.rtmpPort() });
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;

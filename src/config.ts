@@ -41,6 +41,8 @@ const schema = z
     /** This gateway's name in logs, metrics, history and leases (default: host name + RTMP port). */
     nodeId: z.string().min(1).max(200).optional(),
     catalog: catalogSchema.default({ type: 'sqlite' }),
+    /** Gateway processes `serve` runs, sharing its ports and catalog ("auto": one per core). */
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
     cluster: z
       .object({
         /** A publish lease not renewed for this long passes to whichever node asks next. */
@@ -182,6 +184,7 @@ export interface Config {
   /** Undefined: host name + RTMP port, decided once the port is bound. */
   nodeId?: string;
   catalog: CatalogConfig;
+  workers: number | 'auto';
   cluster: ClusterConfig;
   http: { host: string; port: number };
   rtmp: { host: string; port: number };
@@ -206,7 +209,7 @@ function formatIssues(error: z.ZodError): string {
 }
 
 /** Environment overrides: LIVECHANNEL_HTTP_PORT=9000, LIVECHANNEL_PUBLIC_HOST=…, etc. */
-const ENV_OVERRIDES: [string, string[], 'string' | 'number'][] = [
+const ENV_OVERRIDES: [string, string[], 'string' | 'number' | 'workers'][] = [
   ['LIVECHANNEL_HTTP_HOST', ['http', 'host'], 'string'],
   ['LIVECHANNEL_HTTP_PORT', ['http', 'port'], 'number'],
   ['LIVECHANNEL_RTMP_HOST', ['rtmp', 'host'], 'string'],
@@ -216,6 +219,7 @@ const ENV_OVERRIDES: [string, string[], 'string' | 'number'][] = [
   ['LIVECHANNEL_DEFAULT_BUCKET', ['defaultBucket'], 'string'],
   ['LIVECHANNEL_LOG_LEVEL', ['logLevel'], 'string'],
   ['LIVECHANNEL_NODE_ID', ['nodeId'], 'string'],
+  ['LIVECHANNEL_WORKERS', ['workers'], 'workers'],
 ];
 
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
@@ -227,8 +231,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
       if (typeof target[key] !== 'object' || target[key] === null) target[key] = {};
       target = target[key] as Record<string, unknown>;
     }
-    const parsed = type === 'number' ? Number(value) : value;
-    if (type === 'number' && !Number.isInteger(parsed)) throw new ConfigError(`${name}: must be an integer, got "${value}"`);
+    const parsed = type === 'number' || (type === 'workers' && value !== 'auto') ? Number(value) : value;
+    if (type !== 'string' && parsed !== 'auto' && !Number.isInteger(parsed)) throw new ConfigError(`${name}: must be an integer, got "${value}"`);
     target[path.at(-1)!] = parsed;
   }
 }
@@ -289,6 +293,7 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
   return {
     nodeId: c.nodeId,
     catalog: c.catalog,
+    workers: c.workers,
     cluster: c.cluster,
     http: c.http,
     rtmp: c.rtmp,

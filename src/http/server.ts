@@ -31,6 +31,8 @@ export interface HttpServerOptions extends api.ApiDeps {
   ready: () => true | string | Promise<true | string>;
   /** This gateway's node id, on every log line. */
   nodeId?: string;
+  /** /metrics text when it is not just this process's registry (the workers of one `serve`, summed). */
+  metricsText?: () => Promise<{ text: string; contentType: string }>;
   buckets: BucketConfig[];
   defaultBucket: string;
   publicHost: string;
@@ -274,7 +276,13 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       : reply.code(503).type('application/json').send({ status: 'unavailable', reason: ready });
   },
   );
-  app.get('/metrics', async (_req, reply) => reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()));
+  app.get('/metrics', async (_req, reply) => {
+    if (opts.metricsText) {
+      const { text, contentType } = await opts.metricsText();
+      return reply.type(contentType).send(text);
+    }
+    return reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
+  });
   app.addHook('onResponse', async (req, reply) => {
     const op = (req as FastifyRequest & { ossOp?: string }).ossOp;
     if (op) opts.metrics.apiRequests.inc({ op, status: String(reply.statusCode) });

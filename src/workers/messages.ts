@@ -1,0 +1,9 @@
+/** What a worker and the primary say to each other over the cluster IPC channel. */
+export type WorkerMessage =
+  | { type: 'livechannel:listening'; httpPort: number; rtmpPort: number }
+  | { type: 'livechannel:metrics-request'; id: number };
+
+export type PrimaryMessage = { type: 'livechannel:metrics'; id: number; text?: string; contentType?: string; error?: string };
+
+/** The environment variable that tells a forked worker its index (1-based). */
+export const WORKER_INDEX_ENV = 'LIVECHANNEL_WORKER_INDEX';
