@@ -1,4 +1,4 @@
-// npm run bench:ingest -- --streams N --seconds S [--compare nginx]
+// npm run bench:ingest -- --streams N --seconds S [--compare nginx] [--workers N]
 // Many real-time RTMP publishers against the gateway (its own process), and optionally the
 // same load against nginx-rtmp in the same run, with CPU, RSS, lag and latency per server.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -20,8 +20,11 @@ const { values } = parseArgs({
     /** Soak mode: report RSS and open file descriptors every minute (and their drift). */
     soak: { type: 'boolean', default: false },
     minutes: { type: 'string' },
+    /** Gateway worker processes ("workers" in its config). */
+    workers: { type: 'string', default: '1' },
   },
 });
+const WORKERS = Number(values.workers);
 const STREAMS = Number(values.streams);
 const SECONDS = values.minutes ? Number(values.minutes) * 60 : Number(values.seconds);
 const FRAG = Number(values['frag-duration']);
@@ -112,7 +115,7 @@ async function waitFor<T>(check: () => T | undefined, ms: number, what: string):
 async function startGateway(dir: string): Promise<Target> {
   const cfg = join(dir, 'livechannel.json');
   const dataDir = join(dir, 'data');
-  writeFileSync(cfg, JSON.stringify({ dataDir, http: { port: 0 }, rtmp: { port: 0 }, logLevel: 'warn', credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }], buckets: [{ name: 'bench', acl: 'public-read-write' }], limits: { rtmpMaxConnectionsPerIp: 100_000, rtmpMaxConnections: 100_000, apiRequestsPerSecond: 100_000, apiBurst: 100_000 } }));
+  writeFileSync(cfg, JSON.stringify({ workers: WORKERS, dataDir, http: { port: 0 }, rtmp: { port: 0 }, logLevel: 'warn', credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }], buckets: [{ name: 'bench', acl: 'public-read-write' }], limits: { rtmpMaxConnectionsPerIp: 100_000, rtmpMaxConnections: 100_000, apiRequestsPerSecond: 100_000, apiBurst: 100_000 } }));
   // BENCH_CPU_PROF=dir writes a V8 CPU profile of the gateway there
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   // BENCH_NODE_ARGS="--trace-gc …": more V8/Node flags for the gateway
@@ -134,7 +137,7 @@ async function startGateway(dir: string): Promise<Target> {
   // the playlist watcher must see every folder from the start
   for (let i = 0; i < STREAMS; i++) mkdirSync(join(root, `s${i}`), { recursive: true });
   return {
-    name: 'livechannel',
+    name: WORKERS > 1 ? `livechannel (${WORKERS} workers)` : 'livechannel',
     rtmpPort: Number(rtmp),
     pid: child.pid!,
     watchDir: root,

@@ -121,6 +121,21 @@ describe.each(backends)('catalog on %s', (_name, make) => {
     expect(await c.acquireLease({ ...req, nodeId: 'A', now: 16_002 })).toMatchObject({ ok: true, token: 3 });
   });
 
+  it('renews many leases at once, and says which were no longer held', async () => {
+    const c = await make();
+    for (const ch of ['a', 'b', 'c']) await c.acquireLease({ bucket: 'b', channel: ch, nodeId: 'A', remoteAddr: 'r', ttlMs: TTL, now: 0 });
+    await c.acquireLease({ bucket: 'b', channel: 'b', nodeId: 'B', remoteAddr: 'r', ttlMs: TTL, now: TTL }); // b expired and passed on
+    const renewed = await c.renewLeases(
+      ['a', 'b', 'c'].map((ch) => ({ bucket: 'b', channel: ch, token: 1, stat: `{"ch":"${ch}"}` })),
+      TTL,
+      TTL + 1,
+    );
+    expect(renewed).toEqual([true, false, true]);
+    expect(await c.getLease('b', 'a', TTL + 2)).toMatchObject({ expiresAt: 2 * TTL + 1, stat: '{"ch":"a"}' });
+    expect(await c.getLease('b', 'b', TTL + 2)).toMatchObject({ nodeId: 'B', token: 2 });
+    expect(await c.renewLeases([], TTL, 0)).toEqual([]);
+  });
+
   it('refuses catalog writes of a push whose lease passed to a newer owner (fencing)', async () => {
     const c = await make();
     const req = { bucket: 'b', channel: 'f', remoteAddr: 'r', ttlMs: TTL };

@@ -6,6 +6,7 @@ import {
   type ChannelConfig,
   type ChannelStatus,
   type LeaseHolder,
+  type LeaseRenewal,
   type LeaseRequest,
   type LeaseResult,
   type ListChannelsQuery,
@@ -16,6 +17,7 @@ import {
   type StopRequest,
 } from './catalog.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
+import { toChannel, toHolder, toPush, toSegment, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow } from './rows.js';
 
 export interface PostgresCatalogOptions {
   url: string;
@@ -33,28 +35,6 @@ const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
-
-interface ChannelRow {
-  bucket: string;
-  name: string;
-  description: string;
-  status: ChannelStatus;
-  frag_duration: number;
-  frag_count: number;
-  playlist_name: string;
-  last_modified: number;
-}
-
-const toChannel = (r: ChannelRow): Channel => ({
-  bucket: r.bucket,
-  name: r.name,
-  description: r.description,
-  status: r.status,
-  fragDuration: r.frag_duration,
-  fragCount: r.frag_count,
-  playlistName: r.playlist_name,
-  lastModified: r.last_modified,
-});
 
 const HOLDS_LEASE = (bucket: string, channel: string, token: string) =>
   `EXISTS (SELECT 1 FROM leases l WHERE l.bucket = ${bucket} AND l.channel = ${channel} AND l.token = ${token})`;
@@ -110,6 +90,10 @@ const SQL = {
      SELECT (SELECT token FROM acquired) AS token, (SELECT count(*) FROM closed)::int AS closed`,
   leaseRow: 'SELECT * FROM leases WHERE bucket = $1 AND channel = $2',
   renew: 'UPDATE leases SET expires_at = $1, stat = $2 WHERE bucket = $3 AND channel = $4 AND token = $5 AND expires_at > 0',
+  renewMany: `UPDATE leases l SET expires_at = $1, stat = v.stat
+     FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS v(bucket, channel, token, stat)
+     WHERE l.bucket = v.bucket AND l.channel = v.channel AND l.token = v.token AND l.expires_at > 0
+     RETURNING l.bucket, l.channel`,
   release: 'UPDATE leases SET expires_at = 0, stat = NULL, stop_request = NULL WHERE bucket = $1 AND channel = $2 AND token = $3',
   releaseNode: 'UPDATE leases SET expires_at = 0, stat = NULL, stop_request = NULL WHERE node_id = $1 AND expires_at > 0',
   requestStop: `WITH u AS (UPDATE leases SET stop_request = $1 WHERE bucket = $2 AND channel = $3 AND expires_at > $4 RETURNING node_id)
@@ -209,22 +193,8 @@ export class PostgresCatalog implements Catalog {
   }
 
   async recentPushes(bucket: string, channel: string, limit: number): Promise<PushRecord[]> {
-    const { rows } = await this.q<{ id: number; bucket: string; channel: string; start_time: number; end_time: number | null; end_reason: PushEndReason | null; remote_addr: string; node_id: string }>(
-      'recentPushes',
-      [bucket, channel, limit],
-    );
-    return rows
-      .map((r) => ({
-        id: r.id,
-        bucket: r.bucket,
-        channel: r.channel,
-        startTime: r.start_time,
-        endTime: r.end_time ?? undefined,
-        endReason: r.end_reason ?? undefined,
-        remoteAddr: r.remote_addr,
-        nodeId: r.node_id,
-      }))
-      .reverse();
+    const { rows } = await this.q<PushRow>('recentPushes', [bucket, channel, limit]);
+    return rows.map(toPush).reverse();
   }
 
   async addSegment(s: SegmentRecord, leaseToken: number): Promise<void> {
@@ -233,20 +203,8 @@ export class PostgresCatalog implements Catalog {
   }
 
   async segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]> {
-    const { rows } = await this.q<{ bucket: string; channel: string; push_id: number; sequence: number; object_key: string; start_time: number; duration_ms: number; discontinuity: boolean }>(
-      'segmentsBetween',
-      [bucket, channel, fromMs, toMs],
-    );
-    return rows.map((r) => ({
-      bucket: r.bucket,
-      channel: r.channel,
-      pushId: r.push_id,
-      sequence: r.sequence,
-      key: r.object_key,
-      startTime: r.start_time,
-      durationMs: r.duration_ms,
-      discontinuity: r.discontinuity,
-    }));
+    const { rows } = await this.q<SegmentRow>('segmentsBetween', [bucket, channel, fromMs, toMs]);
+    return rows.map(toSegment);
   }
 
   async getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined> {
@@ -268,23 +226,26 @@ export class PostgresCatalog implements Catalog {
     return { ok: false, holder };
   }
 
-  private async leaseRow(bucket: string, channel: string): Promise<(LeaseHolder & { expiresAt: number }) | undefined> {
-    const r = (await this.q<{ node_id: string; remote_addr: string; token: number; acquired_at: number; expires_at: number; stat: string | null; stop_request: PushEndReason | null }>('leaseRow', [bucket, channel])).rows[0];
-    return (
-      r && {
-        nodeId: r.node_id,
-        remoteAddr: r.remote_addr,
-        token: r.token,
-        acquiredAt: r.acquired_at,
-        expiresAt: r.expires_at,
-        stat: r.stat ?? undefined,
-        stopRequest: r.stop_request ?? undefined,
-      }
-    );
+  private async leaseRow(bucket: string, channel: string): Promise<LeaseHolder | undefined> {
+    const row = (await this.q<LeaseRow>('leaseRow', [bucket, channel])).rows[0];
+    return row && toHolder(row);
   }
 
   async renewLease(bucket: string, channel: string, token: number, ttlMs: number, now: number, stat: string): Promise<boolean> {
     return ((await this.q('renew', [now + ttlMs, stat, bucket, channel, token])).rowCount ?? 0) > 0;
+  }
+
+  async renewLeases(leases: readonly LeaseRenewal[], ttlMs: number, now: number): Promise<boolean[]> {
+    if (leases.length === 0) return [];
+    const { rows } = await this.q<{ bucket: string; channel: string }>('renewMany', [
+      now + ttlMs,
+      leases.map((l) => l.bucket),
+      leases.map((l) => l.channel),
+      leases.map((l) => l.token),
+      leases.map((l) => l.stat),
+    ]);
+    const renewed = new Set(rows.map((r) => `${r.bucket}\u0000${r.channel}`));
+    return leases.map((l) => renewed.has(`${l.bucket}\u0000${l.channel}`));
   }
 
   async releaseLease(bucket: string, channel: string, token: number): Promise<void> {

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { toChannel, toHolder, toPush, toSegment, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow } from './rows.js';
 import {
   FencedError,
   type Catalog,
@@ -8,6 +9,7 @@ import {
   type ChannelConfig,
   type ChannelStatus,
   type LeaseHolder,
+  type LeaseRenewal,
   type LeaseRequest,
   type LeaseResult,
   type ListChannelsQuery,
@@ -78,94 +80,9 @@ export const MIGRATIONS: string[] = [
    CREATE INDEX leases_by_node ON leases (node_id, expires_at);`,
 ];
 
-interface ChannelRow {
-  bucket: string;
-  name: string;
-  description: string;
-  status: ChannelStatus;
-  frag_duration: number;
-  frag_count: number;
-  playlist_name: string;
-  last_modified: number;
-}
-
-interface PushRow {
-  id: number;
-  bucket: string;
-  channel: string;
-  start_time: number;
-  end_time: number | null;
-  end_reason: PushEndReason | null;
-  remote_addr: string;
-  node_id: string;
-}
-
-interface LeaseRow {
-  node_id: string;
-  remote_addr: string;
-  token: number;
-  acquired_at: number;
-  expires_at: number;
-  stat: string | null;
-  stop_request: PushEndReason | null;
-}
-
-interface SegmentRow {
-  bucket: string;
-  channel: string;
-  push_id: number;
-  sequence: number;
-  object_key: string;
-  start_time: number;
-  duration_ms: number;
-  discontinuity: number;
-}
-
-const toChannel = (r: ChannelRow): Channel => ({
-  bucket: r.bucket,
-  name: r.name,
-  description: r.description,
-  status: r.status,
-  fragDuration: r.frag_duration,
-  fragCount: r.frag_count,
-  playlistName: r.playlist_name,
-  lastModified: r.last_modified,
-});
-
-const toPush = (r: PushRow): PushRecord => ({
-  id: r.id,
-  bucket: r.bucket,
-  channel: r.channel,
-  startTime: r.start_time,
-  endTime: r.end_time ?? undefined,
-  endReason: r.end_reason ?? undefined,
-  remoteAddr: r.remote_addr,
-  nodeId: r.node_id,
-});
-
-const toHolder = (r: LeaseRow): LeaseHolder => ({
-  nodeId: r.node_id,
-  remoteAddr: r.remote_addr,
-  token: r.token,
-  acquiredAt: r.acquired_at,
-  expiresAt: r.expires_at,
-  stat: r.stat ?? undefined,
-  stopRequest: r.stop_request ?? undefined,
-});
-
 /** A statement's extra condition: the channel's lease is (still) held with this token. */
 const HOLDS_LEASE = 'EXISTS (SELECT 1 FROM leases l WHERE l.bucket = @bucket AND l.channel = @channel AND l.token = @token)';
 
-const toSegment = (r: SegmentRow): SegmentRecord => ({
-  bucket: r.bucket,
-  channel: r.channel,
-  pushId: r.push_id,
-  sequence: r.sequence,
-  key: r.object_key,
-  startTime: r.start_time,
-  durationMs: r.duration_ms,
-  discontinuity: r.discontinuity === 1,
-});
 
 /** The embedded catalog: one SQLite file (WAL mode). */
 export class SqliteCatalog implements Catalog {
@@ -298,6 +215,10 @@ export class SqliteCatalog implements Catalog {
 
   async renewLease(bucket: string, channel: string, token: number, ttlMs: number, now: number, stat: string): Promise<boolean> {
     return this.stmts.renew.run(now + ttlMs, stat, bucket, channel, token).changes > 0;
+  }
+
+  async renewLeases(leases: readonly LeaseRenewal[], ttlMs: number, now: number): Promise<boolean[]> {
+    return this.db.transaction(() => leases.map((l) => this.stmts.renew.run(now + ttlMs, l.stat, l.bucket, l.channel, l.token).changes > 0))();
   }
 
   async releaseLease(bucket: string, channel: string, token: number): Promise<void> {

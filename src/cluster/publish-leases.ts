@@ -75,6 +75,7 @@ export class PublishLeases {
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopTimer: NodeJS.Timeout | undefined;
   private checkingStops: Promise<void> | undefined;
+  private renewing = false;
   private recheck = false;
 
   constructor(private readonly o: PublishLeasesOptions) {
@@ -132,32 +133,36 @@ export class PublishLeases {
     }
   }
 
+  /** All of this node's leases in one catalog transaction. */
   private async renewAll(): Promise<void> {
-    await Promise.all([...this.held].map((lease) => this.renew(lease)));
-  }
-
-  private async renew(lease: PublishLease): Promise<void> {
-    if (lease.isLost) return;
+    if (this.renewing) return; // the catalog is slow: the next tick tries again
+    const leases = [...this.held].filter((l) => !l.isLost);
+    if (leases.length === 0) return;
+    this.renewing = true;
     const now = this.now();
     const ttl = this.o.cluster.leaseTtlMs;
-    let renewed: boolean;
     try {
-      renewed = await this.o.catalog.renewLease(lease.bucket, lease.channel, lease.token, ttl, now, lease.owner?.stat() ?? '{}');
+      const renewed = await this.o.catalog.renewLeases(
+        leases.map((l) => ({ bucket: l.bucket, channel: l.channel, token: l.token, stat: l.owner?.stat() ?? '{}' })),
+        ttl,
+        now,
+      );
+      leases.forEach((lease, i) => {
+        if (renewed[i]) return lease.confirm(now + ttl);
+        this.o.metrics.leaseRenewFailures.inc();
+        this.lose(lease, "This node lost the channel's publish lease (it expired and another node took it); stopping.");
+      });
     } catch (err) {
-      this.o.metrics.leaseRenewFailures.inc();
-      if (lease.holds()) {
-        this.o.log.warn({ err, bucket: lease.bucket, channel: lease.channel }, 'publish lease renewal failed; retrying');
-        return;
+      this.o.metrics.leaseRenewFailures.inc(leases.length);
+      this.o.log.warn({ err, leases: leases.length }, 'publish lease renewal failed; retrying');
+      for (const lease of leases) {
+        if (!lease.holds()) {
+          this.lose(lease, `This node could not renew its publish lease for ${Math.round(ttl / 1000)} s (catalog unreachable); stopping before another node may take the channel.`);
+        }
       }
-      this.lose(lease, `This node could not renew its publish lease for ${Math.round(ttl / 1000)} s (catalog unreachable); stopping before another node may take the channel.`);
-      return;
+    } finally {
+      this.renewing = false;
     }
-    if (!renewed) {
-      this.o.metrics.leaseRenewFailures.inc();
-      this.lose(lease, 'This node lost the channel\'s publish lease (it expired and another node took it); stopping.');
-      return;
-    }
-    lease.confirm(now + ttl);
   }
 
   private lose(lease: PublishLease, description: string): void {
