@@ -60,7 +60,7 @@ const SQL = {
   startPush: `INSERT INTO pushes (bucket, channel, start_time, remote_addr, node_id, lease_token) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
   endPush: `UPDATE pushes SET end_time = $2, end_reason = $3 WHERE id = $1 AND end_time IS NULL
      AND ${HOLDS_LEASE('pushes.bucket', 'pushes.channel', '$4')}`,
-  pushFenced: `SELECT 1 FROM pushes p WHERE p.id = $1 AND NOT ${HOLDS_LEASE('p.bucket', 'p.channel', '$2')}`,
+  pushFenced: `SELECT p.bucket, p.channel FROM pushes p WHERE p.id = $1 AND NOT ${HOLDS_LEASE('p.bucket', 'p.channel', '$2')}`,
   closeOpen: `UPDATE pushes SET end_time = GREATEST(start_time, $1), end_reason = 'interrupted' WHERE end_time IS NULL
      AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.bucket = pushes.bucket AND l.channel = pushes.channel
                      AND l.token = pushes.lease_token AND l.expires_at > $1)`,
@@ -184,8 +184,8 @@ export class PostgresCatalog implements Catalog {
 
   async endPush(id: number, endTime: number, reason: PushEndReason, leaseToken: number): Promise<void> {
     if ((await this.q('endPush', [id, endTime, reason, leaseToken])).rowCount) return;
-    const fenced = await this.q<{ bucket: string }>('pushFenced', [id, leaseToken]);
-    if (fenced.rowCount) throw new FencedError('', `push ${id}`, leaseToken);
+    const fenced = (await this.q<{ bucket: string; channel: string }>('pushFenced', [id, leaseToken])).rows[0];
+    if (fenced) throw new FencedError(fenced.bucket, fenced.channel, leaseToken);
   }
 
   async closeOpenPushes(endTime: number): Promise<number> {

@@ -11,6 +11,8 @@ export interface LocalLive {
 export interface PublishedStat extends LiveStat {
   /** How long the publisher had sent no media when the stat was taken. */
   silentMs: number;
+  /** Epoch ms when the stat was taken. */
+  at: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export class ClusterLive implements LiveSessions {
     const lease = await this.catalog.getLease(bucket, channel, this.now());
     if (!lease) return undefined;
     if (!lease.stat) return { connectedTime: lease.acquiredAt, remoteAddr: lease.remoteAddr };
-    const { silentMs: _silent, ...stat } = JSON.parse(lease.stat) as PublishedStat;
+    const { silentMs: _silent, at: _at, ...stat } = JSON.parse(lease.stat) as PublishedStat;
     return stat;
   }
 

@@ -201,11 +201,6 @@ export class LiveSession implements MediaSink {
     }
   }
 
-  /** How long the publisher has sent no media (0 when unknown). */
-  get silentMs(): number {
-    return this.publisher?.msSinceMedia() ?? 0;
-  }
-
   /** Segment bytes received but not yet in storage. */
   get pendingUploadBytes(): number {
     return this.uploader.pendingBytes;

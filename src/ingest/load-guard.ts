@@ -40,10 +40,6 @@ export class LoadGuard {
     return undefined;
   }
 
-  get eventLoopDelayMs(): number {
-    return this.delayMs;
-  }
-
   close(): void {
     clearInterval(this.timer);
     this.histogram.disable();

@@ -41,6 +41,12 @@ export interface ConnectionLimits {
   onLimit?: (limit: string, peer: string, detail: string) => void;
 }
 
+/** The RTMP status a publisher stopped by the gateway receives, by reason (NetStream.Publish.Stopped otherwise). */
+const STOP_CODES: Partial<Record<PushEndReason, string>> = {
+  idle: 'NetStream.Publish.Idle',
+  replaced: 'NetStream.Publish.BadName',
+};
+
 type State = 'handshake' | 'connected' | 'authorizing' | 'publishing' | 'closed';
 
 export function remoteAddress(socket: Socket): string {
@@ -132,9 +138,9 @@ export class RtmpConnection {
    * Tells the publisher why it is being stopped, ends its publish at once (whatever it sends
    * from now on is dropped), then closes.
    */
-  stopPublish(code: string, description: string, why: PushEndReason): Promise<void> {
+  stopPublish(why: PushEndReason, description: string): Promise<void> {
     this.stopReason ??= why;
-    if (this.state === 'publishing') this.protocol.sendStatus(this.streamId, 'error', code, description);
+    if (this.state === 'publishing') this.protocol.sendStatus(this.streamId, 'error', STOP_CODES[why] ?? 'NetStream.Publish.Stopped', description);
     void this.endPublish(why, description);
     return this.close(description);
   }

@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Catalog, LeaseHolder, PushEndReason } from '../catalog/catalog.js';
+import type { Catalog, LeaseHolder } from '../catalog/catalog.js';
 import type { PublishedStat } from '../cluster/cluster-live.js';
 import type { AcquireResult, PublishLeases } from '../cluster/publish-leases.js';
 import type { BucketConfig, LimitsConfig } from '../config.js';
@@ -13,14 +13,6 @@ import { LiveSession } from './live-session.js';
 import { LoadGuard } from './load-guard.js';
 import { authorizePush } from './push-auth.js';
 import { RtmpConnection, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
-
-/** The RTMP status a publisher stopped by the gateway receives, by reason. */
-const STOP_CODES: Partial<Record<PushEndReason, string>> = {
-  disabled: 'NetStream.Publish.Stopped',
-  idle: 'NetStream.Publish.Idle',
-  replaced: 'NetStream.Publish.BadName',
-  shutdown: 'NetStream.Publish.Stopped',
-};
 
 export interface IngestOptions {
   catalog: Catalog;
@@ -181,10 +173,10 @@ export class RtmpIngest implements PublishAuthorizer {
       });
       session.publisher = {
         msSinceMedia: () => connection.msSinceMedia(),
-        stop: (reason, description) => connection.stopPublish(STOP_CODES[reason] ?? 'NetStream.Publish.Stopped', description, reason),
+        stop: (reason, description) => connection.stopPublish(reason, description),
       };
       lease.owner = {
-        stat: () => JSON.stringify({ ...session.stat(), silentMs: session.silentMs, at: this.now() } satisfies PublishedStat & { at: number }),
+        stat: () => JSON.stringify({ ...session.stat(), silentMs: connection.msSinceMedia(), at: this.now() } satisfies PublishedStat),
         stop: (reason, description) => void session.publisher?.stop(reason, description),
       };
       this.registry.activate(session);
@@ -203,7 +195,7 @@ export class RtmpIngest implements PublishAuthorizer {
    */
   private async askSilentRemoteToStop(bucket: string, channel: string, holder: LeaseHolder, newcomer: RtmpConnection): Promise<boolean> {
     if (!holder.stat) return false;
-    const { silentMs, at } = JSON.parse(holder.stat) as PublishedStat & { at: number };
+    const { silentMs, at } = JSON.parse(holder.stat) as PublishedStat;
     const silentNow = silentMs > 0 ? silentMs + (this.now() - at) : 0;
     if (silentNow < this.o.limits.rtmpTakeoverSilenceMs) return false;
     this.o.metrics.publisherTakeovers.inc();
@@ -268,7 +260,7 @@ export class RtmpIngest implements PublishAuthorizer {
     for (const c of this.connections) {
       if (c.publishing && c.msSinceMedia() > limit) {
         this.o.reporter.hit('rtmp_idle_media', c.remoteAddr, `no media for ${limit} ms`);
-        void c.stopPublish('NetStream.Publish.Idle', `No media received for ${Math.round(limit / 1000)} s; closing.`, 'idle');
+        void c.stopPublish('idle', `No media received for ${Math.round(limit / 1000)} s; closing.`);
       }
     }
   }
