@@ -103,20 +103,20 @@ describe.each(backends)('catalog on %s', (_name, make) => {
     const push = await c.startPush('b', 'x', '10.0.0.1:1', 1000, 'A', 1);
     const refused = await c.acquireLease({ ...req, nodeId: 'B', remoteAddr: '10.0.0.2:2', now: 5000 });
     expect(refused).toMatchObject({ ok: false, holder: { nodeId: 'A', remoteAddr: '10.0.0.1:1', token: 1, acquiredAt: 1000, expiresAt: 1000 + TTL } });
-    expect(await c.renewLease('b', 'x', 1, TTL, 6000, '{"remoteAddr":"10.0.0.1:1"}')).toBe(true);
+    expect(await c.renewLeases([{ bucket: 'b', channel: 'x', token: 1, stat: '{"remoteAddr":"10.0.0.1:1"}' }], TTL, 6000)).toEqual([true]);
     expect(await c.getLease('b', 'x', 6000)).toMatchObject({ nodeId: 'A', expiresAt: 6000 + TTL, stat: '{"remoteAddr":"10.0.0.1:1"}' });
     expect((await c.acquireLease({ ...req, nodeId: 'B', now: 6000 + TTL - 1 })).ok).toBe(false);
     // A stops renewing; B takes over once the lease expired
     const b = await c.acquireLease({ ...req, nodeId: 'B', now: 6000 + TTL });
     expect(b).toEqual({ ok: true, token: 2, closedPushes: 1 });
     expect((await c.recentPushes('b', 'x', 1))[0]).toMatchObject({ id: push.id, endReason: 'interrupted' });
-    expect(await c.renewLease('b', 'x', 1, TTL, 20_000, '{}')).toBe(false);
+    expect(await c.renewLeases([{ bucket: 'b', channel: 'x', token: 1, stat: '{}' }], TTL, 20_000)).toEqual([false]);
     expect(await c.getLease('b', 'x', 16_001)).toMatchObject({ nodeId: 'B', token: 2 });
     await c.releaseLease('b', 'x', 1); // a stale release changes nothing
     expect(await c.getLease('b', 'x', 16_001)).toMatchObject({ nodeId: 'B' });
     await c.releaseLease('b', 'x', 2);
     expect(await c.getLease('b', 'x', 16_001)).toBeUndefined();
-    expect(await c.renewLease('b', 'x', 2, TTL, 16_002, '{}')).toBe(false);
+    expect(await c.renewLeases([{ bucket: 'b', channel: 'x', token: 2, stat: '{}' }], TTL, 16_002)).toEqual([false]);
     // the token only grows, released or not
     expect(await c.acquireLease({ ...req, nodeId: 'A', now: 16_002 })).toMatchObject({ ok: true, token: 3 });
   });

@@ -148,9 +148,10 @@ export interface Catalog {
    * and closes the pushes the expired owner left open.
    */
   acquireLease(req: LeaseRequest): Promise<LeaseResult>;
-  /** Extends a lease still held with `token` (publishing the owner's stat); false when it is not. */
-  renewLease(bucket: string, channel: string, token: number, ttlMs: number, now: number, stat: string): Promise<boolean>;
-  /** renewLease for many leases in one transaction (one commit for a node's hundreds of channels). */
+  /**
+   * Extends each lease still held with its token, publishing the owner's stat; false for those
+   * that are not. One transaction: one commit for a node's hundreds of channels.
+   */
   renewLeases(leases: readonly LeaseRenewal[], ttlMs: number, now: number): Promise<boolean[]>;
   releaseLease(bucket: string, channel: string, token: number): Promise<void>;
   /** The unexpired lease on a channel. */

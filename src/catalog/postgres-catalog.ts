@@ -89,7 +89,6 @@ const SQL = {
      )
      SELECT (SELECT token FROM acquired) AS token, (SELECT count(*) FROM closed)::int AS closed`,
   leaseRow: 'SELECT * FROM leases WHERE bucket = $1 AND channel = $2',
-  renew: 'UPDATE leases SET expires_at = $1, stat = $2 WHERE bucket = $3 AND channel = $4 AND token = $5 AND expires_at > 0',
   renewMany: `UPDATE leases l SET expires_at = $1, stat = v.stat
      FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS v(bucket, channel, token, stat)
      WHERE l.bucket = v.bucket AND l.channel = v.channel AND l.token = v.token AND l.expires_at > 0
@@ -229,10 +228,6 @@ export class PostgresCatalog implements Catalog {
   private async leaseRow(bucket: string, channel: string): Promise<LeaseHolder | undefined> {
     const row = (await this.q<LeaseRow>('leaseRow', [bucket, channel])).rows[0];
     return row && toHolder(row);
-  }
-
-  async renewLease(bucket: string, channel: string, token: number, ttlMs: number, now: number, stat: string): Promise<boolean> {
-    return ((await this.q('renew', [now + ttlMs, stat, bucket, channel, token])).rowCount ?? 0) > 0;
   }
 
   async renewLeases(leases: readonly LeaseRenewal[], ttlMs: number, now: number): Promise<boolean[]> {

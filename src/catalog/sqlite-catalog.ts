@@ -213,10 +213,6 @@ export class SqliteCatalog implements Catalog {
     }).immediate();
   }
 
-  async renewLease(bucket: string, channel: string, token: number, ttlMs: number, now: number, stat: string): Promise<boolean> {
-    return this.stmts.renew.run(now + ttlMs, stat, bucket, channel, token).changes > 0;
-  }
-
   async renewLeases(leases: readonly LeaseRenewal[], ttlMs: number, now: number): Promise<boolean[]> {
     return this.db.transaction(() => leases.map((l) => this.stmts.renew.run(now + ttlMs, l.stat, l.bucket, l.channel, l.token).changes > 0))();
   }
