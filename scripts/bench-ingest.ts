@@ -1,13 +1,16 @@
-// npm run bench:ingest -- --streams N --seconds S [--compare nginx] [--workers N]
-// Many real-time RTMP publishers against the gateway (its own process), and optionally the
+// npm run bench:ingest -- --streams N --seconds S [--compare nginx] [--workers N] [--nodes N] [--catalog postgres]
+// Many real-time RTMP publishers against the gateway (its own process, or --nodes processes on
+// one PostgreSQL catalog and one storage root, publishers spread over them), and optionally the
 // same load against nginx-rtmp in the same run, with CPU, RSS, lag and latency per server.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { benchFixture } from './lib/fixtures.js';
+import { spawnGateway, stopGateway, waitFor, type GatewayProcess } from './lib/gateway-process.js';
 import { Publisher, prepare } from './lib/rtmp-load.js';
 
 const { values } = parseArgs({
@@ -22,23 +25,40 @@ const { values } = parseArgs({
     minutes: { type: 'string' },
     /** Gateway worker processes ("workers" in its config). */
     workers: { type: 'string', default: '1' },
+    /** Gateway processes (nodes of one cluster); more than one needs PostgreSQL. */
+    nodes: { type: 'string', default: '1' },
+    /** Catalog: sqlite (embedded, the default) or postgres (a database of its own on BENCH_PG). */
+    catalog: { type: 'string' },
+    /** Seconds over which the publishers connect. */
+    ramp: { type: 'string', default: '2' },
   },
 });
 const WORKERS = Number(values.workers);
+const NODES = Number(values.nodes);
+const CATALOG = values.catalog ?? (NODES > 1 ? 'postgres' : 'sqlite');
+if (CATALOG !== 'sqlite' && CATALOG !== 'postgres') throw new Error(`--catalog: sqlite or postgres, not ${CATALOG}`);
+if (NODES > 1 && CATALOG !== 'postgres') throw new Error('--nodes > 1 needs --catalog postgres');
+const PG_SERVER = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432';
 const STREAMS = Number(values.streams);
 const SECONDS = values.minutes ? Number(values.minutes) * 60 : Number(values.seconds);
 const FRAG = Number(values['frag-duration']);
+const RAMP_S = Number(values.ramp);
 const WARMUP_S = 5;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 interface Target {
   name: string;
-  rtmpPort: number;
-  pid: number;
+  /** Publisher i goes to rtmpPorts[i % length]. */
+  rtmpPorts: number[];
+  pids: number[];
   /** Folder where playlist files appear, and the playlist path of stream i relative to it. */
   watchDir: string;
   playlistOf(i: number): string;
   segmentCount(i: number): number;
+  /** The gateways' /metrics (livechannel only). */
+  metricsUrls?: string[];
+  /** Catalog transactions committed so far (PostgreSQL only). */
+  catalogTransactions?(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -66,9 +86,23 @@ function treePids(root: number): number[] {
   return pids;
 }
 
-function cpuTicks(root: number): number {
+/** Every PostgreSQL server process on this machine (the catalog's CPU shares the box). */
+function postgresPids(): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        return readFileSync(`/proc/${e}/comm`, 'utf8').trim() === 'postgres';
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+function cpuTicks(roots: number[], tree = true): number {
   let total = 0;
-  for (const pid of treePids(root)) {
+  for (const pid of tree ? roots.flatMap(treePids) : roots) {
     try {
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
       total += Number(f[11]) + Number(f[12]);
@@ -79,8 +113,8 @@ function cpuTicks(root: number): number {
   return total;
 }
 
-function openFds(root: number): number {
-  return treePids(root).reduce((n, pid) => {
+function openFds(roots: number[]): number {
+  return roots.flatMap(treePids).reduce((n, pid) => {
     try {
       return n + readdirSync(`/proc/${pid}/fd`).length;
     } catch {
@@ -89,9 +123,9 @@ function openFds(root: number): number {
   }, 0);
 }
 
-function rssBytes(root: number): number {
+function rssBytes(roots: number[]): number {
   let total = 0;
-  for (const pid of treePids(root)) {
+  for (const pid of roots.flatMap(treePids)) {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) total += Number(m[1]) * 1024;
@@ -102,50 +136,76 @@ function rssBytes(root: number): number {
   return total;
 }
 
-async function waitFor<T>(check: () => T | undefined, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = check();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** A database of its own for this run, dropped at the end. */
+async function createBenchDatabase(): Promise<{ url: string; transactions(): Promise<number>; drop(): Promise<void> }> {
+  const name = `lc_bench_${Date.now().toString(36)}`;
+  const admin = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
+    const c = new pg.Client({ connectionString: `${PG_SERVER}/postgres` });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  return {
+    url: `${PG_SERVER}/${name}`,
+    // the statistics collector's count (flushed every ~1 s): near enough over a run of tens of seconds
+    transactions: () =>
+      admin(async (c) => {
+        const r = await c.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1', [name]);
+        return Number(r.rows[0]?.n ?? 0);
+      }),
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
 }
 
 async function startGateway(dir: string): Promise<Target> {
-  const cfg = join(dir, 'livechannel.json');
   const dataDir = join(dir, 'data');
-  writeFileSync(cfg, JSON.stringify({ workers: WORKERS, dataDir, http: { port: 0 }, rtmp: { port: 0 }, logLevel: 'warn', credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }], buckets: [{ name: 'bench', acl: 'public-read-write' }], limits: { rtmpMaxConnectionsPerIp: 100_000, rtmpMaxConnections: 100_000, apiRequestsPerSecond: 100_000, apiBurst: 100_000 } }));
-  // BENCH_CPU_PROF=dir writes a V8 CPU profile of the gateway there
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  // BENCH_NODE_ARGS="--trace-gc …": more V8/Node flags for the gateway
-  prof.push(...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean));
-  const child: ChildProcess = spawn(process.execPath, [...prof, 'dist/main.js', 'serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (c) => {
-    out += c;
-    if (process.env.BENCH_GATEWAY_OUT) writeFileSync(process.env.BENCH_GATEWAY_OUT, c, { flag: 'a' });
-  });
-  child.stderr!.on('data', (c) => (out += c));
-  const [, http, rtmp] = await waitFor(() => /API http:\/\/[^:]+:(\d+) +RTMP rtmp:\/\/[^:]+:(\d+)/.exec(out) ?? undefined, 20_000, 'the gateway to start');
+  const db = CATALOG === 'postgres' ? await createBenchDatabase() : undefined;
+  const gateways: GatewayProcess[] = [];
+  for (let n = 0; n < NODES; n++) {
+    const cfg = join(dir, `livechannel-${n}.json`);
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        workers: WORKERS,
+        nodeId: `bench-${n}`,
+        dataDir,
+        ...(db ? { catalog: { type: 'postgres', url: db.url } } : {}),
+        http: { port: 0 },
+        rtmp: { port: 0 },
+        logLevel: 'warn',
+        credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }],
+        buckets: [{ name: 'bench', acl: 'public-read-write' }],
+        limits: { rtmpMaxConnectionsPerIp: 100_000, rtmpMaxConnections: 100_000, apiRequestsPerSecond: 100_000, apiBurst: 100_000 },
+      }),
+    );
+    // one at a time: the first creates the data folder and runs the migrations
+    gateways.push(await spawnGateway(cfg));
+  }
   for (let i = 0; i < STREAMS; i++) {
     const body = `<LiveChannelConfiguration><Target><Type>HLS</Type><FragDuration>${FRAG}</FragDuration><FragCount>3</FragCount></Target></LiveChannelConfiguration>`;
-    const res = await fetch(`http://127.0.0.1:${http}/bench/s${i}?live`, { method: 'PUT', body });
+    const res = await fetch(`http://127.0.0.1:${gateways[0]!.http}/bench/s${i}?live`, { method: 'PUT', body });
     if (res.status !== 200) throw new Error(`PutLiveChannel s${i}: ${res.status} ${await res.text()}`);
   }
   const root = join(dataDir, 'buckets', 'bench');
   // the playlist watcher must see every folder from the start
   for (let i = 0; i < STREAMS; i++) mkdirSync(join(root, `s${i}`), { recursive: true });
+  const shape = [NODES > 1 ? `${NODES} nodes` : '', WORKERS > 1 ? `${WORKERS} workers${NODES > 1 ? ' each' : ''}` : '', CATALOG === 'postgres' ? 'PostgreSQL' : ''].filter(Boolean).join(', ');
   return {
-    name: WORKERS > 1 ? `livechannel (${WORKERS} workers)` : 'livechannel',
-    rtmpPort: Number(rtmp),
-    pid: child.pid!,
+    name: shape ? `livechannel (${shape})` : 'livechannel',
+    rtmpPorts: gateways.map((g) => g.rtmp),
+    pids: gateways.map((g) => g.child.pid!),
     watchDir: root,
     playlistOf: (i) => `s${i}/playlist.m3u8`,
     segmentCount: (i) => (existsSync(join(root, `s${i}`)) ? readdirSync(join(root, `s${i}`)).filter((f) => f.endsWith('.ts')).length : 0),
+    metricsUrls: gateways.map((g) => `http://127.0.0.1:${g.http}/metrics`),
+    ...(db ? { catalogTransactions: () => db.transactions() } : {}),
     stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await Promise.all(gateways.map(stopGateway));
+      await db?.drop();
     },
   };
 }
@@ -187,8 +247,8 @@ rtmp {
   await new Promise((r) => setTimeout(r, 300));
   return {
     name: 'nginx-rtmp',
-    rtmpPort: port,
-    pid: child.pid!,
+    rtmpPorts: [port],
+    pids: [child.pid!],
     watchDir: hls,
     playlistOf: (i) => `s${i}.m3u8`,
     segmentCount: (i) => readdirSync(hls).filter((f) => f.startsWith(`s${i}-`) && f.endsWith('.ts')).length,
@@ -215,11 +275,17 @@ interface Result {
   latencies: number;
   /** The load generator's own CPU (this process), % of a core. */
   generatorCpuPercent: number;
+  /** Catalog transactions per second per stream over the measured window (PostgreSQL only). */
+  catalogTxPerStreamSecond?: number;
+  /** The gateways' event-loop busy share, mean of per-second samples (livechannel only). */
+  eventLoopUtilization?: number;
+  /** PostgreSQL's CPU, % of a core (PostgreSQL only). */
+  catalogCpuPercent?: number;
   failed: number;
 }
 
 async function run(target: Target, prepared: ReturnType<typeof prepare>): Promise<Result> {
-  const rssIdle = rssBytes(target.pid);
+  const rssIdle = rssBytes(target.pids);
   // playlist updates: the n-th new last segment of stream i is closed by its (n)th keyframe after the first
   const lastSeen = new Map<number, string>();
   const updates = new Map<number, { at: number; renamedAt: number }[]>();
@@ -259,41 +325,58 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     }),
   );
 
-  const publishers = Array.from({ length: STREAMS }, (_, i) => new Publisher(prepared as never, '127.0.0.1', target.rtmpPort, `s${i}`));
+  const publishers = Array.from({ length: STREAMS }, (_, i) => new Publisher(prepared as never, '127.0.0.1', target.rtmpPorts[i % target.rtmpPorts.length]!, `s${i}`));
   let failed = 0;
+  const refusals = new Map<string, number[]>();
   const pumping = setInterval(() => {
     const now = performance.now();
     for (const p of publishers) p.pump(now);
   }, 5);
-  // ramp up over 2 s
   await Promise.all(
     publishers.map(async (p, i) => {
-      await new Promise((r) => setTimeout(r, (2000 * i) / STREAMS));
+      await new Promise((r) => setTimeout(r, (RAMP_S * 1000 * i) / STREAMS));
       await p.start().catch((err) => {
         failed++;
-        console.error(`stream ${i}: ${(err as Error).message}`);
+        const why = (err as Error).message.replace(/\d+/g, 'N');
+        refusals.set(why, [...(refusals.get(why) ?? []), i]);
       });
     }),
   );
+  for (const [why, streams] of refusals) console.error(`${streams.length} streams refused (first s${streams[0]}, last s${streams.at(-1)}): ${why}`);
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
-  const cpu0 = cpuTicks(target.pid);
+  const cpu0 = cpuTicks(target.pids);
+  const tx0 = await target.catalogTransactions?.();
+  const pgCpu0 = cpuTicks(postgresPids(), false);
   const generatorCpu0 = process.cpuUsage();
   const t0 = performance.now();
-  let rssPeak = rssBytes(target.pid);
+  let rssPeak = rssBytes(target.pids);
   const soakSamples: { minute: number; rss: number; fds: number }[] = [];
   let ticks = 0;
+  const eluSamples: number[] = [];
   const sampling = setInterval(() => {
-    const rss = rssBytes(target.pid);
+    for (const url of target.metricsUrls ?? []) {
+      void fetch(url)
+        .then((r) => r.text())
+        .then((text) => {
+          const m = /^livechannel_event_loop_utilization(?:\{[^}]*\})? ([\d.e+-]+)$/m.exec(text);
+          if (m) eluSamples.push(Number(m[1]));
+        })
+        .catch(() => {});
+    }
+    const rss = rssBytes(target.pids);
     rssPeak = Math.max(rssPeak, rss);
     if (values.soak && ++ticks % 60 === 0) {
-      const sample = { minute: ticks / 60, rss, fds: openFds(target.pid) };
+      const sample = { minute: ticks / 60, rss, fds: openFds(target.pids) };
       soakSamples.push(sample);
       console.log(`  [${target.name}] minute ${sample.minute}: RSS ${(rss / 1048576).toFixed(1)} MB, ${sample.fds} open fds`);
     }
   }, 1000);
   await new Promise((r) => setTimeout(r, (SECONDS - WARMUP_S) * 1000));
   const elapsedS = (performance.now() - t0) / 1000;
-  const cpuPercent = ((cpuTicks(target.pid) - cpu0) / CLK_TCK / elapsedS) * 100;
+  const cpuPercent = ((cpuTicks(target.pids) - cpu0) / CLK_TCK / elapsedS) * 100;
+  // processes that ended within the window drop out of this sum: an estimate from below
+  const pgCpuPercent = ((cpuTicks(postgresPids(), false) - pgCpu0) / CLK_TCK / elapsedS) * 100;
+  const tx1 = await target.catalogTransactions?.();
   const generatorCpu = process.cpuUsage(generatorCpu0);
   const generatorCpuPercent = ((generatorCpu.user + generatorCpu.system) / 1e6 / elapsedS) * 100;
   clearInterval(sampling);
@@ -347,6 +430,8 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     observedP99: pct(observed, 0.99),
     latencies: latencies.length,
     generatorCpuPercent,
+    ...(eluSamples.length ? { eventLoopUtilization: eluSamples.reduce((a, b) => a + b, 0) / eluSamples.length } : {}),
+    ...(tx0 !== undefined && tx1 !== undefined ? { catalogTxPerStreamSecond: (tx1 - tx0) / elapsedS / STREAMS, catalogCpuPercent: pgCpuPercent } : {}),
     failed,
   };
 }
@@ -377,6 +462,12 @@ for (const r of results) {
   console.log(
     `| ${r.name} | ${r.keptUp}/${STREAMS}${r.failed ? ` (${r.failed} failed)` : ''} | ${r.worstLagMs.toFixed(0)} ms | ${r.cpuPercent.toFixed(1)} % | ${(r.cpuPercent / STREAMS).toFixed(3)} % | ${mb(r.rssIdle)} → ${mb(r.rssPeak)} MB | ${mb((r.rssPeak - r.rssIdle) / STREAMS)} MB | ${r.segments} (${r.expectedSegments}) | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} ms (${r.latencies}) | ${r.observedP50.toFixed(0)} / ${r.observedP99.toFixed(0)} ms | ${r.generatorCpuPercent.toFixed(1)} % |`,
   );
+}
+for (const r of results) {
+  if (r.eventLoopUtilization !== undefined) console.log(`\n${r.name}: event loop busy ${(r.eventLoopUtilization * 100).toFixed(0)} % of the time (mean over the run${NODES * WORKERS > 1 ? ' and the processes' : ''})`);
+  if (r.catalogTxPerStreamSecond !== undefined) {
+    console.log(`${r.name}: PostgreSQL ${(r.catalogTxPerStreamSecond * STREAMS).toFixed(0)} transactions/s (${r.catalogTxPerStreamSecond.toFixed(2)} per stream per second), its CPU ${r.catalogCpuPercent!.toFixed(1)} % of a core`);
+  }
 }
 if (results.length === 2) {
   const [g, n] = results as [Result, Result];

@@ -10,6 +10,7 @@ import { buildHttpServer } from './http/server.js';
 import { UrlBuilder } from './http/urls.js';
 import { RtmpIngest } from './ingest/rtmp-server.js';
 import { LimitReporter, RequestRateLimiter } from './limits.js';
+import { LivePlaylists } from './live/live-playlists.js';
 import { Metrics } from './metrics.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import { OssObjectStore } from './storage/oss-store.js';
@@ -84,6 +85,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let reporter!: LimitReporter;
   const keyBuckets = new Map(config.credentials.filter((c) => c.buckets).map((c) => [c.accessKeyId, new Set(c.buckets)]));
   const limiter = new RequestRateLimiter(config.limits.apiRequestsPerSecond, config.limits.apiBurst, (peer, who) => reporter.hit('api_rate', peer, who));
+  const playlists = new LivePlaylists();
+  const readLimiter =
+    config.limits.readRequestsPerSecondPerIp > 0
+      ? new RequestRateLimiter(config.limits.readRequestsPerSecondPerIp, config.limits.readBurst, (peer) => reporter.hit('read_rate', peer))
+      : undefined;
   let leases!: PublishLeases;
   let live!: ClusterLive;
   const http = buildHttpServer({
@@ -92,6 +98,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     metrics,
     metricsText: options.metricsText,
     limiter,
+    readLimiter,
     keyBuckets,
     maxBodyBytes: config.limits.httpMaxBodyBytes,
     onLimit: (limit, peer) => reporter.hit(limit, peer),
@@ -105,6 +112,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     live: { stat: (b, c) => live.stat(b, c), disconnect: (b, c, r) => live.disconnect(b, c, r) },
     urls,
     storeFor,
+    playlists,
     now: options.now,
   });
   log = http.log;
@@ -117,6 +125,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     stopPollMs: config.cluster.stopPollMs,
     catalog,
     storeFor,
+    playlists,
     log: http.log,
     metrics,
     reporter,

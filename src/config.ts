@@ -101,11 +101,21 @@ const schema = z
         overloadEventLoopDelayMs: z.number().int().min(1).default(200),
         /** …or while this many segment bytes, all channels together, wait for storage. */
         overloadUnwrittenBytes: z.number().int().min(1).default(512 * 1024 * 1024),
+        /** …or while one more publisher, at what each live one costs, would keep the event loop busier than this share. */
+        overloadEventLoopUtilization: z.number().gt(0).max(1).default(0.6),
+        /** Publishers admitted per second before the cost of one is measured (a process just started). */
+        overloadColdStartPublishers: z.number().int().min(1).default(50),
         rtmpMaxPendingBytes: z.number().int().min(0).default(4 * 1024 * 1024),
         httpMaxBodyBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
-        /** API requests per second per access key (per IP for anonymous requests), and burst. */
-        apiRequestsPerSecond: z.number().min(0.1).default(50),
-        apiBurst: z.number().int().min(1).default(200),
+        /**
+         * Management requests (LiveChannel operations, object writes and listings) per second per
+         * access key (per IP for anonymous requests), and burst. Object reads are not counted here.
+         */
+        apiRequestsPerSecond: z.number().min(0.1).default(1000),
+        apiBurst: z.number().int().min(1).default(2000),
+        /** Object reads (GET/HEAD, hls/sign playlists) per second per client address; 0: unlimited. */
+        readRequestsPerSecondPerIp: z.number().min(0).default(0),
+        readBurst: z.number().int().min(1).default(1000),
       })
       .strict()
       .prefault({}),
@@ -158,10 +168,14 @@ export interface LimitsConfig {
   rtmpTakeoverSilenceMs: number;
   overloadEventLoopDelayMs: number;
   overloadUnwrittenBytes: number;
+  overloadEventLoopUtilization: number;
+  overloadColdStartPublishers: number;
   rtmpMaxPendingBytes: number;
   httpMaxBodyBytes: number;
   apiRequestsPerSecond: number;
   apiBurst: number;
+  readRequestsPerSecondPerIp: number;
+  readBurst: number;
 }
 
 export interface UploadConfig {

@@ -25,6 +25,13 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly uploadQueueBytes = new Gauge({ name: 'livechannel_upload_queue_bytes', help: 'Segment bytes waiting for storage, all channels', registers: [this.registry] });
+  readonly eventLoopUtilization = new Gauge({
+    name: 'livechannel_event_loop_utilization',
+    help: "Share of the last second the event loop was busy (0-1); new publishers are refused past limits.overloadEventLoopUtilization",
+    // with worker processes /metrics answers their mean, not their sum
+    aggregator: 'average',
+    registers: [this.registry],
+  });
   readonly publishersLive = new Gauge({ name: 'livechannel_publishers_live', help: 'Publishers currently live', registers: [this.registry] });
   readonly bytesIn = new Counter({ name: 'livechannel_ingest_bytes_total', help: 'Media bytes received from publishers', registers: [this.registry] });
   readonly publishRejections = new Counter({ name: 'livechannel_publish_rejections_total', help: 'Publishes refused, by RTMP status code', labelNames: ['code'] as const, registers: [this.registry] });

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -202,6 +203,27 @@ describe('SqliteCatalog', () => {
     db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     db.close();
     expect(() => new SqliteCatalog(path)).toThrow(/newer than this build supports/);
+  });
+
+  it('migrates a new file once when several processes open it at the same moment (workers starting)', async () => {
+    const path = file();
+    const script = `import { SqliteCatalog } from './src/catalog/sqlite-catalog.ts';
+      const c = new SqliteCatalog(${JSON.stringify(path)});
+      process.stdout.write(String(c.schemaVersion));
+      await c.close();`;
+    const runs = await Promise.all(
+      [1, 2, 3, 4].map(
+        () =>
+          new Promise<{ code: number | null; out: string }>((resolve) => {
+            const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+            let out = '';
+            child.stdout.on('data', (c) => (out += c));
+            child.stderr.on('data', (c) => (out += c));
+            child.on('exit', (code) => resolve({ code, out }));
+          }),
+      ),
+    );
+    expect(runs).toEqual(runs.map(() => ({ code: 0, out: String(MIGRATIONS.length) })));
   });
 
   it('lets two processes on one file take a lease once (one database, no in-process state)', async () => {

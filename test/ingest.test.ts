@@ -52,7 +52,7 @@ describe('RTMP ingest with real ffmpeg', () => {
       return res.status === 200 ? res : undefined;
     }, 15_000, 'first live playlist');
     expect(live.headers.get('content-type')).toBe('application/x-mpegURL');
-    expect(live.headers.get('cache-control')).toBe('no-cache');
+    expect(live.headers.get('cache-control')).toBe('public, max-age=1'); // from memory while live
     expect(live.headers.get('access-control-allow-origin')).toBe('*');
     const player = ffmpegWarnings(playlistUrl);
     const sizes: number[] = [];

@@ -44,4 +44,36 @@ describe('an overloaded gateway', () => {
     const metrics = await (await fetch(`${t.endpoint}/metrics`)).text();
     expect(metrics).toMatch(/^livechannel_limit_hits_total\{limit="overload"\} [1-9]/m);
   }, 60_000);
+
+  it('refuses a publisher that would make the event loop busier than overloadEventLoopUtilization, before any delay shows', async () => {
+    const strict = await startTestApp({ defaultBucket: 'pub', limits: { overloadEventLoopUtilization: 0.3 } });
+    try {
+      const c = strict.client('pub');
+      await c.putChannel('half-busy', config);
+      const push = (name: string) => ffmpegPush(c.getRtmpUrl(name, { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, strict.rtmpBase), main, { realtime: false });
+      // busy half the time in 100 ms slices: far below the 200 ms delay bound
+      const blocker = setInterval(() => {
+        const until = Date.now() + 100;
+        while (Date.now() < until);
+      }, 200);
+      try {
+        const ready = await eventually(async () => {
+          const res = await fetch(`${strict.endpoint}/readyz`);
+          return res.status === 503 ? ((await res.json()) as { reason: string }) : undefined;
+        }, 10_000, '/readyz 503');
+        expect(ready.reason).toMatch(/^gateway busy: event loop \d+ % busy \(limit 30 %\)$/);
+        const refused = push('half-busy');
+        expect(await refused.exited).not.toBe(0);
+        expect(refused.stderr()).toMatch(/Server error: gateway busy, try another node \(event loop \d+ % busy \(limit 30 %\)\)/);
+      } finally {
+        clearInterval(blocker);
+      }
+      await eventually(async () => (await fetch(`${strict.endpoint}/readyz`)).status === 200, 10_000, '/readyz 200 again');
+      expect(await push('half-busy').exited).toBe(0);
+      const metrics = await (await fetch(`${strict.endpoint}/metrics`)).text();
+      expect(Number(/^livechannel_event_loop_utilization ([\d.e-]+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    } finally {
+      await strict.close();
+    }
+  }, 60_000);
 });

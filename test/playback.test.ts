@@ -26,7 +26,7 @@ describe('object playback over HTTP', () => {
     expect(ts.headers.get('content-length')).toBe('1000');
     expect(ts.headers.get('etag')).toBe(md5(segment));
     expect(ts.headers.get('accept-ranges')).toBe('bytes');
-    expect(ts.headers.get('cache-control')).toBe('max-age=31536000, immutable');
+    expect(ts.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(Date.parse(ts.headers.get('last-modified')!)).toBeGreaterThan(Date.now() - 60_000);
     const m3u8 = await get('/pub/ch/playlist.m3u8');
     expect(m3u8.headers.get('content-type')).toBe('application/x-mpegURL');

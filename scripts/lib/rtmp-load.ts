@@ -111,7 +111,11 @@ export class Publisher {
             this.write(this.p.preamble);
             resolve();
           } else if (!this.stats.published && data.includes('NetStream.Publish.')) {
-            reject(new Error(`publish refused: ${data.toString('latin1').replace(/[^\x20-\x7e]/g, ' ')}`));
+            // the onStatus description is the last AMF0 string: a 2-byte length, then the text
+            const text = data.toString('latin1');
+            const at = text.lastIndexOf('description');
+            const why = at < 0 ? text : text.slice(at + 'description'.length + 3);
+            reject(new Error(`publish refused: ${why.replace(/[^\x20-\x7e]/g, ' ').trim()}`));
           }
           return;
         }

@@ -92,9 +92,10 @@ export class SqliteCatalog implements Catalog {
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
+    // first: processes opening one new file at once (workers) wait for each other's set-up
+    this.db.pragma('busy_timeout = 5000');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     const db = this.db;
     this.stmts = {
@@ -281,15 +282,19 @@ export class SqliteCatalog implements Catalog {
   }
 }
 
+/**
+ * Brings the schema up to date in one write transaction taken before the version is read,
+ * so that processes starting at once on one file (workers) migrate it once, in turn.
+ */
 export function migrate(db: Database.Database): void {
-  const current = Number(db.pragma('user_version', { simple: true }));
-  if (current > MIGRATIONS.length) {
-    throw new Error(`catalog schema version ${current} is newer than this build supports (${MIGRATIONS.length})`);
-  }
-  for (let v = current; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
+  db.transaction(() => {
+    const current = Number(db.pragma('user_version', { simple: true }));
+    if (current > MIGRATIONS.length) {
+      throw new Error(`catalog schema version ${current} is newer than this build supports (${MIGRATIONS.length})`);
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+    }
+  }).immediate();
 }

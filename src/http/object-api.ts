@@ -1,5 +1,6 @@
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
 import { InvalidObjectKeyError } from '../storage/object-store.js';
+import type { LivePlaylist } from '../live/live-playlists.js';
 import { errors, OssError } from './errors.js';
 
 export interface ByteRange {
@@ -27,10 +28,12 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end };
 }
 
-export function cacheControlFor(key: string): string {
-  // Playlists change every segment; segments never change once written.
-  if (key.endsWith('.m3u8')) return 'no-cache';
-  if (key.endsWith('.ts')) return 'max-age=31536000, immutable';
+/** How long players and CDNs may keep an object: segments never change once written. */
+export function cacheControlFor(key: string, publicRead: boolean, liveTargetDuration?: number): string {
+  const scope = publicRead ? 'public' : 'private';
+  if (key.endsWith('.ts')) return `${scope}, max-age=31536000, immutable`;
+  // a live playlist changes every segment: half a target duration at most (RFC 8216 6.2.1)
+  if (key.endsWith('.m3u8') && liveTargetDuration) return `${scope}, max-age=${Math.max(1, Math.floor(liveTargetDuration / 2))}`;
   return 'no-cache';
 }
 
@@ -42,7 +45,7 @@ export const CORS_HEADERS: Record<string, string> = {
 export interface ObjectResponse {
   status: number;
   headers: Record<string, string>;
-  body?: NodeJS.ReadableStream;
+  body?: NodeJS.ReadableStream | Buffer;
 }
 
 function notModified(info: ObjectInfo, headers: Record<string, string | string[] | undefined>): 304 | 412 | undefined {
@@ -61,14 +64,16 @@ function notModified(info: ObjectInfo, headers: Record<string, string | string[]
   return undefined;
 }
 
-/** GetObject / HeadObject. */
-export async function getObject(
-  store: ObjectStore,
-  key: string,
-  method: 'GET' | 'HEAD',
-  requestHeaders: Record<string, string | string[] | undefined>,
-  overrides: ReadonlyMap<string, string>,
-): Promise<ObjectResponse> {
+export interface ObjectRead {
+  method: 'GET' | 'HEAD';
+  requestHeaders: Record<string, string | string[] | undefined>;
+  /** response-* parameters (honoured on signed requests only). */
+  overrides: ReadonlyMap<string, string>;
+  publicRead: boolean;
+}
+
+/** GetObject / HeadObject from storage. */
+export async function getObject(store: ObjectStore, key: string, read: ObjectRead): Promise<ObjectResponse> {
   let info: ObjectInfo | undefined;
   try {
     info = await store.head(key);
@@ -77,12 +82,34 @@ export async function getObject(
     throw err;
   }
   if (!info) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key });
+  return respond(info, read, cacheControlFor(key, read.publicRead), async (range) => {
+    const got = await store.get(key, range);
+    if (!got) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key });
+    return got.body;
+  });
+}
+
+/** GetObject / HeadObject of a live playlist this process is writing: from memory. */
+export function getLivePlaylist(key: string, playlist: LivePlaylist, read: ObjectRead): Promise<ObjectResponse> {
+  const info: ObjectInfo = { key, size: playlist.body.length, etag: playlist.etag, contentType: 'application/x-mpegURL', lastModified: playlist.lastModified };
+  return respond(info, read, cacheControlFor(key, read.publicRead, playlist.targetDuration), async (range) =>
+    range ? playlist.body.subarray(range.start, range.end + 1) : playlist.body,
+  );
+}
+
+async function respond(
+  info: ObjectInfo,
+  read: ObjectRead,
+  cacheControl: string,
+  body: (range: ByteRange | undefined) => Promise<NodeJS.ReadableStream | Buffer>,
+): Promise<ObjectResponse> {
+  const { requestHeaders, overrides } = read;
   const headers: Record<string, string> = {
     'content-type': info.contentType,
     etag: info.etag,
     'last-modified': new Date(info.lastModified).toUTCString(),
     'accept-ranges': 'bytes',
-    'cache-control': cacheControlFor(key),
+    'cache-control': cacheControl,
     'x-oss-object-type': 'Normal',
   };
   const conditional = notModified(info, requestHeaders);
@@ -107,8 +134,6 @@ export async function getObject(
   const length = range ? range.end - range.start + 1 : info.size;
   headers['content-length'] = String(length);
   if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${info.size}`;
-  if (method === 'HEAD') return { status: range ? 206 : 200, headers };
-  const got = await store.get(key, range);
-  if (!got) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key });
-  return { status: range ? 206 : 200, headers, body: got.body };
+  if (read.method === 'HEAD') return { status: range ? 206 : 200, headers };
+  return { status: range ? 206 : 200, headers, body: await body(range) };
 }

@@ -7,7 +7,8 @@ import { errors, OssError } from './errors.js';
 import * as api from './livechannel-api.js';
 import { registerConsole } from './console-routes.js';
 import { signPlaylistUris } from './hls-sign.js';
-import { CORS_HEADERS, getObject } from './object-api.js';
+import type { LivePlaylists } from '../live/live-playlists.js';
+import { CORS_HEADERS, getLivePlaylist, getObject } from './object-api.js';
 import { deleteMultipleObjects, deleteObject, listObjects, putObject } from './object-write-api.js';
 import { parseRequestUrl } from './oss-request.js';
 import { resolveBucket } from './resolve-bucket.js';
@@ -21,8 +22,12 @@ export const MAX_OBJECT_BYTES = 64 * 1024 * 1024;
 
 export interface HttpServerOptions extends api.ApiDeps {
   metrics: Metrics;
-  /** Requests per key (or per IP for anonymous ones); throws SlowDown past the rate. */
+  /** Management requests per key (or per IP for anonymous ones); throws SlowDown past the rate. */
   limiter?: { check(who: string, peer: string): void };
+  /** Live playlists this process is writing, served from memory. */
+  playlists?: LivePlaylists;
+  /** Object reads per client address, whoever signed them; throws SlowDown past the rate. */
+  readLimiter?: { check(who: string, peer: string): void };
   /** Keys limited to some buckets (keys absent here may use every bucket). */
   keyBuckets?: ReadonlyMap<string, ReadonlySet<string>>;
   maxBodyBytes?: number;
@@ -56,12 +61,14 @@ interface OpContext {
   identity: Identity;
   secrets: ReadonlyMap<string, string>;
   now: number;
+  /** Anybody may read the bucket (caches may share what it serves). */
+  publicRead: boolean;
 }
 
 interface OpResponse {
   status: number;
   headers?: Record<string, string>;
-  body?: string | NodeJS.ReadableStream;
+  body?: string | Buffer | NodeJS.ReadableStream;
 }
 
 interface Operation {
@@ -71,6 +78,8 @@ interface Operation {
   maxBody?: number;
   run(ctx: OpContext): Promise<OpResponse>;
 }
+
+const NO_OVERRIDES: ReadonlyMap<string, string> = new Map();
 
 const header = (ctx: OpContext, name: string) => {
   const v = ctx.headers[name];
@@ -99,22 +108,43 @@ const OPS = {
     access: 'read',
     run: async (ctx) => {
       if (ctx.query.get('x-oss-process') === 'hls/sign') return signedPlaylist(ctx);
-      // OSS honours response-* overrides on signed requests only
-      const overrides = ctx.identity.accessKeyId ? ctx.query : new Map<string, string>();
-      return getObject(ctx.deps.storeFor(ctx.bucket), ctx.key, ctx.method as 'GET' | 'HEAD', ctx.headers, overrides);
+      const read = {
+        method: ctx.method as 'GET' | 'HEAD',
+        requestHeaders: ctx.headers,
+        // OSS honours response-* overrides on signed requests only
+        overrides: ctx.identity.accessKeyId ? ctx.query : NO_OVERRIDES,
+        publicRead: ctx.publicRead,
+      };
+      const live = ctx.deps.playlists?.get(ctx.bucket, ctx.key);
+      if (live) return getLivePlaylist(ctx.key, live, read);
+      return getObject(ctx.deps.storeFor(ctx.bucket), ctx.key, read);
     },
   },
   putObject: {
     name: 'PutObject',
     access: 'write',
-    run: (ctx) => putObject(ctx.deps.storeFor(ctx.bucket), ctx.key, ctx.body, header(ctx, 'content-md5'), header(ctx, 'content-type')),
+    run: (ctx) => {
+      ctx.deps.playlists?.withdraw(ctx.bucket, ctx.key);
+      return putObject(ctx.deps.storeFor(ctx.bucket), ctx.key, ctx.body, header(ctx, 'content-md5'), header(ctx, 'content-type'));
+    },
   },
-  deleteObject: { name: 'DeleteObject', access: 'write', run: (ctx) => deleteObject(ctx.deps.storeFor(ctx.bucket), ctx.key) },
+  deleteObject: {
+    name: 'DeleteObject',
+    access: 'write',
+    run: (ctx) => {
+      ctx.deps.playlists?.withdraw(ctx.bucket, ctx.key);
+      return deleteObject(ctx.deps.storeFor(ctx.bucket), ctx.key);
+    },
+  },
   deleteObjects: {
     name: 'DeleteMultipleObjects',
     access: 'write',
     maxBody: 2 * 1024 * 1024,
-    run: (ctx) => deleteMultipleObjects(ctx.deps.storeFor(ctx.bucket), ctx.body, header(ctx, 'content-md5')),
+    run: (ctx) => {
+      // the live ones are put back with their next segment
+      ctx.deps.playlists?.withdrawBucket(ctx.bucket);
+      return deleteMultipleObjects(ctx.deps.storeFor(ctx.bucket), ctx.body, header(ctx, 'content-md5'));
+    },
   },
   listObjects: { name: 'GetBucket', access: 'read', run: (ctx) => listObjects(ctx.deps.storeFor(ctx.bucket), ctx.bucket, ctx.query) },
 } satisfies Record<string, Operation>;
@@ -166,16 +196,23 @@ function selectOperation(method: string, key: string, query: ReadonlyMap<string,
 /** GET playlist?x-oss-process=hls/sign: the playlist with its segment URIs signed alike. */
 async function signedPlaylist(ctx: OpContext): Promise<OpResponse> {
   if (!ctx.key.endsWith('.m3u8')) throw errors.invalidArgument('hls/sign applies to .m3u8 playlists only.', 'x-oss-process', 'hls/sign');
-  const got = await ctx.deps.storeFor(ctx.bucket).get(ctx.key).catch(() => undefined);
-  if (!got) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: ctx.key });
-  let text = '';
-  for await (const chunk of got.body) text += chunk.toString();
+  const text = await playlistText(ctx);
   const headers = { 'content-type': 'application/x-mpegURL', 'cache-control': 'no-cache' };
   const id = ctx.identity.accessKeyId;
   if (!id) return { status: 200, headers, body: text }; // public bucket: nothing to sign
   // segments expire with the playlist URL (or in an hour when the request was header-signed)
   const expires = ctx.query.get('Expires') ?? String(Math.floor(ctx.now / 1000) + 3600);
   return { status: 200, headers, body: signPlaylistUris(text, ctx.key, ctx.bucket, { accessKeyId: id, accessKeySecret: ctx.secrets.get(id)! }, expires) };
+}
+
+async function playlistText(ctx: OpContext): Promise<string> {
+  const live = ctx.deps.playlists?.get(ctx.bucket, ctx.key);
+  if (live) return live.body.toString();
+  const got = await ctx.deps.storeFor(ctx.bucket).get(ctx.key).catch(() => undefined);
+  if (!got) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: ctx.key });
+  let text = '';
+  for await (const chunk of got.body) text += chunk.toString();
+  return text;
 }
 
 function authorize(identity: Identity, access: Access, bucket: BucketConfig, keyBuckets?: ReadonlyMap<string, ReadonlySet<string>>): void {
@@ -245,12 +282,26 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     const op = selectOperation(req.method, target.key, queryMap);
     tagged.ossOp = op.name;
     const identity = authenticate({ method: req.method, headers: req.headers, query, bucket: target.bucket, key: target.key }, secrets, now());
-    opts.limiter?.check(identity.accessKeyId ?? `ip:${req.ip}`, req.ip);
+    // viewers of one channel share a signing key: object reads are never limited per key
+    if (op === OPS.getObject) opts.readLimiter?.check(`ip:${req.ip}`, req.ip);
+    else opts.limiter?.check(identity.accessKeyId ?? `ip:${req.ip}`, req.ip);
     authorize(identity, op.access, bucket, opts.keyBuckets);
     const body = req.body as Buffer | undefined;
     if (op.maxBody !== undefined && body && body.length > op.maxBody) throw errors.entityTooLarge(op.maxBody);
     req.log.debug({ op: op.name, bucket: target.bucket, key: target.key, accessKeyId: identity.accessKeyId }, 'operation');
-    const res = await op.run({ deps: opts, bucket: target.bucket, key: target.key, method: req.method, query: queryMap, headers: req.headers, body, identity, secrets, now: now() });
+    const res = await op.run({
+      deps: opts,
+      bucket: target.bucket,
+      key: target.key,
+      method: req.method,
+      query: queryMap,
+      headers: req.headers,
+      body,
+      identity,
+      secrets,
+      now: now(),
+      publicRead: bucket.acl !== 'private',
+    });
     reply.code(res.status).headers(res.headers ?? {});
     return reply.send(req.method === 'HEAD' ? '' : (res.body ?? ''));
   };

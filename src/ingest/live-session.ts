@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { LivePlaylists } from '../live/live-playlists.js';
 import { FencedError, type Catalog, type Channel, type PlaylistResume, type PushEndReason, type PushRecord } from '../catalog/catalog.js';
 import type { LiveStat } from '../live/live-sessions.js';
 import { TAG_AUDIO, TAG_VIDEO } from '../media/flv.js';
@@ -39,6 +40,8 @@ export interface LiveSessionOptions {
   metrics: Metrics;
   log: FastifyBaseLogger;
   now: () => number;
+  /** Where the live playlist is kept for viewers while this publish writes it. */
+  playlists?: LivePlaylists;
   /** Called once the session has flushed everything and closed its history record. */
   onEnded: (session: LiveSession) => void | Promise<void>;
 }
@@ -52,6 +55,7 @@ export class LiveSession implements MediaSink {
   readonly channelName: string;
   readonly remoteAddr: string;
   readonly connectedTime: number;
+  private readonly playlistKey: string;
   /** Set by the ingest once the RTMP connection is known, so that the API can stop it. */
   publisher: PublisherControl | undefined;
   bytesIn = 0;
@@ -74,6 +78,7 @@ export class LiveSession implements MediaSink {
     this.channelName = o.channel.name;
     this.remoteAddr = o.remoteAddr;
     this.connectedTime = o.now();
+    this.playlistKey = `${o.channel.name}/${o.playlistName}`;
     const base = o.playlistName.replace(/\.m3u8$/, '');
     this.packager = new LivePackager({
       fragDuration: o.channel.fragDuration,
@@ -88,7 +93,7 @@ export class LiveSession implements MediaSink {
       log: o.log,
       metrics: o.metrics,
       channel: o.channel.name,
-      playlistKey: `${o.channel.name}/${o.playlistName}`,
+      playlistKey: this.playlistKey,
       fragCount: o.channel.fragCount,
       resume: resume?.playlist,
       mayWrite: () => !this.fenced && o.lease.holds(),
@@ -110,7 +115,8 @@ export class LiveSession implements MediaSink {
         ),
       onProgress: () => this.updateFlow(),
       releaseChunks: (chunks) => tsChunkPool.give(chunks),
-      onPlaylistStored: (playlist) => {
+      onPlaylistStored: (playlist, text) => {
+        if (!this.fenced) o.playlists?.publish(this.bucket, this.playlistKey, text);
         const { nextSequence, timelineEndMs } = this.packager.resumeState();
         return this.fencedWrite('save the playlist state', () =>
           o.catalog.savePlaylistState(this.bucket, this.channelName, o.playlistName, { playlist, nextSequence, timelineEndMs }, o.lease.token),
@@ -169,6 +175,7 @@ export class LiveSession implements MediaSink {
       if (this.paused) this.pauseReading?.(false);
       this.carryOut(this.packager.finish());
       await this.uploader.finish();
+      this.o.playlists?.withdraw(this.bucket, this.playlistKey);
       if (this.push) await this.fencedWrite('close the push record', () => this.o.catalog.endPush(this.push!.id, this.o.now(), reason, this.o.lease.token));
       this.o.metrics.publishersLive.dec();
       this.o.log.info(
@@ -192,6 +199,7 @@ export class LiveSession implements MediaSink {
       if (err instanceof FencedError) {
         if (!this.fenced) {
           this.fenced = true;
+          this.o.playlists?.withdraw(this.bucket, this.playlistKey);
           this.o.log.error({ bucket: this.bucket, channel: this.channelName, token: this.o.lease.token }, `catalog refused to ${what}: another node holds the channel's publish lease now; stopping`);
           void this.publisher?.stop('lease_lost', 'This node lost the channel\'s publish lease; stopping.');
         }

@@ -5,7 +5,15 @@ const guards: LoadGuard[] = [];
 afterEach(() => guards.splice(0).forEach((g) => g.close()));
 
 function guard(o: Partial<ConstructorParameters<typeof LoadGuard>[0]> = {}): LoadGuard {
-  const g = new LoadGuard({ maxEventLoopDelayMs: 50, maxUnwrittenBytes: 1000, unwrittenBytes: () => 0, ...o });
+  const g = new LoadGuard({
+    maxEventLoopDelayMs: 50,
+    maxUnwrittenBytes: 1000,
+    maxEventLoopUtilization: 1,
+    coldStartAdmissions: 1000,
+    unwrittenBytes: () => 0,
+    publishers: () => 0,
+    ...o,
+  });
   guards.push(g);
   return g;
 }

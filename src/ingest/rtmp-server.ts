@@ -12,6 +12,7 @@ import { LiveRegistry } from './live-registry.js';
 import { LiveSession } from './live-session.js';
 import { LoadGuard } from './load-guard.js';
 import { authorizePush } from './push-auth.js';
+import type { LivePlaylists } from '../live/live-playlists.js';
 import { RtmpConnection, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
 
 export interface IngestOptions {
@@ -34,6 +35,8 @@ export interface IngestOptions {
   uploadPolicy?: UploadPolicy;
   /** Storage writes in flight at once, all channels together. */
   uploadConcurrency?: number;
+  /** Live playlists kept in memory for the HTTP side while their publish runs here. */
+  playlists?: LivePlaylists;
 }
 
 
@@ -64,7 +67,11 @@ export class RtmpIngest implements PublishAuthorizer {
     this.load = new LoadGuard({
       maxEventLoopDelayMs: o.limits.overloadEventLoopDelayMs,
       maxUnwrittenBytes: o.limits.overloadUnwrittenBytes,
+      maxEventLoopUtilization: o.limits.overloadEventLoopUtilization,
+      coldStartAdmissions: o.limits.overloadColdStartPublishers,
       unwrittenBytes: () => this.registry.all().reduce((sum, s) => sum + s.pendingUploadBytes, 0),
+      publishers: () => this.registry.size,
+      onSample: (utilization) => o.metrics.eventLoopUtilization.set(utilization),
     });
     this.server = createServer((socket) => this.accept(socket));
     // one sweep for every connection: publishers that stopped sending media are let go
@@ -98,7 +105,7 @@ export class RtmpIngest implements PublishAuthorizer {
   }
 
   async authorize(req: PublishRequest, connection: RtmpConnection): Promise<PublishDecision> {
-    const busy = this.load.busy();
+    const busy = this.load.admit();
     if (busy) {
       this.o.reporter.hit('overload', connection.remoteAddr, busy);
       this.o.metrics.publishRejections.inc({ code: 'NetStream.Publish.Denied' });
@@ -166,6 +173,7 @@ export class RtmpIngest implements PublishAuthorizer {
         metrics: this.o.metrics,
         log: connection.log,
         now: this.now,
+        playlists: this.o.playlists,
         onEnded: async (s) => {
           this.registry.remove(s);
           await this.o.leases.release(lease);

@@ -67,8 +67,8 @@ export interface ChannelUploaderOptions {
   resume?: LivePlaylistState;
   /** After a segment is stored (index it). */
   onSegmentStored(segment: SegmentUpload): Promise<void>;
-  /** After a playlist is stored (remember where it stands). */
-  onPlaylistStored(state: LivePlaylistState): Promise<void>;
+  /** After a playlist is stored (remember where it stands); `text` is what was stored. */
+  onPlaylistStored(state: LivePlaylistState, text: string): Promise<void>;
   /** After the queued bytes went down (a segment stored or dropped). */
   onProgress?(): void;
   /** Segment chunks nobody will read again (recycled by the muxer). */
@@ -198,10 +198,11 @@ export class ChannelUploader {
     if (this.fenced) return 'not-stored'; // the plain path refuses it
     const next = new LiveWindow(this.window.size, this.window.state);
     next.push(entry);
+    const text = next.render(false);
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     const [segment, playlist] = await this.o.semaphore.run(() =>
-      Promise.allSettled([stage(s.key, s.chunks, 'video/MP2T'), stage(this.o.playlistKey, next.render(false), 'application/x-mpegURL')]),
+      Promise.allSettled([stage(s.key, s.chunks, 'video/MP2T'), stage(this.o.playlistKey, text, 'application/x-mpegURL')]),
     );
     const staged = playlist.status === 'fulfilled' ? playlist.value : undefined;
     try {
@@ -225,7 +226,7 @@ export class ChannelUploader {
     );
     if (committed) {
       this.o.metrics.storageLatency.observe({ kind: 'playlist', outcome: 'ok' }, seconds());
-      await this.playlistStored();
+      await this.playlistStored(text);
       this.observePublished(s);
     } else if (await this.writePlaylist(false)) {
       // the usual way, with retries
@@ -252,14 +253,14 @@ export class ChannelUploader {
     // a newer segment makes this playlist stale: stop retrying it then
     const stale = () => !ended && this.queue.length > 1 && this.queue.slice(1).some((s) => !s.dropped);
     if (!(await this.write('playlist', this.o.playlistKey, text, 'application/x-mpegURL', stale))) return false;
-    await this.playlistStored();
+    await this.playlistStored(text);
     return true;
   }
 
-  private async playlistStored(): Promise<void> {
+  private async playlistStored(text: string): Promise<void> {
     this.stats.playlists++;
     const s = this.window.state;
-    await this.o.onPlaylistStored({ ...s, entries: [...s.entries] });
+    await this.o.onPlaylistStored({ ...s, entries: [...s.entries] }, text);
   }
 
   /** One object with retries; false when it was given up (non-retryable, abandoned, past the deadline). */

@@ -1,0 +1,76 @@
+/** Publishers live at the start of a window needed before its cost per publisher is trusted. */
+const MIN_SAMPLE = 10;
+/**
+ * A window teaches the cost of a publisher only when few joined lately (at most this share of
+ * those live): connection set-up (handshake, authorisation, catalog writes) costs more than
+ * steady media, and would make a burst look dearer than it stays.
+ */
+const MAX_JOINING_SHARE = 0.25;
+/** Weight of the newest window in the running cost per publisher. */
+const SMOOTHING = 0.5;
+
+export interface PublisherBudgetOptions {
+  /** The event loop's busy share (0–1) that new publishers may bring it up to. */
+  maxUtilization: number;
+  /** Admissions per window before any cost per publisher is known (a cold start). */
+  coldStartAdmissions: number;
+}
+
+/**
+ * How many more publishers this process can take, from what the ones it has cost. A new
+ * publisher's load shows up in the event loop only once its media flows, so a burst of
+ * connections (a failed node's publishers arriving at once) would all be let in before any
+ * delay is measured. Instead each calm window's busy share is divided over the publishers
+ * that were live through it, and a newcomer is admitted only if the current share plus that
+ * cost for every recent admission, itself included, stays under the bound. Until a cost is
+ * known (a process just started, or publishers keep pouring in) admissions per second are
+ * capped, like TCP's slow start.
+ */
+export class PublisherBudget {
+  private utilization = 0;
+  private costPerPublisher: number | undefined;
+  /** Admissions in the current window and in the one before (not yet fully in `utilization`). */
+  private admittedNow = 0;
+  private admittedBefore = 0;
+
+  constructor(private readonly o: PublisherBudgetOptions) {}
+
+  /** End of a measurement window: the loop's busy share over it and the publishers live when it began. */
+  observe(utilization: number, liveAtStart: number): void {
+    this.utilization = utilization;
+    const joining = this.admittedNow + this.admittedBefore;
+    if (liveAtStart >= MIN_SAMPLE && joining <= MAX_JOINING_SHARE * liveAtStart) {
+      const cost = utilization / liveAtStart;
+      this.costPerPublisher = this.costPerPublisher === undefined ? cost : SMOOTHING * cost + (1 - SMOOTHING) * this.costPerPublisher;
+    }
+    this.admittedBefore = this.admittedNow;
+    this.admittedNow = 0;
+  }
+
+  /** Why one more publisher does not fit, or undefined. */
+  refusal(): string | undefined {
+    const max = this.o.maxUtilization;
+    const cost = this.costPerPublisher;
+    if (cost === undefined) {
+      if (this.utilization > max) return `event loop ${pct(this.utilization)} busy (limit ${pct(max)})`;
+      if (this.admittedNow >= this.o.coldStartAdmissions) return `${this.admittedNow} publishers admitted in the last second, their cost not measured yet`;
+      return undefined;
+    }
+    const projected = this.utilization + cost * (this.admittedNow + this.admittedBefore + 1);
+    if (projected > max) return `event loop ${pct(this.utilization)} busy, ${pct(projected)} with one more publisher (limit ${pct(max)})`;
+    return undefined;
+  }
+
+  /** Counts an admission made after refusal() said yes. */
+  admitted(): void {
+    this.admittedNow++;
+  }
+
+  get currentUtilization(): number {
+    return this.utilization;
+  }
+}
+
+function pct(share: number): string {
+  return `${Math.round(share * 100)} %`;
+}
