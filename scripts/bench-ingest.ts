@@ -2,15 +2,15 @@
 // Many real-time RTMP publishers against the gateway (its own process, or --nodes processes on
 // one PostgreSQL catalog and one storage root, publishers spread over them), and optionally the
 // same load against nginx-rtmp in the same run, with CPU, RSS, lag and latency per server.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { benchFixture } from './lib/fixtures.js';
 import { spawnGateway, stopGateway, waitFor, type GatewayProcess } from './lib/gateway-process.js';
+import { freePort, runNginx } from './lib/nginx-process.js';
 import { Publisher, prepare } from './lib/rtmp-load.js';
 
 const { values } = parseArgs({
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     catalog: { type: 'string' },
     /** Seconds over which the publishers connect. */
     ramp: { type: 'string', default: '2' },
+    /** Servers on CPU 0, this load generator on CPU 1 (taskset): figures for the server alone. */
+    pin: { type: 'boolean', default: false },
   },
 });
 const WORKERS = Number(values.workers);
@@ -43,6 +45,8 @@ const STREAMS = Number(values.streams);
 const SECONDS = values.minutes ? Number(values.minutes) * 60 : Number(values.seconds);
 const FRAG = Number(values['frag-duration']);
 const RAMP_S = Number(values.ramp);
+const SERVER_CPU = values.pin ? ['taskset', '-c', '0'] : [];
+if (values.pin) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
 const WARMUP_S = 5;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
@@ -60,15 +64,6 @@ interface Target {
   /** Catalog transactions committed so far (PostgreSQL only). */
   catalogTransactions?(): Promise<number>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function treePids(root: number): number[] {
@@ -183,7 +178,7 @@ async function startGateway(dir: string): Promise<Target> {
       }),
     );
     // one at a time: the first creates the data folder and runs the migrations
-    gateways.push(await spawnGateway(cfg));
+    gateways.push(await spawnGateway(cfg, SERVER_CPU));
   }
   for (let i = 0; i < STREAMS; i++) {
     const body = `<LiveChannelConfiguration><Target><Type>HLS</Type><FragDuration>${FRAG}</FragDuration><FragCount>3</FragCount></Target></LiveChannelConfiguration>`;
@@ -212,19 +207,13 @@ async function startGateway(dir: string): Promise<Target> {
 
 async function startNginx(dir: string): Promise<Target> {
   const module = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
-  if (!existsSync('/usr/sbin/nginx') || !existsSync(module)) throw new Error('nginx-rtmp not installed: apt-get install nginx-light libnginx-mod-rtmp');
+  if (!existsSync(module)) throw new Error('nginx-rtmp not installed: apt-get install nginx-light libnginx-mod-rtmp');
   const port = await freePort();
   const hls = join(dir, 'hls');
   mkdirSync(hls, { recursive: true });
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
+  const nginx = await runNginx(
+    dir,
     `load_module ${module};
-user root;
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
 events { worker_connections 8192; }
 rtmp {
   server {
@@ -241,21 +230,16 @@ rtmp {
   }
 }
 `,
+    SERVER_CPU,
   );
-  const child = spawn('/usr/sbin/nginx', ['-c', conf, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await waitFor(() => (existsSync(`${dir}/nginx.pid`) ? true : undefined), 10_000, 'nginx to start');
-  await new Promise((r) => setTimeout(r, 300));
   return {
     name: 'nginx-rtmp',
     rtmpPorts: [port],
-    pids: [child.pid!],
+    pids: [nginx.pid],
     watchDir: hls,
     playlistOf: (i) => `s${i}.m3u8`,
     segmentCount: (i) => readdirSync(hls).filter((f) => f.startsWith(`s${i}-`) && f.endsWith('.ts')).length,
-    stop: async () => {
-      child.kill('SIGQUIT');
-      await new Promise((r) => child.once('exit', r));
-    },
+    stop: () => nginx.stop(),
   };
 }
 
@@ -455,12 +439,14 @@ for (const which of ['livechannel', ...(values.compare === 'nginx' ? ['nginx'] :
 }
 
 const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
+/** Streams that were admitted (per-stream figures divide by these, not by the offered count). */
+const live = (r: Result) => Math.max(1, STREAMS - r.failed);
 console.log('');
 console.log('| server | streams kept up | worst lag | CPU (% of a core) | CPU/stream | RSS idle → peak | RSS/stream | segments (expected) | publish latency p50 / p99 | as observed by the generator | generator CPU |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
   console.log(
-    `| ${r.name} | ${r.keptUp}/${STREAMS}${r.failed ? ` (${r.failed} failed)` : ''} | ${r.worstLagMs.toFixed(0)} ms | ${r.cpuPercent.toFixed(1)} % | ${(r.cpuPercent / STREAMS).toFixed(3)} % | ${mb(r.rssIdle)} → ${mb(r.rssPeak)} MB | ${mb((r.rssPeak - r.rssIdle) / STREAMS)} MB | ${r.segments} (${r.expectedSegments}) | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} ms (${r.latencies}) | ${r.observedP50.toFixed(0)} / ${r.observedP99.toFixed(0)} ms | ${r.generatorCpuPercent.toFixed(1)} % |`,
+    `| ${r.name} | ${r.keptUp}/${STREAMS}${r.failed ? ` (${r.failed} failed)` : ''} | ${r.worstLagMs.toFixed(0)} ms | ${r.cpuPercent.toFixed(1)} % | ${(r.cpuPercent / live(r)).toFixed(3)} % | ${mb(r.rssIdle)} → ${mb(r.rssPeak)} MB | ${mb((r.rssPeak - r.rssIdle) / live(r))} MB | ${r.segments} (${r.expectedSegments}) | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} ms (${r.latencies}) | ${r.observedP50.toFixed(0)} / ${r.observedP99.toFixed(0)} ms | ${r.generatorCpuPercent.toFixed(1)} % |`,
   );
 }
 for (const r of results) {
@@ -472,6 +458,8 @@ for (const r of results) {
 if (results.length === 2) {
   const [g, n] = results as [Result, Result];
   console.log('');
-  console.log(`CPU per stream, livechannel ÷ nginx-rtmp: ${(g.cpuPercent / n.cpuPercent).toFixed(2)}×; RSS per stream: ${((g.rssPeak - g.rssIdle) / Math.max(1, n.rssPeak - n.rssIdle)).toFixed(2)}×`);
+  const perStream = (r: Result) => r.cpuPercent / live(r);
+  const rssPerStream = (r: Result) => Math.max(1, r.rssPeak - r.rssIdle) / live(r);
+  console.log(`CPU per stream, livechannel ÷ nginx-rtmp: ${(perStream(g) / perStream(n)).toFixed(2)}×; RSS per stream: ${(rssPerStream(g) / rssPerStream(n)).toFixed(2)}×`);
 }
 process.exit(0);

@@ -5,16 +5,17 @@
 //   target duration and fetching every new segment (as hls.js does); reports how many kept up;
 // - --wrk: Debian's wrk (-t1 -c200) on one live playlist and on one segment: req/s, MB/s, p50/p99.
 // The servers run on CPU 0 and this process (publishers, viewers) and wrk on CPU 1 (taskset).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import OSS from 'ali-oss';
 import { benchFixture } from './lib/fixtures.js';
 import { spawnGateway, stopGateway, waitFor } from './lib/gateway-process.js';
+import { freePort, runNginx } from './lib/nginx-process.js';
 import { Publisher, prepare } from './lib/rtmp-load.js';
 
 const { values } = parseArgs({
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     /** Also measure raw throughput with wrk on a playlist and a segment. */
     wrk: { type: 'boolean', default: false },
     connections: { type: 'string', default: '200' },
+    /** Which objects wrk loads: playlist, segment or both. */
+    'wrk-objects': { type: 'string', default: 'playlist,segment' },
   },
 });
 const VIEWERS = Number(values.viewers);
@@ -45,33 +48,27 @@ interface Server {
   stop(): Promise<void>;
 }
 
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+/** CPU seconds of a process and its children (nginx's worker, the gateway's workers). */
+function cpuSeconds(root: number): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(entry) === root || Number(f[1]) === root) ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      /* gone */
+    }
+  }
+  return ticks / CLK_TCK;
 }
 
 async function startNginx(dir: string, root: string): Promise<Server> {
-  if (!existsSync('/usr/sbin/nginx')) throw new Error('nginx not installed: apt-get install nginx-light');
   const port = await freePort();
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `user root;
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 16384; }
+  const nginx = await runNginx(
+    dir,
+    `events { worker_connections 16384; }
 http {
   access_log off;
   sendfile on;
@@ -85,19 +82,9 @@ http {
   }
 }
 `,
+    SERVER_CPU,
   );
-  const child = spawn(SERVER_CPU[0]!, [...SERVER_CPU.slice(1), '/usr/sbin/nginx', '-c', conf, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await waitFor(() => (existsSync(`${dir}/nginx.pid`) ? true : undefined), 10_000, 'nginx to start');
-  await new Promise((r) => setTimeout(r, 300));
-  return {
-    name: 'nginx (static files)',
-    base: `http://127.0.0.1:${port}`,
-    pid: Number(readFileSync(`${dir}/nginx.pid`, 'utf8')),
-    stop: async () => {
-      child.kill('SIGQUIT');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+  return { name: 'nginx (static files)', base: `http://127.0.0.1:${port}`, pid: nginx.pid, stop: () => nginx.stop() };
 }
 
 interface LatencyStats {
@@ -137,6 +124,8 @@ interface ViewerResult {
   playlist: LatencyStats;
   segment: LatencyStats;
   serverCpu: number;
+  /** This process's own event-loop delay p99 (ms): when high, the viewers' polls ran late. */
+  generatorLagMs: number;
 }
 
 /** N players: poll the playlist every target duration, fetch each segment not fetched yet. */
@@ -150,6 +139,8 @@ async function runViewers(server: Server, playlistUrls: string[]): Promise<Viewe
   let keptUp = 0;
   const until = performance.now() + SECONDS * 1000;
   const cpu0 = cpuSeconds(server.pid);
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   const t0 = performance.now();
   const viewer = async (i: number) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -201,6 +192,7 @@ async function runViewers(server: Server, playlistUrls: string[]): Promise<Viewe
     playlist: summarize(playlistMs, playlistBytes),
     segment: summarize(segmentMs, segmentBytes),
     serverCpu: ((cpuSeconds(server.pid) - cpu0) / elapsed) * 100,
+    generatorLagMs: lag.percentile(99) / 1e6,
   };
 }
 
@@ -266,7 +258,6 @@ await waitFor(
   30_000,
   'every live playlist',
 );
-mkdirSync(dir, { recursive: true });
 const signer = new OSS({ ...KEY, bucket: 'bench', endpoint: 'http://bench.test' });
 const playlistPath = (c: number) => {
   if (!values.sign) return `/c${c}/playlist.m3u8`;
@@ -289,17 +280,19 @@ for (const server of servers) {
   const mb = (b: number) => (b / 1048576 / SECONDS).toFixed(1);
   const errors = [...r.errors].map(([k, v]) => `${v}× ${k}`).join(', ') || '0';
   rows.push(
-    `| ${server.name} | ${r.keptUp}/${VIEWERS} | ${errors} | ${r.playlist.requests} (${r.playlist.p50.toFixed(1)} / ${r.playlist.p99.toFixed(1)} ms) | ${r.segment.requests}, ${mb(r.segment.bytes)} MB/s (${r.segment.p50.toFixed(1)} / ${r.segment.p99.toFixed(1)} ms) | ${r.serverCpu.toFixed(1)} % |`,
+    `| ${server.name} | ${r.keptUp}/${VIEWERS} | ${errors} | ${r.playlist.requests} (${r.playlist.p50.toFixed(1)} / ${r.playlist.p99.toFixed(1)} ms) | ${r.segment.requests}, ${mb(r.segment.bytes)} MB/s (${r.segment.p50.toFixed(1)} / ${r.segment.p99.toFixed(1)} ms) | ${r.serverCpu.toFixed(1)} % | ${r.generatorLagMs.toFixed(0)} ms |`,
   );
   if (values.wrk) {
     const playlistText = readFileSync(join(root, 'c0', 'playlist.m3u8'), 'utf8');
     const segment = playlistText.split('\n').find((l) => l.endsWith('.ts'))!;
+    const objects = values['wrk-objects'].split(',');
     for (const [what, url] of [
-      ['live playlist', `${server.base}${prefix}/c0/playlist.m3u8`],
+      ['playlist', `${server.base}${prefix}/c0/playlist.m3u8`],
       ['segment', `${server.base}${prefix}/c0/${segment}`],
     ] as const) {
+      if (!objects.includes(what)) continue;
       const w = wrk(url);
-      wrkRows.push(`| ${server.name} | ${what} | ${w.rps.toFixed(0)} | ${w.mbps.toFixed(1)} | ${w.p50} / ${w.p99} | ${w.errors} |`);
+      wrkRows.push(`| ${server.name} | ${what === 'playlist' ? 'live playlist' : 'segment'} | ${w.rps.toFixed(0)} | ${w.mbps.toFixed(1)} | ${w.p50} / ${w.p99} | ${w.errors} |`);
     }
   }
 }
@@ -309,8 +302,8 @@ for (const s of servers) await s.stop();
 rmSync(dir, { recursive: true, force: true });
 
 console.log('');
-console.log('| server | viewers kept up | errors | playlist requests (p50 / p99) | segment requests, throughput (p50 / p99) | server CPU (% of a core) |');
-console.log('|---|---|---|---|---|---|');
+console.log('| server | viewers kept up | errors | playlist requests (p50 / p99) | segment requests, throughput (p50 / p99) | server CPU (% of a core) | generator loop delay p99 |');
+console.log('|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
 if (wrkRows.length) {
   console.log('');

@@ -7,6 +7,7 @@ import { ClusterLive } from './cluster/cluster-live.js';
 import { PublishLeases } from './cluster/publish-leases.js';
 import type { BucketConfig, Config } from './config.js';
 import { buildHttpServer } from './http/server.js';
+import { SegmentCache } from './http/segment-cache.js';
 import { UrlBuilder } from './http/urls.js';
 import { RtmpIngest } from './ingest/rtmp-server.js';
 import { LimitReporter, RequestRateLimiter } from './limits.js';
@@ -86,6 +87,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const keyBuckets = new Map(config.credentials.filter((c) => c.buckets).map((c) => [c.accessKeyId, new Set(c.buckets)]));
   const limiter = new RequestRateLimiter(config.limits.apiRequestsPerSecond, config.limits.apiBurst, (peer, who) => reporter.hit('api_rate', peer, who));
   const playlists = new LivePlaylists();
+  const segments =
+    config.playback.segmentCacheBytes > 0
+      ? new SegmentCache({ maxBytes: config.playback.segmentCacheBytes, ttlMs: config.playback.segmentCacheTtlMs, now: options.now })
+      : undefined;
   const readLimiter =
     config.limits.readRequestsPerSecondPerIp > 0
       ? new RequestRateLimiter(config.limits.readRequestsPerSecondPerIp, config.limits.readBurst, (peer) => reporter.hit('read_rate', peer))
@@ -113,6 +118,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     urls,
     storeFor,
     playlists,
+    segments,
     now: options.now,
   });
   log = http.log;

@@ -56,6 +56,15 @@ const schema = z
       .prefault({})
       .refine((c) => c.leaseRenewMs * 3 <= c.leaseTtlMs, 'leaseRenewMs must be at most a third of leaseTtlMs'),
     http: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) }).strict().prefault({}),
+    playback: z
+      .object({
+        /** Memory for recently read segments (every viewer of a channel fetches the same ones); 0: none. */
+        segmentCacheBytes: z.number().int().min(0).default(256 * 1024 * 1024),
+        /** A cached segment is read from storage again after this long. */
+        segmentCacheTtlMs: z.number().int().min(1).default(30_000),
+      })
+      .strict()
+      .prefault({}),
     rtmp: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(1935) }).strict().prefault({}),
     /** Host name used to build publish/play URLs; defaults to the HTTP host. */
     publicHost: z.string().min(1).optional(),
@@ -201,6 +210,7 @@ export interface Config {
   workers: number | 'auto';
   cluster: ClusterConfig;
   http: { host: string; port: number };
+  playback: { segmentCacheBytes: number; segmentCacheTtlMs: number };
   rtmp: { host: string; port: number };
   publicHost: string;
   dataDir: string;
@@ -310,6 +320,7 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
     workers: c.workers,
     cluster: c.cluster,
     http: c.http,
+    playback: c.playback,
     rtmp: c.rtmp,
     publicHost: c.publicHost ?? c.http.host,
     dataDir,

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -32,6 +34,22 @@ describe('object playback over HTTP', () => {
     expect(m3u8.headers.get('content-type')).toBe('application/x-mpegURL');
     expect(m3u8.headers.get('cache-control')).toBe('no-cache');
     expect(await m3u8.text()).toBe('#EXTM3U\n');
+  });
+
+  it('answers a segment read before from memory, and never an old version once the API rewrites or deletes it', async () => {
+    const open = t.client('open');
+    await open.put('cached/seg7.ts', Buffer.from('first version'));
+    expect(await (await get('/open/cached/seg7.ts')).text()).toBe('first version');
+    // gone from disk behind the gateway's back: still answered (segments are immutable)
+    rmSync(join(t.dataDir, 'buckets', 'open', 'cached', 'seg7.ts'));
+    const cached = await get('/open/cached/seg7.ts');
+    expect([cached.status, await cached.text(), cached.headers.get('etag')]).toEqual([200, 'first version', md5('first version')]);
+    expect((await get('/open/cached/seg7.ts', { range: 'bytes=6-12' })).status).toBe(206);
+    // through the API: the next read sees the write, then the delete
+    await open.put('cached/seg7.ts', Buffer.from('second version'));
+    expect(await (await get('/open/cached/seg7.ts')).text()).toBe('second version');
+    await open.delete('cached/seg7.ts');
+    expect((await get('/open/cached/seg7.ts')).status).toBe(404);
   });
 
   it('answers Range requests as OSS does', async () => {

@@ -2,6 +2,7 @@ import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
 import { InvalidObjectKeyError } from '../storage/object-store.js';
 import type { LivePlaylist } from '../live/live-playlists.js';
 import { errors, OssError } from './errors.js';
+import type { CachedSegment, SegmentCache } from './segment-cache.js';
 
 export interface ByteRange {
   start: number;
@@ -48,7 +49,7 @@ export interface ObjectResponse {
   body?: NodeJS.ReadableStream | Buffer;
 }
 
-function notModified(info: ObjectInfo, headers: Record<string, string | string[] | undefined>): 304 | 412 | undefined {
+export function notModified(info: Pick<ObjectInfo, 'etag' | 'lastModified'>, headers: Record<string, string | string[] | undefined>): 304 | 412 | undefined {
   const one = (n: string) => {
     const v = headers[n];
     return Array.isArray(v) ? v[0] : v;
@@ -87,6 +88,30 @@ export async function getObject(store: ObjectStore, key: string, read: ObjectRea
     if (!got) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key });
     return got.body;
   });
+}
+
+/** GetObject / HeadObject of a segment through the cache of recently read segments. */
+export async function getCachedSegment(store: ObjectStore, bucket: string, key: string, read: ObjectRead, cache: SegmentCache): Promise<ObjectResponse> {
+  let hit: CachedSegment | undefined;
+  try {
+    hit = await cache.get(bucket, key, async () => {
+      const info = await store.head(key);
+      if (!info || info.size > cache.maxObjectBytes) return undefined;
+      const got = await store.get(key);
+      if (!got) return undefined;
+      const chunks: Buffer[] = [];
+      for await (const c of got.body) chunks.push(c as Buffer);
+      const body = Buffer.concat(chunks);
+      return { info: { ...info, size: body.length }, body };
+    });
+  } catch (err) {
+    if (err instanceof InvalidObjectKeyError) throw errors.invalidArgument(`Invalid object name "${key}".`, 'ObjectName', key);
+    throw err;
+  }
+  // missing or too large: the usual way (a 404, or streamed from storage)
+  if (!hit) return getObject(store, key, read);
+  const { body } = hit;
+  return respond(hit.info, read, cacheControlFor(key, read.publicRead), async (range) => (range ? body.subarray(range.start, range.end + 1) : body));
 }
 
 /** GetObject / HeadObject of a live playlist this process is writing: from memory. */

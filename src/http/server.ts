@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { SUB_RESOURCES } from '../auth/oss-signature.js';
 import type { BucketConfig } from '../config.js';
@@ -8,7 +9,9 @@ import * as api from './livechannel-api.js';
 import { registerConsole } from './console-routes.js';
 import { signPlaylistUris } from './hls-sign.js';
 import type { LivePlaylists } from '../live/live-playlists.js';
-import { CORS_HEADERS, getLivePlaylist, getObject } from './object-api.js';
+import { liveFastPath } from './live-playlist-fast-path.js';
+import { CORS_HEADERS, getCachedSegment, getLivePlaylist, getObject } from './object-api.js';
+import type { SegmentCache } from './segment-cache.js';
 import { deleteMultipleObjects, deleteObject, listObjects, putObject } from './object-write-api.js';
 import { parseRequestUrl } from './oss-request.js';
 import { resolveBucket } from './resolve-bucket.js';
@@ -26,6 +29,8 @@ export interface HttpServerOptions extends api.ApiDeps {
   limiter?: { check(who: string, peer: string): void };
   /** Live playlists this process is writing, served from memory. */
   playlists?: LivePlaylists;
+  /** Recently read segments, served from memory. */
+  segments?: SegmentCache;
   /** Object reads per client address, whoever signed them; throws SlowDown past the rate. */
   readLimiter?: { check(who: string, peer: string): void };
   /** Keys limited to some buckets (keys absent here may use every bucket). */
@@ -81,6 +86,12 @@ interface Operation {
 
 const NO_OVERRIDES: ReadonlyMap<string, string> = new Map();
 
+/** An object written or deleted through the API: memory must not answer for it any more. */
+function forgetCached(ctx: OpContext): void {
+  ctx.deps.playlists?.withdraw(ctx.bucket, ctx.key);
+  ctx.deps.segments?.forget(ctx.bucket, ctx.key);
+}
+
 const header = (ctx: OpContext, name: string) => {
   const v = ctx.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -117,14 +128,16 @@ const OPS = {
       };
       const live = ctx.deps.playlists?.get(ctx.bucket, ctx.key);
       if (live) return getLivePlaylist(ctx.key, live, read);
-      return getObject(ctx.deps.storeFor(ctx.bucket), ctx.key, read);
+      const store = ctx.deps.storeFor(ctx.bucket);
+      if (ctx.deps.segments && ctx.key.endsWith('.ts')) return getCachedSegment(store, ctx.bucket, ctx.key, read, ctx.deps.segments);
+      return getObject(store, ctx.key, read);
     },
   },
   putObject: {
     name: 'PutObject',
     access: 'write',
     run: (ctx) => {
-      ctx.deps.playlists?.withdraw(ctx.bucket, ctx.key);
+      forgetCached(ctx);
       return putObject(ctx.deps.storeFor(ctx.bucket), ctx.key, ctx.body, header(ctx, 'content-md5'), header(ctx, 'content-type'));
     },
   },
@@ -132,7 +145,7 @@ const OPS = {
     name: 'DeleteObject',
     access: 'write',
     run: (ctx) => {
-      ctx.deps.playlists?.withdraw(ctx.bucket, ctx.key);
+      forgetCached(ctx);
       return deleteObject(ctx.deps.storeFor(ctx.bucket), ctx.key);
     },
   },
@@ -143,6 +156,7 @@ const OPS = {
     run: (ctx) => {
       // the live ones are put back with their next segment
       ctx.deps.playlists?.withdrawBucket(ctx.bucket);
+      ctx.deps.segments?.forgetBucket(ctx.bucket);
       return deleteMultipleObjects(ctx.deps.storeFor(ctx.bucket), ctx.body, header(ctx, 'content-md5'));
     },
   },
@@ -236,16 +250,51 @@ function sendError(reply: FastifyReply, err: OssError): FastifyReply {
   return reply.code(err.status).header('content-type', 'application/xml').send(reply.request.method === 'HEAD' ? undefined : body);
 }
 
+/**
+ * OSS-style request ids (24 upper-case hex digits): a random prefix per server, then a
+ * counter. Unique without drawing random bytes for every request of a busy origin.
+ */
+function requestIds(): () => string {
+  const prefix = randomBytes(6).toString('hex').toUpperCase();
+  let n = 0;
+  return () => prefix + (n++ % 0x1_0000_0000_0000).toString(16).toUpperCase().padStart(12, '0');
+}
+
+/** Fastify's HTTP server, with live playlists of public buckets answered before its routing. */
+function withLiveFastPath(opts: HttpServerOptions, buckets: ReadonlyMap<string, BucketConfig>, bucketNames: ReadonlySet<string>, requestId: () => string) {
+  const fast = liveFastPath({
+    playlists: opts.playlists!,
+    buckets,
+    resolver: { buckets: bucketNames, defaultBucket: opts.defaultBucket, publicHost: opts.publicHost },
+    requestId,
+    count: (status) => opts.metrics.apiRequests.inc({ op: 'GetObject', status: String(status) }),
+  });
+  return (handler: (req: IncomingMessage, res: ServerResponse) => void, fastifyOptions: Record<string, unknown>) => {
+    const o = fastifyOptions as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
+    const server = createServer((req, res) => {
+      if (!fast(req, res)) handler(req, res);
+    });
+    // what Fastify sets on a server it makes itself
+    server.keepAliveTimeout = o.keepAliveTimeout;
+    server.requestTimeout = o.requestTimeout;
+    server.setTimeout(o.connectionTimeout);
+    return server;
+  };
+}
+
 export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const buckets = new Map(opts.buckets.map((b) => [b.name, b]));
   const bucketNames = new Set(buckets.keys());
   const secrets = new Map(opts.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
   const now = opts.now ?? Date.now;
 
+  const requestId = requestIds();
   const app = Fastify({
+    // with per-address read limits on, every read goes through them (the usual way)
+    ...(opts.playlists && !opts.readLimiter ? { serverFactory: withLiveFastPath(opts, buckets, bucketNames, requestId) } : {}),
     logger: { level: opts.logLevel, ...(opts.nodeId ? { base: { pid: process.pid, node: opts.nodeId } } : {}) },
     bodyLimit: opts.maxBodyBytes ?? MAX_OBJECT_BYTES,
-    genReqId: () => randomBytes(12).toString('hex').toUpperCase(),
+    genReqId: requestId,
     // Errors Fastify raises before routing (a URL it cannot decode) get OSS XML too.
     frameworkErrors: (err, _req, reply) =>
       sendError(reply, err.code === 'FST_ERR_BAD_URL' ? errors.invalidUri('The request URI is not valid.') : new OssError(400, 'InvalidRequest', err.message)),
