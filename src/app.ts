@@ -6,6 +6,7 @@ import { createCatalog } from './catalog/open-catalog.js';
 import { ClusterLive } from './cluster/cluster-live.js';
 import { PublishLeases } from './cluster/publish-leases.js';
 import type { BucketConfig, Config } from './config.js';
+import { PublishHook } from './events/publish-hook.js';
 import { buildHttpServer } from './http/server.js';
 import { SegmentCache } from './http/segment-cache.js';
 import { UrlBuilder } from './http/urls.js';
@@ -132,6 +133,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     catalog,
     storeFor,
     playlists,
+    publishHook: config.publishHook ? new PublishHook(config.publishHook, http.log, metrics) : undefined,
     log: http.log,
     metrics,
     reporter,

@@ -118,4 +118,11 @@ describe('catalog and cluster config', () => {
     expect(() => parseConfig({ ...base(), catalog: { type: 'postgres', url: 'mysql://x' } })).toThrow(/^catalog\.url: must be postgres:\/\//);
     expect(() => parseConfig({ ...base(), cluster: { leaseTtlMs: 3000, leaseRenewMs: 2000 } })).toThrow(/leaseRenewMs must be at most a third of leaseTtlMs/);
   });
+
+  it('reads the publish hook with its defaults, and refuses one slower than the publish timeout or not http(s)', () => {
+    expect(parseConfig({ ...base(), publishHook: { url: 'http://app.example/on_publish' } }).publishHook).toEqual({ url: 'http://app.example/on_publish', timeoutMs: 3000, onError: 'deny' });
+    expect(parseConfig(base()).publishHook).toBeUndefined();
+    expect(() => parseConfig({ ...base(), publishHook: { url: 'http://app.example/x', timeoutMs: 10_000 } })).toThrow(/^publishHook\.timeoutMs: must be below limits\.rtmpPublishTimeoutMs/);
+    expect(() => parseConfig({ ...base(), publishHook: { url: 'ftp://app.example/x' } })).toThrow(/^publishHook\.url/);
+  });
 });

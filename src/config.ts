@@ -41,6 +41,15 @@ const schema = z
     /** This gateway's name in logs, metrics, history and leases (default: host name + RTMP port). */
     nodeId: z.string().min(1).max(200).optional(),
     catalog: catalogSchema.default({ type: 'sqlite' }),
+    /** Asks an HTTP server whether each publish may start (after the signed-URL check). */
+    publishHook: z
+      .object({
+        url: z.url({ protocol: /^https?$/ }),
+        timeoutMs: z.number().int().min(1).default(3000),
+        onError: z.enum(['deny', 'allow']).default('deny'),
+      })
+      .strict()
+      .optional(),
     /** Gateway processes `serve` runs, sharing its ports and catalog ("auto": one per core). */
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
     cluster: z
@@ -142,7 +151,12 @@ const schema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  // the publisher is let go at rtmpPublishTimeoutMs: a hook may not take that long
+  .refine((c) => !c.publishHook || c.publishHook.timeoutMs < c.limits.rtmpPublishTimeoutMs, {
+    message: 'must be below limits.rtmpPublishTimeoutMs (a publisher not publishing by then is disconnected)',
+    path: ['publishHook', 'timeoutMs'],
+  });
 
 export type ConfigInput = z.input<typeof schema>;
 
@@ -203,9 +217,17 @@ export interface ClusterConfig {
   stopPollMs: number;
 }
 
+export interface PublishHookConfig {
+  url: string;
+  timeoutMs: number;
+  /** What a receiver that fails (no answer in time, unreachable) decides. */
+  onError: 'deny' | 'allow';
+}
+
 export interface Config {
   /** Undefined: host name + RTMP port, decided once the port is bound. */
   nodeId?: string;
+  publishHook?: PublishHookConfig;
   catalog: CatalogConfig;
   workers: number | 'auto';
   cluster: ClusterConfig;
@@ -316,6 +338,7 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
 
   return {
     nodeId: c.nodeId,
+    ...(c.publishHook ? { publishHook: c.publishHook } : {}),
     catalog: c.catalog,
     workers: c.workers,
     cluster: c.cluster,

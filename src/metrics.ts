@@ -32,6 +32,13 @@ export class Metrics {
     aggregator: 'average',
     registers: [this.registry],
   });
+  readonly publishHookSeconds = new Histogram({
+    name: 'livechannel_publish_hook_seconds',
+    help: 'Publish-auth hook calls by outcome (allowed, denied, error_allowed, error_denied)',
+    labelNames: ['outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly publishersLive = new Gauge({ name: 'livechannel_publishers_live', help: 'Publishers currently live', registers: [this.registry] });
   readonly bytesIn = new Counter({ name: 'livechannel_ingest_bytes_total', help: 'Media bytes received from publishers', registers: [this.registry] });
   readonly publishRejections = new Counter({ name: 'livechannel_publish_rejections_total', help: 'Publishes refused, by RTMP status code', labelNames: ['code'] as const, registers: [this.registry] });

@@ -94,7 +94,7 @@ export class SqliteCatalog implements Catalog {
     this.db = new Database(file);
     // first: processes opening one new file at once (workers) wait for each other's set-up
     this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('journal_mode = WAL');
+    enableWal(this.db);
     this.db.pragma('synchronous = NORMAL');
     migrate(this.db);
     const db = this.db;
@@ -279,6 +279,24 @@ export class SqliteCatalog implements Catalog {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * Switches a file to WAL mode. The switch needs the file to itself, and SQLite answers
+ * SQLITE_BUSY at once (no busy handler) while another process holds it, as workers starting
+ * together on a new file do: retried here for up to 5 s. Start-up only, so sleeping is fine.
+ */
+function enableWal(db: Database.Database): void {
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 100) throw err;
+      Atomics.wait(sleeper, 0, 0, 50);
+    }
   }
 }
 

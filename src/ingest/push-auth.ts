@@ -18,7 +18,14 @@ export interface PushAuthDeps {
   now(): number;
 }
 
-export type PushGrant = { ok: true; bucket: string; channel: Channel; playlistName: string };
+export type PushGrant = {
+  ok: true;
+  bucket: string;
+  channel: Channel;
+  playlistName: string;
+  /** The push URL's parameters, Signature left out. */
+  query: Record<string, string>;
+};
 export type PushRefusal = { ok: false; code: string; description: string };
 
 const denied = (description: string): PushRefusal => ({ ok: false, code: 'NetStream.Publish.Denied', description });
@@ -98,5 +105,5 @@ export async function authorizePush(deps: PushAuthDeps, req: PublishRequest): Pr
   } catch (err) {
     return badName((err as OssError).message);
   }
-  return { ok: true, bucket: bucketName, channel, playlistName };
+  return { ok: true, bucket: bucketName, channel, playlistName, query: Object.fromEntries(params.filter(([k]) => k !== 'Signature')) };
 }

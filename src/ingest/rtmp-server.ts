@@ -12,6 +12,7 @@ import { LiveRegistry } from './live-registry.js';
 import { LiveSession } from './live-session.js';
 import { LoadGuard } from './load-guard.js';
 import { authorizePush } from './push-auth.js';
+import type { PublishHook } from '../events/publish-hook.js';
 import type { LivePlaylists } from '../live/live-playlists.js';
 import { RtmpConnection, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
 
@@ -37,6 +38,8 @@ export interface IngestOptions {
   uploadConcurrency?: number;
   /** Live playlists kept in memory for the HTTP side while their publish runs here. */
   playlists?: LivePlaylists;
+  /** The operator's server, asked before each publish starts. */
+  publishHook?: PublishHook;
 }
 
 
@@ -128,6 +131,19 @@ export class RtmpIngest implements PublishAuthorizer {
       return grant;
     }
     const channel = grant.channel.name;
+    const verdict = await this.o.publishHook?.ask({
+      bucket: grant.bucket,
+      channel,
+      remoteAddr: connection.remoteAddr,
+      tcUrl: req.tcUrl,
+      query: grant.query,
+      nodeId: this.o.nodeId,
+      time: new Date(this.now()).toISOString(),
+    });
+    if (verdict && !verdict.allow) {
+      this.o.metrics.publishRejections.inc({ code: 'NetStream.Publish.Denied' });
+      return { ok: false, code: 'NetStream.Publish.Denied', description: verdict.reason };
+    }
     if (!this.registry.claim(grant.bucket, channel)) {
       const busyWith = this.registry.publisherOf(grant.bucket, channel);
       if (!(await this.replaceSilentPublisher(grant.bucket, channel, connection)) || !this.registry.claim(grant.bucket, channel)) {
