@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { OssError } from './http/errors.js';
+import { OssError } from './oss/errors.js';
 import type { Metrics } from './metrics.js';
 
 /** Counts every limit hit and logs it once per limit and peer per minute. */

@@ -7,7 +7,7 @@ import {
   stringToSign,
   type HeaderBag,
 } from '../auth/oss-signature.js';
-import { errors } from './errors.js';
+import { errors } from '../oss/errors.js';
 
 export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 

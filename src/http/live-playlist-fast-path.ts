@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BucketConfig } from '../config.js';
 import type { LivePlaylist, LivePlaylists } from '../live/live-playlists.js';
 import { CORS_HEADERS, cacheControlFor, notModified } from './object-api.js';
-import { resolveBucket, type BucketResolverOptions } from './resolve-bucket.js';
+import { resolveBucket, type BucketResolverOptions } from '../oss/resolve-bucket.js';
 
 export interface FastPathOptions {
   playlists: LivePlaylists;

@@ -3,8 +3,8 @@ import type { Catalog, Channel, SegmentRecord } from '../catalog/catalog.js';
 import type { LiveSessions } from '../live/live-sessions.js';
 import { renderVodPlaylist, type PlaylistEntry } from '../media/playlist.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { parseChannelConfiguration, validateChannelName, validatePlaylistName } from './channel-rules.js';
-import { errors } from './errors.js';
+import { parseChannelConfiguration, validateChannelName, validatePlaylistName } from '../oss/channel-rules.js';
+import { errors } from '../oss/errors.js';
 import type { UrlBuilder } from './urls.js';
 import { parseXmlBody, toXml } from './xml.js';
 

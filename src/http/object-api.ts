@@ -1,7 +1,7 @@
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
 import { InvalidObjectKeyError } from '../storage/object-store.js';
 import type { LivePlaylist } from '../live/live-playlists.js';
-import { errors, OssError } from './errors.js';
+import { errors, OssError } from '../oss/errors.js';
 import type { CachedSegment, SegmentCache } from './segment-cache.js';
 
 export interface ByteRange {

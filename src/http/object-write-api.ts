@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '../storage/object-store.js';
 import { InvalidObjectKeyError } from '../storage/object-store.js';
-import { errors, OssError } from './errors.js';
+import { errors, OssError } from '../oss/errors.js';
 import { parseXmlBody, toXml } from './xml.js';
 
 function checkKey(key: string): void {

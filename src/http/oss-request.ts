@@ -1,4 +1,4 @@
-import { errors } from './errors.js';
+import { errors } from '../oss/errors.js';
 
 export interface ParsedUrl {
   /** Decoded path, starting with "/". */

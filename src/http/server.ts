@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { SUB_RESOURCES } from '../auth/oss-signature.js';
 import type { BucketConfig } from '../config.js';
 import { authenticate, type Identity } from './authenticate.js';
-import { errors, OssError } from './errors.js';
+import { errors, OssError } from '../oss/errors.js';
 import * as api from './livechannel-api.js';
 import { registerConsole } from './console-routes.js';
 import { signPlaylistUris } from './hls-sign.js';
@@ -14,7 +14,7 @@ import { CORS_HEADERS, getCachedSegment, getLivePlaylist, getObject } from './ob
 import type { SegmentCache } from './segment-cache.js';
 import { deleteMultipleObjects, deleteObject, listObjects, putObject } from './object-write-api.js';
 import { parseRequestUrl } from './oss-request.js';
-import { resolveBucket } from './resolve-bucket.js';
+import { resolveBucket } from '../oss/resolve-bucket.js';
 import type { Metrics } from '../metrics.js';
 import { toXml } from './xml.js';
 

@@ -1,5 +1,5 @@
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
-import { errors } from './errors.js';
+import { errors } from '../oss/errors.js';
 
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
 

@@ -1,9 +1,9 @@
 import { hmacSha1, pushStringToSign, signaturesEqual, UNSIGNED_PUSH_PARAMS } from '../auth/oss-signature.js';
 import type { Catalog, Channel } from '../catalog/catalog.js';
 import type { BucketConfig } from '../config.js';
-import { validateChannelName, validatePlaylistName } from '../http/channel-rules.js';
-import { OssError } from '../http/errors.js';
-import { resolveBucket } from '../http/resolve-bucket.js';
+import { validateChannelName, validatePlaylistName } from '../oss/channel-rules.js';
+import { OssError } from '../oss/errors.js';
+import { resolveBucket } from '../oss/resolve-bucket.js';
 import { decodePushComponent, parsePushQuery } from './push-query.js';
 import type { PublishRequest } from './rtmp-connection.js';
 
