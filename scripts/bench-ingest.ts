@@ -11,6 +11,7 @@ import pg from 'pg';
 import { benchFixture } from './lib/fixtures.js';
 import { spawnGateway, stopGateway, waitFor, type GatewayProcess } from './lib/gateway-process.js';
 import { freePort, runNginx } from './lib/nginx-process.js';
+import { CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js';
 import { Publisher, prepare } from './lib/rtmp-load.js';
 
 const { values } = parseArgs({
@@ -48,7 +49,6 @@ const RAMP_S = Number(values.ramp);
 const SERVER_CPU = values.pin ? ['taskset', '-c', '0'] : [];
 if (values.pin) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
 const WARMUP_S = 5;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 interface Target {
   name: string;
@@ -66,21 +66,6 @@ interface Target {
   stop(): Promise<void>;
 }
 
-function treePids(root: number): number[] {
-  const pids = [root];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === root) pids.push(Number(entry));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
-}
-
 /** Every PostgreSQL server process on this machine (the catalog's CPU shares the box). */
 function postgresPids(): number[] {
   return readdirSync('/proc')
@@ -93,19 +78,6 @@ function postgresPids(): number[] {
       }
     })
     .map(Number);
-}
-
-function cpuTicks(roots: number[], tree = true): number {
-  let total = 0;
-  for (const pid of tree ? roots.flatMap(treePids) : roots) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
-      total += Number(f[11]) + Number(f[12]);
-    } catch {
-      /* gone */
-    }
-  }
-  return total;
 }
 
 function openFds(roots: number[]): number {

@@ -6,7 +6,7 @@
 // - --wrk: Debian's wrk (-t1 -c200) on one live playlist and on one segment: req/s, MB/s, p50/p99.
 // The servers run on CPU 0 and this process (publishers, viewers) and wrk on CPU 1 (taskset).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import OSS from 'ali-oss';
 import { benchFixture } from './lib/fixtures.js';
 import { spawnGateway, stopGateway, waitFor } from './lib/gateway-process.js';
 import { freePort, runNginx } from './lib/nginx-process.js';
+import { CLK_TCK, cpuTicks } from './lib/proc-stats.js';
 import { Publisher, prepare } from './lib/rtmp-load.js';
 
 const { values } = parseArgs({
@@ -37,7 +38,6 @@ const VIEWERS = Number(values.viewers);
 const CHANNELS = Number(values.channels);
 const SECONDS = Number(values.seconds);
 const KEY = { accessKeyId: 'bench', accessKeySecret: 'bench-secret' };
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const SERVER_CPU = ['taskset', '-c', '0'];
 execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
 
@@ -46,22 +46,6 @@ interface Server {
   base: string;
   pid: number;
   stop(): Promise<void>;
-}
-
-/** CPU seconds of a process and its children (nginx's worker, the gateway's workers). */
-function cpuSeconds(root: number): number {
-  let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(entry) === root || Number(f[1]) === root) ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      /* gone */
-    }
-  }
-  return ticks / CLK_TCK;
 }
 
 async function startNginx(dir: string, root: string): Promise<Server> {
@@ -138,7 +122,7 @@ async function runViewers(server: Server, playlistUrls: string[]): Promise<Viewe
   let segmentBytes = 0;
   let keptUp = 0;
   const until = performance.now() + SECONDS * 1000;
-  const cpu0 = cpuSeconds(server.pid);
+  const cpu0 = cpuTicks([server.pid]) / CLK_TCK;
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
   const t0 = performance.now();
@@ -191,7 +175,7 @@ async function runViewers(server: Server, playlistUrls: string[]): Promise<Viewe
     errors,
     playlist: summarize(playlistMs, playlistBytes),
     segment: summarize(segmentMs, segmentBytes),
-    serverCpu: ((cpuSeconds(server.pid) - cpu0) / elapsed) * 100,
+    serverCpu: ((cpuTicks([server.pid]) / CLK_TCK - cpu0) / elapsed) * 100,
     generatorLagMs: lag.percentile(99) / 1e6,
   };
 }

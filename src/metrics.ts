@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Seconds: from a fast local write to a storage or hook call near its timeout. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** The gateway's Prometheus metrics; one registry per app instance. */
 export class Metrics {
   readonly registry = new Registry();
@@ -15,13 +18,13 @@ export class Metrics {
     name: 'livechannel_storage_write_seconds',
     help: 'Storage write latency, per attempt',
     labelNames: ['kind', 'outcome'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
   readonly publishLatency = new Histogram({
     name: 'livechannel_segment_publish_seconds',
     help: 'From the keyframe that closes a segment to the playlist naming it being stored',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
   readonly uploadQueueBytes = new Gauge({ name: 'livechannel_upload_queue_bytes', help: 'Segment bytes waiting for storage, all channels', registers: [this.registry] });
@@ -36,7 +39,7 @@ export class Metrics {
     name: 'livechannel_publish_hook_seconds',
     help: 'Publish-auth hook calls by outcome (allowed, denied, error_allowed, error_denied)',
     labelNames: ['outcome'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
   readonly publishersLive = new Gauge({ name: 'livechannel_publishers_live', help: 'Publishers currently live', registers: [this.registry] });

@@ -15,6 +15,14 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
+/** Keeps this process's event loop busy for `sliceMs` of every `everyMs`; clearInterval() stops it. */
+function keepBusy(sliceMs: number, everyMs: number): NodeJS.Timeout {
+  return setInterval(() => {
+    const until = Date.now() + sliceMs;
+    while (Date.now() < until);
+  }, everyMs);
+}
+
 const config = { Description: '', Status: 'enabled', Target: { Type: 'HLS', FragDuration: '2', FragCount: '3', PlaylistName: 'playlist.m3u8' } };
 const url = (channel: string) => client.getRtmpUrl(channel, { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, t.rtmpBase);
 
@@ -22,10 +30,7 @@ describe('an overloaded gateway', () => {
   it('refuses new publishers with "gateway busy, try another node", answers /readyz 503, and takes them again once it recovers', async () => {
     await client.putChannel('busy-node', config);
     // the gateway runs in this process: make its event loop late, as hundreds of streams would
-    const blocker = setInterval(() => {
-      const until = Date.now() + 150;
-      while (Date.now() < until);
-    }, 200);
+    const blocker = keepBusy(150, 200);
     try {
       const ready = await eventually(async () => {
         const res = await fetch(`${t.endpoint}/readyz`);
@@ -52,10 +57,7 @@ describe('an overloaded gateway', () => {
       await c.putChannel('half-busy', config);
       const push = (name: string) => ffmpegPush(c.getRtmpUrl(name, { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, strict.rtmpBase), main, { realtime: false });
       // busy half the time in 100 ms slices: far below the 200 ms delay bound
-      const blocker = setInterval(() => {
-        const until = Date.now() + 100;
-        while (Date.now() < until);
-      }, 200);
+      const blocker = keepBusy(100, 200);
       try {
         const ready = await eventually(async () => {
           const res = await fetch(`${strict.endpoint}/readyz`);

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BucketConfig } from '../config.js';
 import type { LivePlaylist, LivePlaylists } from '../live/live-playlists.js';
-import { CORS_HEADERS, cacheControlFor, notModified } from './object-api.js';
+import { contentTypeFor } from '../storage/object-store.js';
+import { CORS_HEADERS, cacheControlFor, notModified, objectHeaders } from './object-api.js';
 import { resolveBucket, type BucketResolverOptions } from '../oss/resolve-bucket.js';
 
 export interface FastPathOptions {
@@ -28,12 +29,7 @@ export function liveFastPath(o: FastPathOptions): (req: IncomingMessage, res: Se
       h = {
         server: 'livechannel',
         ...CORS_HEADERS,
-        'content-type': 'application/x-mpegURL',
-        etag: playlist.etag,
-        'last-modified': new Date(playlist.lastModified).toUTCString(),
-        'accept-ranges': 'bytes',
-        'cache-control': cacheControlFor(key, true, playlist.targetDuration),
-        'x-oss-object-type': 'Normal',
+        ...objectHeaders({ contentType: contentTypeFor(key), ...playlist }, cacheControlFor(key, true, playlist.targetDuration)),
         'content-length': String(playlist.body.length),
       };
       prepared.set(playlist, h);

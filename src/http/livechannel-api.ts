@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Catalog, Channel, SegmentRecord } from '../catalog/catalog.js';
 import type { LiveSessions } from '../live/live-sessions.js';
 import { renderVodPlaylist, type PlaylistEntry } from '../media/playlist.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { md5ETag, type ObjectStore } from '../storage/object-store.js';
 import { parseChannelConfiguration, validateChannelName, validatePlaylistName } from '../oss/channel-rules.js';
 import { errors } from '../oss/errors.js';
 import type { UrlBuilder } from './urls.js';
@@ -180,13 +179,12 @@ async function vodEntries(deps: ApiDeps, bucket: string, channel: string, query:
 }
 
 const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('/');
-const md5Etag = (text: string) => `"${createHash('md5').update(text).digest('hex').toUpperCase()}"`;
 
 export async function getVodPlaylist(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   // served at /{channel}?vod: URIs relative to the bucket root resolve to the segments
   const entries = await vodEntries(deps, req.bucket, req.key, req.query, (s) => encodeKey(s.key));
   const body = renderVodPlaylist(entries);
-  return { status: 200, body, headers: { 'content-type': 'application/x-mpegURL', etag: md5Etag(body) } };
+  return { status: 200, body, headers: { 'content-type': 'application/x-mpegURL', etag: md5ETag(body) } };
 }
 
 export async function postVodPlaylist(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {

@@ -1,5 +1,5 @@
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
-import { InvalidObjectKeyError } from '../storage/object-store.js';
+import { contentTypeFor, InvalidObjectKeyError } from '../storage/object-store.js';
 import type { LivePlaylist } from '../live/live-playlists.js';
 import { errors, OssError } from '../oss/errors.js';
 import type { CachedSegment, SegmentCache } from './segment-cache.js';
@@ -116,10 +116,22 @@ export async function getCachedSegment(store: ObjectStore, bucket: string, key: 
 
 /** GetObject / HeadObject of a live playlist this process is writing: from memory. */
 export function getLivePlaylist(key: string, playlist: LivePlaylist, read: ObjectRead): Promise<ObjectResponse> {
-  const info: ObjectInfo = { key, size: playlist.body.length, etag: playlist.etag, contentType: 'application/x-mpegURL', lastModified: playlist.lastModified };
+  const info: ObjectInfo = { key, size: playlist.body.length, etag: playlist.etag, contentType: contentTypeFor(key), lastModified: playlist.lastModified };
   return respond(info, read, cacheControlFor(key, read.publicRead, playlist.targetDuration), async (range) =>
     range ? playlist.body.subarray(range.start, range.end + 1) : playlist.body,
   );
+}
+
+/** The headers every GetObject/HeadObject answer carries, before length and overrides. */
+export function objectHeaders(info: Pick<ObjectInfo, 'contentType' | 'etag' | 'lastModified'>, cacheControl: string): Record<string, string> {
+  return {
+    'content-type': info.contentType,
+    etag: info.etag,
+    'last-modified': new Date(info.lastModified).toUTCString(),
+    'accept-ranges': 'bytes',
+    'cache-control': cacheControl,
+    'x-oss-object-type': 'Normal',
+  };
 }
 
 async function respond(
@@ -129,14 +141,7 @@ async function respond(
   body: (range: ByteRange | undefined) => Promise<NodeJS.ReadableStream | Buffer>,
 ): Promise<ObjectResponse> {
   const { requestHeaders, overrides } = read;
-  const headers: Record<string, string> = {
-    'content-type': info.contentType,
-    etag: info.etag,
-    'last-modified': new Date(info.lastModified).toUTCString(),
-    'accept-ranges': 'bytes',
-    'cache-control': cacheControl,
-    'x-oss-object-type': 'Normal',
-  };
+  const headers = objectHeaders(info, cacheControl);
   const conditional = notModified(info, requestHeaders);
   if (conditional === 412) throw new OssError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold.');
   if (conditional === 304) return { status: 304, headers };

@@ -51,11 +51,6 @@ export class LoadGuard {
     this.liveAtStart = this.o.publishers();
   }
 
-  /** The event loop's busy share (0–1) over the last second. */
-  get utilization(): number {
-    return this.budget.currentUtilization;
-  }
-
   /** Why this process is too busy for a new publisher, or undefined. */
   busy(): string | undefined {
     if (this.delayMs > this.o.maxEventLoopDelayMs) {

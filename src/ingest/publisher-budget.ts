@@ -65,10 +65,6 @@ export class PublisherBudget {
   admitted(): void {
     this.admittedNow++;
   }
-
-  get currentUtilization(): number {
-    return this.utilization;
-  }
 }
 
 function pct(share: number): string {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { md5ETag } from '../storage/object-store.js';
 
 export interface LivePlaylist {
   body: Buffer;
@@ -24,7 +24,7 @@ export class LivePlaylists {
     const target = /^#EXT-X-TARGETDURATION:(\d+)/m.exec(text);
     this.byKey.set(slot(bucket, key), {
       body,
-      etag: `"${createHash('md5').update(body).digest('hex').toUpperCase()}"`,
+      etag: md5ETag(body),
       lastModified: now,
       targetDuration: target ? Number(target[1]) : 0,
     });

@@ -8,6 +8,7 @@ import {
   dataLength,
   InvalidObjectKeyError,
   joinData,
+  md5ETag,
   listSorted,
   type ListQuery,
   type ListResult,
@@ -145,7 +146,7 @@ export class FsObjectStore implements ObjectStore {
           key,
           size,
           get etag(): string {
-            return `"${createHash('md5').update(joinData(data)).digest('hex').toUpperCase()}"`;
+            return md5ETag(joinData(data));
           },
           contentType: contentType ?? contentTypeFor(key),
           lastModified: Date.now(),

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Where segments and playlists live. The filesystem store is the embedded default. */
 
 export interface ObjectInfo {
@@ -17,6 +19,11 @@ export function joinData(data: ObjectData): Buffer {
   if (typeof data === 'string') return Buffer.from(data);
   if (data instanceof Uint8Array) return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
   return Buffer.concat(data as Uint8Array[]);
+}
+
+/** An object's ETag as OSS gives it for a simple upload: its MD5, upper-case hex, quoted. */
+export function md5ETag(data: Uint8Array | string): string {
+  return `"${createHash('md5').update(data).digest('hex').toUpperCase()}"`;
 }
 
 export function dataLength(data: ObjectData): number {
