@@ -6,7 +6,11 @@ import { createCatalog } from './catalog/open-catalog.js';
 import { ClusterLive } from './cluster/cluster-live.js';
 import { PublishLeases } from './cluster/publish-leases.js';
 import type { BucketConfig, Config } from './config.js';
+import { EventRecorder } from './events/event-recorder.js';
+import { OutboxSender } from './events/outbox-sender.js';
 import { PublishHook } from './events/publish-hook.js';
+import { SigningKey } from './events/signing-key.js';
+import { UploadCallbacks } from './events/upload-callback.js';
 import { buildHttpServer } from './http/server.js';
 import { SegmentCache } from './http/segment-cache.js';
 import { UrlBuilder } from './http/urls.js';
@@ -98,6 +102,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       : undefined;
   let leases!: PublishLeases;
   let live!: ClusterLive;
+  const recorder = new EventRecorder(config.notifications, nodeId, metrics, options.now);
+  let signingKey: SigningKey | undefined;
+  // made (or read) on first use: at start when notifications are configured, else at the first upload callback
+  const key = () => (signingKey ??= SigningKey.load(config.dataDir, config.events.privateKeyFile));
+  const publicKeyUrl = () => urls.gatewayUrl(`/_livechannel/events-key/${key().keyId}.pem`);
+  let sender: OutboxSender | undefined;
   const http = buildHttpServer({
     ...config,
     nodeId,
@@ -121,10 +131,29 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     playlists,
     segments,
     now: options.now,
+    recorder,
+    signingKey: key,
+    uploadCallbacks: new UploadCallbacks({ key, publicKeyUrl, metrics }),
   });
   log = http.log;
+  if (recorder.enabled) {
+    sender = new OutboxSender({
+      outbox: catalog.outbox,
+      nodeId,
+      config: config.events,
+      key,
+      publicKeyUrl,
+      leaseTtlMs: config.cluster.leaseTtlMs,
+      log: http.log,
+      metrics,
+      now: options.now,
+    });
+    // SQLite commits before the next turn of the event loop; PostgreSQL's are found by the poll
+    recorder.onRecorded = () => setImmediate(() => sender?.wake());
+  }
   reporter = new LimitReporter(metrics, http.log);
-  leases = new PublishLeases({ catalog, nodeId, cluster: config.cluster, log: http.log, metrics, now: options.now });
+  const lostPushEvents = recorder.enabled ? recorder.lostPushes : undefined;
+  leases = new PublishLeases({ catalog, nodeId, cluster: config.cluster, log: http.log, metrics, now: options.now, lostPushEvents });
   ingest = new RtmpIngest({
     ...config,
     nodeId,
@@ -134,6 +163,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     storeFor,
     playlists,
     publishHook: config.publishHook ? new PublishHook(config.publishHook, http.log, metrics) : undefined,
+    recorder,
     log: http.log,
     metrics,
     reporter,
@@ -165,9 +195,13 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // leases this node's previous run died holding, then pushes whose lease is gone (on
       // any node: another node's live pushes keep their lease and stay open)
       const released = await catalog.releaseNodeLeases(nodeId);
-      const closed = await catalog.closeOpenPushes(Date.now());
+      const closed = await catalog.closeOpenPushes(Date.now(), lostPushEvents);
       if (closed > 0 || released > 0) http.log.warn({ closed, released }, 'closed push records left open by an unclean shutdown');
       leases.start();
+      if (sender) {
+        key();
+        sender.start();
+      }
       for (const store of stores.values()) await store.cleanUp?.();
       await http.listen({ host: config.http.host, port: config.http.port });
       httpPort = (http.server.address() as AddressInfo).port;
@@ -179,6 +213,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // publishers first: their last segments, playlists and history must reach storage
       await ingest.close();
       leases.stop();
+      await sender?.stop();
       // server.close() only closes connections idle at that instant; a keep-alive connection
       // finishing a response would then hold shutdown for Fastify's 72 s keep-alive timeout.
       // Give in-flight responses a moment, then close whatever is left.

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { EVENT_TYPES } from './events/event-types.js';
 
 /** Bucket names follow OSS rules: 3–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen. */
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'must be 3-63 lowercase letters, digits or hyphens');
@@ -50,6 +51,37 @@ const schema = z
       })
       .strict()
       .optional(),
+    /** Where event notifications go: a JSON POST per event, signed like an OSS upload callback. */
+    notifications: z
+      .array(
+        z
+          .object({
+            url: z.url({ protocol: /^https?$/ }),
+            events: z.array(z.enum([...EVENT_TYPES, '*'])).min(1).default(['*']),
+          })
+          .strict(),
+      )
+      .default([])
+      .refine((targets) => new Set(targets.map((t) => t.url)).size === targets.length, 'each notification URL may appear once'),
+    events: z
+      .object({
+        /** PEM RSA private key that signs notifications and upload callbacks (default: one made in dataDir on first start). */
+        privateKeyFile: z.string().min(1).optional(),
+        /** One delivery attempt's time limit. */
+        timeoutMs: z.number().int().min(100).default(5000),
+        /** How long an event is retried before it is marked dead. */
+        retryForMs: z.number().int().min(1000).default(24 * 3600 * 1000),
+        retryBaseMs: z.number().int().min(10).default(1000),
+        retryMaxMs: z.number().int().min(10).default(5 * 60 * 1000),
+        /** The outbox's bound in rows (segment.stored and playlist.updated are dropped first). */
+        maxOutboxRows: z.number().int().min(100).default(100_000),
+        /** Deliveries in flight at once (each channel's events still go one at a time, in order). */
+        concurrency: z.number().int().min(1).max(1024).default(16),
+        /** How often the sender looks for new events besides being woken by this process. */
+        pollMs: z.number().int().min(10).default(250),
+      })
+      .strict()
+      .prefault({}),
     /** Gateway processes `serve` runs, sharing its ports and catalog ("auto": one per core). */
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
     cluster: z
@@ -224,10 +256,28 @@ export interface PublishHookConfig {
   onError: 'deny' | 'allow';
 }
 
+export interface NotificationTarget {
+  url: string;
+  events: string[];
+}
+
+export interface EventsConfig {
+  privateKeyFile?: string;
+  timeoutMs: number;
+  retryForMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxOutboxRows: number;
+  concurrency: number;
+  pollMs: number;
+}
+
 export interface Config {
   /** Undefined: host name + RTMP port, decided once the port is bound. */
   nodeId?: string;
   publishHook?: PublishHookConfig;
+  notifications: NotificationTarget[];
+  events: EventsConfig;
   catalog: CatalogConfig;
   workers: number | 'auto';
   cluster: ClusterConfig;
@@ -339,6 +389,8 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
   return {
     nodeId: c.nodeId,
     ...(c.publishHook ? { publishHook: c.publishHook } : {}),
+    notifications: c.notifications,
+    events: { ...c.events, ...(c.events.privateKeyFile ? { privateKeyFile: resolve(baseDir, c.events.privateKeyFile) } : {}) },
     catalog: c.catalog,
     workers: c.workers,
     cluster: c.cluster,

@@ -42,6 +42,43 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly eventsQueued = new Counter({
+    name: 'livechannel_events_queued_total',
+    help: 'Event notifications written to the outbox (one per target), by type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsDelivered = new Counter({ name: 'livechannel_events_delivered_total', help: 'Event notifications a target accepted (2xx)', registers: [this.registry] });
+  readonly eventsRetried = new Counter({ name: 'livechannel_events_retried_total', help: 'Event deliveries that failed and will be retried', registers: [this.registry] });
+  readonly eventsDead = new Counter({
+    name: 'livechannel_events_dead_total',
+    help: 'Event notifications given up after events.retryForMs (kept in the outbox, marked dead)',
+    registers: [this.registry],
+  });
+  readonly eventsDropped = new Counter({
+    name: 'livechannel_events_dropped_total',
+    help: 'Event notifications deleted undelivered to keep the outbox within events.maxOutboxRows, by type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly eventDeliverySeconds = new Histogram({
+    name: 'livechannel_event_delivery_seconds',
+    help: 'From an event entering the outbox to its target accepting it',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+    registers: [this.registry],
+  });
+  readonly outboxPending = new Gauge({
+    name: 'livechannel_outbox_pending',
+    help: 'Event notifications waiting for delivery (as last seen by the node that sends them)',
+    aggregator: 'max',
+    registers: [this.registry],
+  });
+  readonly uploadCallbacks = new Counter({
+    name: 'livechannel_upload_callbacks_total',
+    help: 'PutObject upload callbacks by outcome (ok, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly publishersLive = new Gauge({ name: 'livechannel_publishers_live', help: 'Publishers currently live', registers: [this.registry] });
   readonly bytesIn = new Counter({ name: 'livechannel_ingest_bytes_total', help: 'Media bytes received from publishers', registers: [this.registry] });
   readonly publishRejections = new Counter({ name: 'livechannel_publish_rejections_total', help: 'Publishes refused, by RTMP status code', labelNames: ['code'] as const, registers: [this.registry] });

@@ -8,37 +8,16 @@ import { FencedError, type Catalog } from '../src/catalog/catalog.js';
 import { PostgresCatalog } from '../src/catalog/postgres-catalog.js';
 import { PG_MIGRATIONS } from '../src/catalog/postgres-migrations.js';
 import { MIGRATIONS, SqliteCatalog } from '../src/catalog/sqlite-catalog.js';
-import { createTestDatabase, type TestDatabase } from './support/postgres.js';
+import { catalogBackends, closeCatalogs, postgresCatalog, testDatabase } from './support/catalog-backends.js';
 
 const file = () => join(mkdtempSync(join(tmpdir(), 'lc-cat-')), 'catalog.db');
 const cfg = { description: '', status: 'enabled' as const, fragDuration: 5, fragCount: 3, playlistName: 'playlist.m3u8' };
 const TTL = 10_000;
 
-const databases: TestDatabase[] = [];
-const opened: Catalog[] = [];
-afterAll(async () => {
-  await Promise.all(opened.map((c) => c.close()));
-  await Promise.all(databases.map((d) => d.drop()));
-});
+afterAll(closeCatalogs);
+const postgres = postgresCatalog;
 
-async function postgres(url?: string): Promise<PostgresCatalog> {
-  if (!url) {
-    const db = await createTestDatabase();
-    databases.push(db);
-    url = db.url;
-  }
-  const c = new PostgresCatalog({ url, poolSize: 4 });
-  opened.push(c);
-  await c.open();
-  return c;
-}
-
-const backends: [string, () => Promise<Catalog>][] = [
-  ['SQLite', async () => new SqliteCatalog(':memory:')],
-  ['PostgreSQL', () => postgres()],
-];
-
-describe.each(backends)('catalog on %s', (_name, make) => {
+describe.each(catalogBackends)('catalog on %s', (_name, make) => {
   it('lists channels in byte order with prefix, marker and a limit', async () => {
     const c = await make();
     for (const n of ['b', 'a', 'ab', 'B', 'é', 'a b', 'z', 'a%', 'a_']) await c.putChannel('bk', n, cfg);
@@ -240,8 +219,7 @@ describe('SqliteCatalog', () => {
 
 describe('PostgresCatalog', () => {
   it('migrates once when several nodes start at once, and records the version', async () => {
-    const db = await createTestDatabase();
-    databases.push(db);
+    const db = await testDatabase();
     const nodes = await Promise.all([1, 2, 3].map(() => postgres(db.url)));
     for (const n of nodes) expect(await n.schemaVersion).toBe(PG_MIGRATIONS.length);
     await nodes[0]!.putChannel('b', 'x', cfg, 1);
@@ -249,8 +227,7 @@ describe('PostgresCatalog', () => {
   });
 
   it('gives a contended lease to exactly one of many nodes', async () => {
-    const db = await createTestDatabase();
-    databases.push(db);
+    const db = await testDatabase();
     const nodes = await Promise.all([1, 2, 3, 4].map(() => postgres(db.url)));
     const results = await Promise.all(
       nodes.flatMap((n, i) => [0, 1, 2].map((j) => n.acquireLease({ bucket: 'b', channel: 'hot', nodeId: `N${i}.${j}`, remoteAddr: 'r', ttlMs: TTL, now: 0 }))),
@@ -260,8 +237,7 @@ describe('PostgresCatalog', () => {
   });
 
   it('wakes the lease holder through LISTEN/NOTIFY when its channel is disabled on another node', async () => {
-    const db = await createTestDatabase();
-    databases.push(db);
+    const db = await testDatabase();
     const [owner, other] = await Promise.all([postgres(db.url), postgres(db.url)]);
     await owner.putChannel('b', 'x', cfg);
     await owner.acquireLease({ bucket: 'b', channel: 'x', nodeId: 'A', remoteAddr: 'r', ttlMs: 60_000, now: Date.now() });
@@ -277,8 +253,7 @@ describe('PostgresCatalog', () => {
   });
 
   it('refuses a catalog written by a newer version', async () => {
-    const db = await createTestDatabase();
-    databases.push(db);
+    const db = await testDatabase();
     const first = await postgres(db.url);
     await (first as unknown as { pool: { query(s: string): Promise<unknown> } }).pool.query(`UPDATE schema_version SET version = ${PG_MIGRATIONS.length + 1}`);
     await expect(postgres(db.url)).rejects.toThrow(/newer than this build supports/);

@@ -7,6 +7,7 @@ import { fixture } from '../scripts/lib/fixtures.js';
 import { eventually, ffmpegPush, type PushProcess } from './support/ffmpeg-push.js';
 import { ffmpegWarnings } from './support/media-tools.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
+import { startReceiver, type ReceiverProcess } from './support/receiver-process.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
 import { KEY, type AliOss } from './support/test-app.js';
 
@@ -17,8 +18,10 @@ let storageRoot: string;
 let long: string;
 const servers: ServerProcess[] = [];
 const pushes: PushProcess[] = [];
+let receiver: ReceiverProcess<{ status: number; verified: boolean; body: string }>;
 
 beforeAll(async () => {
+  receiver = await startReceiver('test/support/event-receiver.mjs');
   db = await createTestDatabase();
   storageRoot = mkdtempSync(join(tmpdir(), 'lc-cluster-store-'));
   long = await fixture('long.flv');
@@ -33,6 +36,7 @@ afterAll(async () => {
     s.signal('SIGKILL');
   }
   await Promise.all(servers.map((s) => s.exited));
+  receiver.kill();
   await db.drop();
 });
 
@@ -51,6 +55,8 @@ async function node(nodeId: string): Promise<ServerProcess & { client: AliOss; p
       cluster: { leaseTtlMs: LEASE_TTL_MS, leaseRenewMs: 1000, stopPollMs: 250 },
       credentials: [KEY],
       buckets: [{ name: 'media', acl: 'public-read', storage: { type: 'fs', root: storageRoot } }],
+      notifications: [{ url: receiver.url('/events'), events: ['publish.started', 'publish.ended'] }],
+      events: { pollMs: 100 },
     }),
   );
   const s = await startServerProcess(configFile);
@@ -155,6 +161,18 @@ describe('gateways sharing one PostgreSQL and one storage root', () => {
     const vod = await (await fetch(`${base}/vod.m3u8`)).text();
     expect(vod).toContain('#EXT-X-DISCONTINUITY');
     expect(await ffmpegWarnings(`${base}/vod.m3u8`)).toBe('');
+
+    // one sender cluster-wide (B took over from A): every publish event once, in order, and the
+    // push A died with ended as node-lost by B
+    const events = await eventually(() => {
+      const e = receiver.seen.filter((x) => x.status === 200).map((x) => JSON.parse(x.body) as { id: string; type: string; channel: string; reason?: string; nodeId: string });
+      const show = e.filter((x) => x.channel === 'show');
+      return show.filter((x) => x.type === 'publish.ended').length === 3 ? show : undefined;
+    }, 15_000, 'three publish.ended events');
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+    expect(events.map((e) => (e.type === 'publish.ended' ? e.reason : 'started'))).toEqual(['started', 'disabled', 'started', 'node-lost', 'started', expect.stringMatching(/^(unpublished|disconnected)$/)]);
+    expect(events[3]!.nodeId).toBe('node-b');
+    expect(receiver.seen.every((x) => x.verified)).toBe(true);
     console.log(`cluster: disable cut the publisher on the other node after ${cutAfter} ms; after kill -9 the push was accepted on B after ${acceptedAfter} ms (lease ${LEASE_TTL_MS} ms)`);
   }, 120_000);
 

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../scripts/lib/fixtures.js';
 import { eventually, ffmpegPush, type PushProcess } from './support/ffmpeg-push.js';
+import { startReceiver, type ReceiverProcess } from './support/receiver-process.js';
 import { startTestApp, type AliOss, type TestApp } from './support/test-app.js';
 
 // The publish-auth hook asks a receiver in another process, over real HTTP, whether a push
@@ -12,8 +12,8 @@ interface Seen {
   contentType: string;
   body: { bucket: string; channel: string; remoteAddr: string; tcUrl: string; query: Record<string, string>; nodeId: string; time: string };
 }
-let receiver: ChildProcess;
-let seen: Seen[] = [];
+let receiver: ReceiverProcess<Seen>;
+let seen: Seen[];
 let hookUrl: string;
 let t: TestApp;
 let client: AliOss;
@@ -23,18 +23,9 @@ const pushes: PushProcess[] = [];
 const apps: TestApp[] = [];
 
 beforeAll(async () => {
-  receiver = spawn(process.execPath, ['test/support/hook-receiver.mjs'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  receiver.stdout!.on('data', (c) => {
-    out += c;
-    const lines = out.split('\n');
-    out = lines.pop()!;
-    for (const line of lines) {
-      if (line.startsWith('listening ')) hookUrl = `http://127.0.0.1:${line.slice(10)}/on_publish`;
-      else if (line) seen.push(JSON.parse(line) as Seen);
-    }
-  });
-  await eventually(() => hookUrl, 10_000, 'the hook receiver');
+  receiver = await startReceiver<Seen>('test/support/hook-receiver.mjs');
+  seen = receiver.seen;
+  hookUrl = receiver.url('/on_publish');
   t = await startTestApp({
     defaultBucket: 'pub',
     publicHost: 'live.test',

@@ -1,5 +1,6 @@
 /** The catalog: channels, push history, the segment index and playlist state behind one interface. */
 import type { PackagerResume } from '../media/packager.js';
+import type { LostPushEvents, OutboxEntry, OutboxStore } from './outbox.js';
 
 export type ChannelStatus = 'enabled' | 'disabled';
 
@@ -115,39 +116,59 @@ export interface ListChannelsQuery {
 }
 
 export interface Catalog {
+  /**
+   * The events outbox in the same database. Every write below that takes `events` stores them
+   * in the same transaction as its change, and only when the change is made.
+   */
+  readonly outbox: OutboxStore;
   /** Connects and brings the schema up to date, where that takes I/O; before any other call. */
   open?(): Promise<void>;
   getChannel(bucket: string, name: string): Promise<Channel | undefined>;
-  /** Creates or replaces a channel's configuration. */
-  putChannel(bucket: string, name: string, config: ChannelConfig, now?: number): Promise<Channel>;
-  setChannelStatus(bucket: string, name: string, status: ChannelStatus, now?: number): Promise<boolean>;
-  deleteChannel(bucket: string, name: string): Promise<boolean>;
+  /** Creates or replaces a channel's configuration; `events` gets whether it existed before. */
+  putChannel(bucket: string, name: string, config: ChannelConfig, now?: number, events?: (existed: boolean) => OutboxEntry[]): Promise<Channel>;
+  setChannelStatus(bucket: string, name: string, status: ChannelStatus, now?: number, events?: readonly OutboxEntry[]): Promise<boolean>;
+  deleteChannel(bucket: string, name: string, events?: readonly OutboxEntry[]): Promise<boolean>;
   listChannels(bucket: string, query: ListChannelsQuery): Promise<{ channels: Channel[]; truncated: boolean }>;
 
-  startPush(bucket: string, channel: string, remoteAddr: string, startTime: number, nodeId: string, leaseToken: number): Promise<PushRecord>;
+  startPush(
+    bucket: string,
+    channel: string,
+    remoteAddr: string,
+    startTime: number,
+    nodeId: string,
+    leaseToken: number,
+    events?: (push: PushRecord) => OutboxEntry[],
+  ): Promise<PushRecord>;
   /** Closes a push; FencedError when its lease token is no longer the channel's. */
-  endPush(id: number, endTime: number, reason: PushEndReason, leaseToken: number): Promise<void>;
+  endPush(id: number, endTime: number, reason: PushEndReason, leaseToken: number, events?: readonly OutboxEntry[]): Promise<void>;
   /** Closes pushes left open by a crash whose publish lease is gone (expired or never taken); returns how many. */
-  closeOpenPushes(endTime: number): Promise<number>;
+  closeOpenPushes(endTime: number, events?: LostPushEvents): Promise<number>;
   /** The most recent pushes, oldest first. */
   recentPushes(bucket: string, channel: string, limit: number): Promise<PushRecord[]>;
 
   /** Indexes a stored segment; FencedError when `leaseToken` is no longer the channel's. */
-  addSegment(segment: SegmentRecord, leaseToken: number): Promise<void>;
+  addSegment(segment: SegmentRecord, leaseToken: number, events?: readonly OutboxEntry[]): Promise<void>;
   /** Segments whose first frame lies in [fromMs, toMs], in order. */
   segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]>;
 
   getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined>;
   /** FencedError when `leaseToken` is no longer the channel's. */
-  savePlaylistState(bucket: string, channel: string, playlistName: string, state: PlaylistResume, leaseToken: number): Promise<void>;
+  savePlaylistState(
+    bucket: string,
+    channel: string,
+    playlistName: string,
+    state: PlaylistResume,
+    leaseToken: number,
+    events?: readonly OutboxEntry[],
+  ): Promise<void>;
 
   /**
    * Publish leases: one publisher per channel across every process and node sharing this
    * catalog. Taking one is a single atomic statement; it succeeds when the channel has no
    * lease or its lease expired, and then bumps the channel's fencing token (which only grows)
-   * and closes the pushes the expired owner left open.
+   * and closes the pushes the expired owner left open (`events` describes them).
    */
-  acquireLease(req: LeaseRequest): Promise<LeaseResult>;
+  acquireLease(req: LeaseRequest, events?: LostPushEvents): Promise<LeaseResult>;
   /**
    * Extends each lease still held with its token, publishing the owner's stat; false for those
    * that are not. One transaction: one commit for a node's hundreds of channels.

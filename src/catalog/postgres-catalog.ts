@@ -16,7 +16,9 @@ import {
   type SegmentRecord,
   type StopRequest,
 } from './catalog.js';
+import type { LostPushEvents, OutboxEntry } from './outbox.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
+import { LOST_PUSHES_JSON, PostgresOutbox, type LostPushesJson } from './postgres-outbox.js';
 import { toChannel, toHolder, toPush, toSegment, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow } from './rows.js';
 
 export interface PostgresCatalogOptions {
@@ -42,11 +44,13 @@ const HOLDS_LEASE = (bucket: string, channel: string, token: string) =>
 /** Named statements: parsed and planned once per pooled connection. */
 const SQL = {
   getChannel: 'SELECT * FROM channels WHERE bucket = $1 AND name = $2',
+  // xmax is 0 on a row this statement inserted, not on one it updated
   putChannel: `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (bucket, name) DO UPDATE SET description = EXCLUDED.description, status = EXCLUDED.status,
        frag_duration = EXCLUDED.frag_duration, frag_count = EXCLUDED.frag_count,
-       playlist_name = EXCLUDED.playlist_name, last_modified = EXCLUDED.last_modified`,
+       playlist_name = EXCLUDED.playlist_name, last_modified = EXCLUDED.last_modified
+     RETURNING (xmax <> 0) AS existed`,
   // the lease holder of a channel disabled or deleted hears of it at once
   setStatus: `WITH u AS (UPDATE channels SET status = $1, last_modified = $2 WHERE bucket = $3 AND name = $4 RETURNING bucket, name)
      SELECT (SELECT count(*) FROM u) AS changed,
@@ -61,9 +65,12 @@ const SQL = {
   endPush: `UPDATE pushes SET end_time = $2, end_reason = $3 WHERE id = $1 AND end_time IS NULL
      AND ${HOLDS_LEASE('pushes.bucket', 'pushes.channel', '$4')}`,
   pushFenced: `SELECT p.bucket, p.channel FROM pushes p WHERE p.id = $1 AND NOT ${HOLDS_LEASE('p.bucket', 'p.channel', '$2')}`,
-  closeOpen: `UPDATE pushes SET end_time = GREATEST(start_time, $1), end_reason = 'interrupted' WHERE end_time IS NULL
-     AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.bucket = pushes.bucket AND l.channel = pushes.channel
-                     AND l.token = pushes.lease_token AND l.expires_at > $1)`,
+  closeOpen: `WITH closed AS (
+       UPDATE pushes SET end_time = GREATEST(start_time, $1), end_reason = 'interrupted' WHERE end_time IS NULL
+       AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.bucket = pushes.bucket AND l.channel = pushes.channel
+                       AND l.token = pushes.lease_token AND l.expires_at > $1)
+       RETURNING *
+     ) SELECT (SELECT count(*) FROM closed)::int AS closed, ${LOST_PUSHES_JSON} AS pushes`,
   recentPushes: 'SELECT * FROM pushes WHERE bucket = $1 AND channel = $2 ORDER BY id DESC LIMIT $3',
   addSegment: `INSERT INTO segments (bucket, channel, push_id, sequence, object_key, start_time, duration_ms, discontinuity)
      SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE ${HOLDS_LEASE('$1', '$2', '$9')}
@@ -85,9 +92,9 @@ const SQL = {
      ), closed AS (
        UPDATE pushes SET end_time = GREATEST(start_time, $5), end_reason = 'interrupted'
        WHERE bucket = $1 AND channel = $2 AND end_time IS NULL AND EXISTS (SELECT 1 FROM acquired)
-       RETURNING 1
+       RETURNING *
      )
-     SELECT (SELECT token FROM acquired) AS token, (SELECT count(*) FROM closed)::int AS closed`,
+     SELECT (SELECT token FROM acquired) AS token, (SELECT count(*) FROM closed)::int AS closed, ${LOST_PUSHES_JSON} AS pushes`,
   leaseRow: 'SELECT * FROM leases WHERE bucket = $1 AND channel = $2',
   renewMany: `UPDATE leases l SET expires_at = $1, stat = v.stat
      FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS v(bucket, channel, token, stat)
@@ -105,6 +112,7 @@ const SQL = {
 /** The catalog on PostgreSQL (node-postgres pool, named prepared statements), shared by every node. */
 export class PostgresCatalog implements Catalog {
   private readonly pool: pg.Pool;
+  readonly outbox: PostgresOutbox;
   private listener: pg.Client | undefined;
   private readonly stopListeners: (() => void)[] = [];
   private closed = false;
@@ -113,6 +121,7 @@ export class PostgresCatalog implements Catalog {
     this.pool = new pg.Pool({ connectionString: o.url, max: o.poolSize, types, connectionTimeoutMillis: 5000 });
     // an idle pooled connection that drops must not take the process down
     this.pool.on('error', (err) => o.onError?.(err, 'idle catalog connection'));
+    this.outbox = new PostgresOutbox(this.pool);
   }
 
   async open(): Promise<void> {
@@ -148,8 +157,33 @@ export class PostgresCatalog implements Catalog {
     return this.pool.query<{ version: number }>('SELECT version FROM schema_version').then((r) => r.rows[0]?.version ?? 0);
   }
 
-  private async q<R extends pg.QueryResultRow>(name: keyof typeof SQL, values: unknown[]): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>({ name, text: SQL[name], values });
+  private async q<R extends pg.QueryResultRow>(name: keyof typeof SQL, values: unknown[], on: pg.Pool | pg.PoolClient = this.pool): Promise<pg.QueryResult<R>> {
+    return on.query<R>({ name, text: SQL[name], values });
+  }
+
+  /**
+   * One statement and, when it changed something, the outbox entries `events` makes of its
+   * result, in one transaction; without entries, the statement alone (one round trip).
+   */
+  private async withEvents<R extends pg.QueryResultRow>(
+    name: keyof typeof SQL,
+    values: unknown[],
+    events: ((r: pg.QueryResult<R>) => readonly OutboxEntry[]) | undefined,
+  ): Promise<pg.QueryResult<R>> {
+    if (!events) return this.q<R>(name, values);
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const r = await this.q<R>(name, values, client);
+      await this.outbox.insertWith(client, events(r));
+      await client.query('COMMIT');
+      return r;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   async getChannel(bucket: string, name: string): Promise<Channel | undefined> {
@@ -157,18 +191,21 @@ export class PostgresCatalog implements Catalog {
     return row && toChannel(row);
   }
 
-  async putChannel(bucket: string, name: string, config: ChannelConfig, now = Date.now()): Promise<Channel> {
+  async putChannel(bucket: string, name: string, config: ChannelConfig, now = Date.now(), events?: (existed: boolean) => OutboxEntry[]): Promise<Channel> {
     const channel: Channel = { bucket, name, ...config, lastModified: now };
-    await this.q('putChannel', [bucket, name, config.description, config.status, config.fragDuration, config.fragCount, config.playlistName, now]);
+    const values = [bucket, name, config.description, config.status, config.fragDuration, config.fragCount, config.playlistName, now];
+    await this.withEvents<{ existed: boolean }>('putChannel', values, events && ((r) => events(r.rows[0]!.existed)));
     return channel;
   }
 
-  async setChannelStatus(bucket: string, name: string, status: ChannelStatus, now = Date.now()): Promise<boolean> {
-    return (await this.q<{ changed: number }>('setStatus', [status, now, bucket, name])).rows[0]!.changed > 0;
+  async setChannelStatus(bucket: string, name: string, status: ChannelStatus, now = Date.now(), events?: readonly OutboxEntry[]): Promise<boolean> {
+    const r = await this.withEvents<{ changed: number }>('setStatus', [status, now, bucket, name], events && ((r) => (r.rows[0]!.changed > 0 ? events : [])));
+    return r.rows[0]!.changed > 0;
   }
 
-  async deleteChannel(bucket: string, name: string): Promise<boolean> {
-    return (await this.q<{ changed: number }>('deleteChannel', [bucket, name])).rows[0]!.changed > 0;
+  async deleteChannel(bucket: string, name: string, events?: readonly OutboxEntry[]): Promise<boolean> {
+    const r = await this.withEvents<{ changed: number }>('deleteChannel', [bucket, name], events && ((r) => (r.rows[0]!.changed > 0 ? events : [])));
+    return r.rows[0]!.changed > 0;
   }
 
   async listChannels(bucket: string, q: ListChannelsQuery): Promise<{ channels: Channel[]; truncated: boolean }> {
@@ -176,19 +213,29 @@ export class PostgresCatalog implements Catalog {
     return { channels: rows.slice(0, q.maxKeys).map(toChannel), truncated: rows.length > q.maxKeys };
   }
 
-  async startPush(bucket: string, channel: string, remoteAddr: string, startTime: number, nodeId: string, leaseToken: number): Promise<PushRecord> {
-    const { rows } = await this.q<{ id: number }>('startPush', [bucket, channel, startTime, remoteAddr, nodeId, leaseToken]);
-    return { id: rows[0]!.id, bucket, channel, startTime, remoteAddr, nodeId };
+  async startPush(
+    bucket: string,
+    channel: string,
+    remoteAddr: string,
+    startTime: number,
+    nodeId: string,
+    leaseToken: number,
+    events?: (push: PushRecord) => OutboxEntry[],
+  ): Promise<PushRecord> {
+    const record = (id: number): PushRecord => ({ id, bucket, channel, startTime, remoteAddr, nodeId });
+    const { rows } = await this.withEvents<{ id: number }>('startPush', [bucket, channel, startTime, remoteAddr, nodeId, leaseToken], events && ((r) => events(record(r.rows[0]!.id))));
+    return record(rows[0]!.id);
   }
 
-  async endPush(id: number, endTime: number, reason: PushEndReason, leaseToken: number): Promise<void> {
-    if ((await this.q('endPush', [id, endTime, reason, leaseToken])).rowCount) return;
+  async endPush(id: number, endTime: number, reason: PushEndReason, leaseToken: number, events?: readonly OutboxEntry[]): Promise<void> {
+    if ((await this.withEvents('endPush', [id, endTime, reason, leaseToken], events && ((r) => (r.rowCount ? events : [])))).rowCount) return;
     const fenced = (await this.q<{ bucket: string; channel: string }>('pushFenced', [id, leaseToken])).rows[0];
     if (fenced) throw new FencedError(fenced.bucket, fenced.channel, leaseToken);
   }
 
-  async closeOpenPushes(endTime: number): Promise<number> {
-    return (await this.q('closeOpen', [endTime])).rowCount ?? 0;
+  async closeOpenPushes(endTime: number, events?: LostPushEvents): Promise<number> {
+    const r = await this.withEvents<{ closed: number; pushes: LostPushesJson }>('closeOpen', [endTime], events && ((r) => (r.rows[0]!.closed > 0 ? events(r.rows[0]!.pushes) : [])));
+    return r.rows[0]!.closed;
   }
 
   async recentPushes(bucket: string, channel: string, limit: number): Promise<PushRecord[]> {
@@ -196,8 +243,9 @@ export class PostgresCatalog implements Catalog {
     return rows.map(toPush).reverse();
   }
 
-  async addSegment(s: SegmentRecord, leaseToken: number): Promise<void> {
-    const r = await this.q('addSegment', [s.bucket, s.channel, s.pushId, s.sequence, s.key, s.startTime, s.durationMs, s.discontinuity, leaseToken]);
+  async addSegment(s: SegmentRecord, leaseToken: number, events?: readonly OutboxEntry[]): Promise<void> {
+    const values = [s.bucket, s.channel, s.pushId, s.sequence, s.key, s.startTime, s.durationMs, s.discontinuity, leaseToken];
+    const r = await this.withEvents('addSegment', values, events && ((r) => (r.rowCount ? events : [])));
     if (!r.rowCount) throw new FencedError(s.bucket, s.channel, leaseToken);
   }
 
@@ -211,17 +259,30 @@ export class PostgresCatalog implements Catalog {
     return row && (JSON.parse(row.state) as PlaylistResume);
   }
 
-  async savePlaylistState(bucket: string, channel: string, playlistName: string, state: PlaylistResume, leaseToken: number): Promise<void> {
-    const r = await this.q('savePlaylist', [bucket, channel, playlistName, JSON.stringify(state), Date.now(), leaseToken]);
+  async savePlaylistState(
+    bucket: string,
+    channel: string,
+    playlistName: string,
+    state: PlaylistResume,
+    leaseToken: number,
+    events?: readonly OutboxEntry[],
+  ): Promise<void> {
+    const values = [bucket, channel, playlistName, JSON.stringify(state), Date.now(), leaseToken];
+    const r = await this.withEvents('savePlaylist', values, events && ((r) => (r.rowCount ? events : [])));
     if (!r.rowCount) throw new FencedError(bucket, channel, leaseToken);
   }
 
-  async acquireLease(req: LeaseRequest): Promise<LeaseResult> {
-    const { rows } = await this.q<{ token: number | null; closed: number }>('acquire', [req.bucket, req.channel, req.nodeId, req.remoteAddr, req.now, req.now + req.ttlMs]);
+  async acquireLease(req: LeaseRequest, events?: LostPushEvents): Promise<LeaseResult> {
+    const values = [req.bucket, req.channel, req.nodeId, req.remoteAddr, req.now, req.now + req.ttlMs];
+    const { rows } = await this.withEvents<{ token: number | null; closed: number; pushes: LostPushesJson }>(
+      'acquire',
+      values,
+      events && ((r) => (r.rows[0]!.closed > 0 ? events(r.rows[0]!.pushes) : [])),
+    );
     const row = rows[0]!;
     if (row.token !== null) return { ok: true, token: row.token, closedPushes: row.closed };
     const holder = await this.leaseRow(req.bucket, req.channel);
-    if (!holder) return this.acquireLease(req); // released between the two statements
+    if (!holder) return this.acquireLease(req, events); // released between the two statements
     return { ok: false, holder };
   }
 

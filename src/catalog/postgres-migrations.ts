@@ -60,4 +60,26 @@ export const PG_MIGRATIONS: string[] = [
      PRIMARY KEY (bucket, channel)
    );
    CREATE INDEX leases_by_node ON leases (node_id, expires_at);`,
+  `CREATE TABLE outbox (
+     id BIGSERIAL PRIMARY KEY,
+     event_id TEXT NOT NULL,
+     target TEXT NOT NULL,
+     bucket TEXT COLLATE "C" NOT NULL,
+     channel TEXT COLLATE "C" NOT NULL,
+     type TEXT NOT NULL,
+     droppable BOOLEAN NOT NULL,
+     body TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at BIGINT NOT NULL DEFAULT 0,
+     last_error TEXT,
+     dead_at BIGINT
+   );
+   CREATE INDEX outbox_by_channel ON outbox (target, bucket, channel, id) WHERE dead_at IS NULL;
+   CREATE TABLE outbox_sender (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     node_id TEXT NOT NULL,
+     token BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );`,
 ];

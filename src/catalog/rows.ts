@@ -1,5 +1,6 @@
 /** Catalog rows as both databases return them (snake_case columns), and their domain objects. */
 import type { Channel, ChannelStatus, LeaseHolder, PushEndReason, PushRecord, SegmentRecord } from './catalog.js';
+import type { OutboxRow } from './outbox.js';
 
 export interface ChannelRow {
   bucket: string;
@@ -87,3 +88,37 @@ export const toSegment = (r: SegmentRow): SegmentRecord => ({
   durationMs: r.duration_ms,
   discontinuity: r.discontinuity === 1 || r.discontinuity === true,
 });
+
+export interface OutboxDbRow {
+  id: number;
+  event_id: string;
+  target: string;
+  bucket: string;
+  channel: string;
+  type: string;
+  /** 0/1 in SQLite, a boolean in PostgreSQL. */
+  droppable: number | boolean;
+  body: string;
+  created_at: number;
+  attempts: number;
+}
+
+export const toOutboxRow = (r: OutboxDbRow): OutboxRow => ({
+  id: r.id,
+  eventId: r.event_id,
+  target: r.target,
+  bucket: r.bucket,
+  channel: r.channel,
+  type: r.type,
+  droppable: Boolean(r.droppable),
+  body: r.body,
+  createdAt: r.created_at,
+  attempts: r.attempts,
+});
+
+/** The outbox's bound: how many rows to delete, and of which kind, for `maxRows` to hold. */
+export function trimPlan(rows: number, dead: number, maxRows: number): { dead: number; droppable: number } {
+  const excess = Math.max(0, rows - maxRows);
+  const deadFirst = Math.min(excess, dead);
+  return { dead: deadFirst, droppable: excess - deadFirst };
+}

@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { LostPush, LostPushEvents, OutboxEntry } from './outbox.js';
 import { toChannel, toHolder, toPush, toSegment, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow } from './rows.js';
+import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   FencedError,
   type Catalog,
@@ -78,16 +80,42 @@ export const MIGRATIONS: string[] = [
      PRIMARY KEY (bucket, channel)
    ) WITHOUT ROWID;
    CREATE INDEX leases_by_node ON leases (node_id, expires_at);`,
+  `CREATE TABLE outbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     event_id TEXT NOT NULL,
+     target TEXT NOT NULL,
+     bucket TEXT NOT NULL,
+     channel TEXT NOT NULL,
+     type TEXT NOT NULL,
+     droppable INTEGER NOT NULL,
+     body TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT,
+     dead_at INTEGER
+   );
+   CREATE INDEX outbox_by_channel ON outbox (target, bucket, channel, id) WHERE dead_at IS NULL;
+   CREATE TABLE outbox_sender (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     node_id TEXT NOT NULL,
+     token INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
 ];
 
 /** A statement's extra condition: the channel's lease is (still) held with this token. */
 const HOLDS_LEASE = 'EXISTS (SELECT 1 FROM leases l WHERE l.bucket = @bucket AND l.channel = @channel AND l.token = @token)';
+/** What an UPDATE of pushes returns about the ones it closed, as a LostPush without its segment count. */
+const CLOSED_PUSH = 'RETURNING id, bucket, channel, start_time AS startTime, end_time AS endTime, remote_addr AS remoteAddr, node_id AS nodeId';
+type ClosedPush = Omit<LostPush, 'segments'>;
 
 
 /** The embedded catalog: one SQLite file (WAL mode). */
 export class SqliteCatalog implements Catalog {
   private readonly db: Database.Database;
   private readonly stmts;
+  readonly outbox: SqliteOutbox;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -98,6 +126,7 @@ export class SqliteCatalog implements Catalog {
     this.db.pragma('synchronous = NORMAL');
     migrate(this.db);
     const db = this.db;
+    this.outbox = new SqliteOutbox(db);
     this.stmts = {
       getChannel: db.prepare<[string, string], ChannelRow>('SELECT * FROM channels WHERE bucket = ? AND name = ?'),
       putChannel: db.prepare(
@@ -119,13 +148,13 @@ export class SqliteCatalog implements Catalog {
          AND EXISTS (SELECT 1 FROM leases l WHERE l.bucket = pushes.bucket AND l.channel = pushes.channel AND l.token = @token)`,
       ),
       pushById: db.prepare<[number], PushRow>('SELECT * FROM pushes WHERE id = ?'),
-      closeOpen: db.prepare(
+      closeOpen: db.prepare<[{ now: number }], ClosedPush>(
         `UPDATE pushes SET end_time = max(start_time, @now), end_reason = 'interrupted' WHERE end_time IS NULL
          AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.bucket = pushes.bucket AND l.channel = pushes.channel
-                         AND l.token = pushes.lease_token AND l.expires_at > @now)`,
+                         AND l.token = pushes.lease_token AND l.expires_at > @now) ${CLOSED_PUSH}`,
       ),
-      closeOpenOfChannel: db.prepare(
-        "UPDATE pushes SET end_time = max(start_time, ?), end_reason = 'interrupted' WHERE bucket = ? AND channel = ? AND end_time IS NULL",
+      closeOpenOfChannel: db.prepare<[number, string, string], ClosedPush>(
+        `UPDATE pushes SET end_time = max(start_time, ?), end_reason = 'interrupted' WHERE bucket = ? AND channel = ? AND end_time IS NULL ${CLOSED_PUSH}`,
       ),
       acquire: db.prepare<[LeaseRequest & { expiresAt: number }], { token: number }>(
         `INSERT INTO leases (bucket, channel, node_id, remote_addr, token, acquired_at, expires_at)
@@ -170,18 +199,36 @@ export class SqliteCatalog implements Catalog {
     return row && toChannel(row);
   }
 
-  async putChannel(bucket: string, name: string, config: ChannelConfig, now = Date.now()): Promise<Channel> {
+  /** Runs `change` and, when it changed something, stores its events, in one transaction. */
+  private withEvents(events: readonly OutboxEntry[] | undefined, change: () => boolean): boolean {
+    if (!events?.length) return change();
+    return this.db.transaction(() => {
+      const changed = change();
+      if (changed) this.outbox.insert(events);
+      return changed;
+    })();
+  }
+
+  async putChannel(bucket: string, name: string, config: ChannelConfig, now = Date.now(), events?: (existed: boolean) => OutboxEntry[]): Promise<Channel> {
     const channel: Channel = { bucket, name, ...config, lastModified: now };
-    this.stmts.putChannel.run(channel);
+    if (!events) {
+      this.stmts.putChannel.run(channel);
+      return channel;
+    }
+    this.db.transaction(() => {
+      const existed = this.stmts.getChannel.get(bucket, name) !== undefined;
+      this.stmts.putChannel.run(channel);
+      this.outbox.insert(events(existed));
+    }).immediate();
     return channel;
   }
 
-  async setChannelStatus(bucket: string, name: string, status: ChannelStatus, now = Date.now()): Promise<boolean> {
-    return this.stmts.setStatus.run(status, now, bucket, name).changes > 0;
+  async setChannelStatus(bucket: string, name: string, status: ChannelStatus, now = Date.now(), events?: readonly OutboxEntry[]): Promise<boolean> {
+    return this.withEvents(events, () => this.stmts.setStatus.run(status, now, bucket, name).changes > 0);
   }
 
-  async deleteChannel(bucket: string, name: string): Promise<boolean> {
-    return this.stmts.deleteChannel.run(bucket, name).changes > 0;
+  async deleteChannel(bucket: string, name: string, events?: readonly OutboxEntry[]): Promise<boolean> {
+    return this.withEvents(events, () => this.stmts.deleteChannel.run(bucket, name).changes > 0);
   }
 
   async listChannels(bucket: string, q: ListChannelsQuery): Promise<{ channels: Channel[]; truncated: boolean }> {
@@ -189,28 +236,45 @@ export class SqliteCatalog implements Catalog {
     return { channels: rows.slice(0, q.maxKeys).map(toChannel), truncated: rows.length > q.maxKeys };
   }
 
-  async startPush(bucket: string, channel: string, remoteAddr: string, startTime: number, nodeId: string, leaseToken: number): Promise<PushRecord> {
-    const id = Number(this.stmts.startPush.run(bucket, channel, startTime, remoteAddr, nodeId, leaseToken).lastInsertRowid);
-    return { id, bucket, channel, startTime, remoteAddr, nodeId };
+  async startPush(
+    bucket: string,
+    channel: string,
+    remoteAddr: string,
+    startTime: number,
+    nodeId: string,
+    leaseToken: number,
+    events?: (push: PushRecord) => OutboxEntry[],
+  ): Promise<PushRecord> {
+    return this.db.transaction((): PushRecord => {
+      const id = Number(this.stmts.startPush.run(bucket, channel, startTime, remoteAddr, nodeId, leaseToken).lastInsertRowid);
+      const push: PushRecord = { id, bucket, channel, startTime, remoteAddr, nodeId };
+      if (events) this.outbox.insert(events(push));
+      return push;
+    })();
   }
 
-  async endPush(id: number, endTime: number, reason: PushEndReason, leaseToken: number): Promise<void> {
-    if (this.stmts.endPush.run({ id, endTime, reason, token: leaseToken }).changes > 0) return;
+  async endPush(id: number, endTime: number, reason: PushEndReason, leaseToken: number, events?: readonly OutboxEntry[]): Promise<void> {
+    if (this.withEvents(events, () => this.stmts.endPush.run({ id, endTime, reason, token: leaseToken }).changes > 0)) return;
     const push = this.stmts.pushById.get(id);
     if (push && this.stmts.leaseRow.get(push.bucket, push.channel)?.token !== leaseToken) throw new FencedError(push.bucket, push.channel, leaseToken);
   }
 
-  async closeOpenPushes(endTime: number): Promise<number> {
-    return this.stmts.closeOpen.run({ now: endTime }).changes;
+  async closeOpenPushes(endTime: number, events?: LostPushEvents): Promise<number> {
+    return this.db.transaction(() => {
+      const closed = this.stmts.closeOpen.all({ now: endTime });
+      if (events && closed.length > 0) this.outbox.insert(events(this.outbox.lostPushes(closed)));
+      return closed.length;
+    }).immediate();
   }
 
-  async acquireLease(req: LeaseRequest): Promise<LeaseResult> {
+  async acquireLease(req: LeaseRequest, events?: LostPushEvents): Promise<LeaseResult> {
     return this.db.transaction((): LeaseResult => {
       const row = this.stmts.acquire.get({ ...req, expiresAt: req.now + req.ttlMs });
       if (!row) return { ok: false, holder: toHolder(this.stmts.leaseRow.get(req.bucket, req.channel)!) };
       // whatever push is still open on the channel belonged to an owner whose lease expired
-      const closedPushes = this.stmts.closeOpenOfChannel.run(req.now, req.bucket, req.channel).changes;
-      return { ok: true, token: row.token, closedPushes };
+      const closed = this.stmts.closeOpenOfChannel.all(req.now, req.bucket, req.channel);
+      if (events && closed.length > 0) this.outbox.insert(events(this.outbox.lostPushes(closed)));
+      return { ok: true, token: row.token, closedPushes: closed.length };
     }).immediate();
   }
 
@@ -244,10 +308,9 @@ export class SqliteCatalog implements Catalog {
     return this.stmts.recentPushes.all(bucket, channel, limit).map(toPush).reverse();
   }
 
-  async addSegment(s: SegmentRecord, leaseToken: number): Promise<void> {
-    if (this.stmts.addSegment.run({ ...s, discontinuity: s.discontinuity ? 1 : 0, token: leaseToken }).changes === 0) {
-      throw new FencedError(s.bucket, s.channel, leaseToken);
-    }
+  async addSegment(s: SegmentRecord, leaseToken: number, events?: readonly OutboxEntry[]): Promise<void> {
+    const added = this.withEvents(events, () => this.stmts.addSegment.run({ ...s, discontinuity: s.discontinuity ? 1 : 0, token: leaseToken }).changes > 0);
+    if (!added) throw new FencedError(s.bucket, s.channel, leaseToken);
   }
 
   async segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]> {
@@ -259,9 +322,16 @@ export class SqliteCatalog implements Catalog {
     return row && (JSON.parse(row.state) as PlaylistResume);
   }
 
-  async savePlaylistState(bucket: string, channel: string, playlistName: string, state: PlaylistResume, leaseToken: number): Promise<void> {
-    const saved = this.stmts.savePlaylist.run({ bucket, channel, name: playlistName, state: JSON.stringify(state), updated: Date.now(), token: leaseToken });
-    if (saved.changes === 0) throw new FencedError(bucket, channel, leaseToken);
+  async savePlaylistState(
+    bucket: string,
+    channel: string,
+    playlistName: string,
+    state: PlaylistResume,
+    leaseToken: number,
+    events?: readonly OutboxEntry[],
+  ): Promise<void> {
+    const row = { bucket, channel, name: playlistName, state: JSON.stringify(state), updated: Date.now(), token: leaseToken };
+    if (!this.withEvents(events, () => this.stmts.savePlaylist.run(row).changes > 0)) throw new FencedError(bucket, channel, leaseToken);
   }
 
   async ping(): Promise<boolean> {

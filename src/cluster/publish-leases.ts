@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Catalog, LeaseHolder, PushEndReason } from '../catalog/catalog.js';
+import type { LostPushEvents } from '../catalog/outbox.js';
 import type { ClusterConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 
@@ -59,6 +60,8 @@ export interface PublishLeasesOptions {
   log: FastifyBaseLogger;
   metrics: Metrics;
   now?: () => number;
+  /** publish.ended (node-lost) for the pushes of dead owners this node closes. */
+  lostPushEvents?: LostPushEvents;
 }
 
 /**
@@ -102,7 +105,7 @@ export class PublishLeases {
   /** Closes the pushes of nodes that died holding a lease, once it expired (any node may). */
   private async closeAbandonedPushes(): Promise<void> {
     try {
-      const closed = await this.o.catalog.closeOpenPushes(this.now());
+      const closed = await this.o.catalog.closeOpenPushes(this.now(), this.o.lostPushEvents);
       if (closed > 0) this.o.log.warn({ closed }, 'closed push records whose node stopped renewing its publish lease');
     } catch (err) {
       this.o.log.warn({ err }, 'could not close abandoned push records; will retry');
@@ -112,7 +115,7 @@ export class PublishLeases {
   async acquire(bucket: string, channel: string, remoteAddr: string): Promise<AcquireResult> {
     const now = this.now();
     const ttl = this.o.cluster.leaseTtlMs;
-    const r = await this.o.catalog.acquireLease({ bucket, channel, nodeId: this.o.nodeId, remoteAddr, ttlMs: ttl, now });
+    const r = await this.o.catalog.acquireLease({ bucket, channel, nodeId: this.o.nodeId, remoteAddr, ttlMs: ttl, now }, this.o.lostPushEvents);
     if (!r.ok) return r;
     if (r.token > 1) this.o.metrics.leaseHandovers.inc();
     if (r.closedPushes > 0) this.o.log.warn({ bucket, channel, token: r.token, closed: r.closedPushes }, 'took over an expired publish lease; closed the pushes its owner left open');

@@ -1,4 +1,5 @@
 import type { Catalog, Channel, SegmentRecord } from '../catalog/catalog.js';
+import type { EventRecorder } from '../events/event-recorder.js';
 import type { LiveSessions } from '../live/live-sessions.js';
 import { renderVodPlaylist, type PlaylistEntry } from '../media/playlist.js';
 import { md5ETag, type ObjectStore } from '../storage/object-store.js';
@@ -15,6 +16,8 @@ export interface ApiDeps {
   live: LiveSessions;
   urls: UrlBuilder;
   storeFor(bucket: string): ObjectStore;
+  /** Event notifications of channel changes and VOD playlists (none when absent). */
+  recorder?: EventRecorder;
 }
 
 export interface ApiRequest {
@@ -56,7 +59,14 @@ export async function putLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<Ap
   validateChannelName(req.key);
   const config = parseChannelConfiguration(parseXmlBody(req.body));
   if (await deps.live.stat(req.bucket, req.key)) throw errors.liveChannelInUse(req.key, 'recreating it');
-  const channel = await deps.catalog.putChannel(req.bucket, req.key, config);
+  const recorder = deps.recorder;
+  const channel = await deps.catalog.putChannel(
+    req.bucket,
+    req.key,
+    config,
+    undefined,
+    recorder?.enabled ? (existed) => recorder.entries(existed ? 'channel.updated' : 'channel.created', req.bucket, req.key, { ...config }) : undefined,
+  );
   return xml({ CreateLiveChannelResult: urlsOf(deps, channel) });
 }
 
@@ -66,7 +76,7 @@ export async function putLiveChannelStatus(deps: ApiDeps, req: ApiRequest): Prom
     throw errors.invalidArgument('status must be "enabled" or "disabled".', 'status', status);
   }
   await requireChannel(deps, req.bucket, req.key);
-  await deps.catalog.setChannelStatus(req.bucket, req.key, status);
+  await deps.catalog.setChannelStatus(req.bucket, req.key, status, undefined, deps.recorder?.entries('channel.status', req.bucket, req.key, { status }));
   if (status === 'disabled' && (await deps.live.stat(req.bucket, req.key))) {
     await deps.live.disconnect(req.bucket, req.key, 'the live channel was disabled');
   }
@@ -144,7 +154,7 @@ export async function listLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<A
 export async function deleteLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   await requireChannel(deps, req.bucket, req.key);
   if (await deps.live.stat(req.bucket, req.key)) throw errors.liveChannelInUse(req.key, 'deleting it');
-  await deps.catalog.deleteChannel(req.bucket, req.key);
+  await deps.catalog.deleteChannel(req.bucket, req.key, deps.recorder?.entries('channel.deleted', req.bucket, req.key));
   return { status: 204 };
 }
 
@@ -199,6 +209,9 @@ export async function postVodPlaylist(deps: ApiDeps, req: ApiRequest): Promise<A
     encodeKey(s.key.startsWith(`${channel}/`) ? s.key.slice(channel.length + 1) : `../${s.key}`),
   );
   const body = renderVodPlaylist(entries);
-  const info = await deps.storeFor(req.bucket).put(`${channel}/${name}`, body, 'application/x-mpegURL');
+  const key = `${channel}/${name}`;
+  const info = await deps.storeFor(req.bucket).put(key, body, 'application/x-mpegURL');
+  const { from, to } = vodRange(req.query);
+  await deps.catalog.outbox.append(deps.recorder?.entries('vod.created', req.bucket, channel, { key, startTime: from, endTime: to, segments: entries.length }) ?? []);
   return { status: 200, headers: { etag: info.etag } };
 }

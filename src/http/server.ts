@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { SUB_RESOURCES } from '../auth/oss-signature.js';
 import type { BucketConfig } from '../config.js';
 import { authenticate, type Identity } from './authenticate.js';
@@ -17,6 +17,9 @@ import { parseRequestUrl } from './oss-request.js';
 import { resolveBucket } from '../oss/resolve-bucket.js';
 import type { Metrics } from '../metrics.js';
 import { toXml } from './xml.js';
+import type { SigningKey } from '../events/signing-key.js';
+import { parseUploadCallback, type UploadCallbacks } from '../events/upload-callback.js';
+import { contentTypeFor } from '../storage/object-store.js';
 
 /** XML request documents (LiveChannel configurations) are small. */
 export const MAX_XML_BYTES = 64 * 1024;
@@ -50,6 +53,10 @@ export interface HttpServerOptions extends api.ApiDeps {
   logLevel: string;
   /** Clock, for tests of signature expiry and skew. */
   now?: () => number;
+  /** PutObject's x-oss-callback (refused as not implemented when absent). */
+  uploadCallbacks?: UploadCallbacks;
+  /** The key that signs callbacks and notifications, served at /_livechannel/events-key/<id>.pem. */
+  signingKey?: () => SigningKey;
 }
 
 type Access = 'read' | 'write';
@@ -68,6 +75,7 @@ interface OpContext {
   now: number;
   /** Anybody may read the bucket (caches may share what it serves). */
   publicRead: boolean;
+  log: FastifyBaseLogger;
 }
 
 interface OpResponse {
@@ -136,9 +144,21 @@ const OPS = {
   putObject: {
     name: 'PutObject',
     access: 'write',
-    run: (ctx) => {
+    run: async (ctx) => {
       forgetCached(ctx);
-      return putObject(ctx.deps.storeFor(ctx.bucket), ctx.key, ctx.body, header(ctx, 'content-md5'), header(ctx, 'content-type'));
+      // a bad callback is refused before anything is stored
+      const callbackHeader = header(ctx, 'x-oss-callback');
+      const callback = callbackHeader ? parseUploadCallback(callbackHeader, header(ctx, 'x-oss-callback-var')) : undefined;
+      if (callback && !ctx.deps.uploadCallbacks) throw errors.notImplemented('Upload callbacks');
+      const stored = await putObject(ctx.deps.storeFor(ctx.bucket), ctx.key, ctx.body, header(ctx, 'content-md5'), header(ctx, 'content-type'));
+      if (!callback || !ctx.deps.uploadCallbacks) return stored;
+      return ctx.deps.uploadCallbacks.run(ctx.log, callback, {
+        bucket: ctx.bucket,
+        object: ctx.key,
+        etag: stored.headers.etag,
+        size: ctx.body?.length ?? 0,
+        mimeType: header(ctx, 'content-type') ?? contentTypeFor(ctx.key),
+      });
     },
   },
   deleteObject: {
@@ -350,6 +370,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       secrets,
       now: now(),
       publicRead: bucket.acl !== 'private',
+      log: req.log,
     });
     reply.code(res.status).headers(res.headers ?? {});
     return reply.send(req.method === 'HEAD' ? '' : (res.body ?? ''));
@@ -368,6 +389,11 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       .send();
   registerConsole(app, opts.buckets, opts.defaultBucket, opts.urls);
   // Operations. These names shadow objects of the same name in the default bucket.
+  app.get<{ Params: { file: string } }>('/_livechannel/events-key/:file', async (req, reply) => {
+    const key = opts.signingKey?.();
+    if (!key || req.params.file !== `${key.keyId}.pem`) return reply.code(404).type('text/plain').send('no such key on this node\n');
+    return reply.type('application/x-pem-file').header('cache-control', 'public, max-age=86400').send(key.publicKeyPem);
+  });
   app.get('/healthz', async (_req, reply) => reply.type('application/json').send({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const ready = await opts.ready();

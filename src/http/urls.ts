@@ -34,6 +34,11 @@ export class UrlBuilder {
     return `rtmp://${withPort(host, this.e.rtmpPort(), 1935)}`;
   }
 
+  /** A URL of the gateway itself (not of a bucket), e.g. its signing key's. */
+  gatewayUrl(path: string): string {
+    return `http://${withPort(this.e.publicHost, this.e.httpPort(), 80)}${path}`;
+  }
+
   publishUrl(bucket: string, channel: string): string {
     return `${this.rtmpBase(bucket)}/live/${encodeURIComponent(channel)}`;
   }

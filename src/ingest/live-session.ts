@@ -1,13 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { LivePlaylists } from '../live/live-playlists.js';
 import { FencedError, type Catalog, type Channel, type PlaylistResume, type PushEndReason, type PushRecord } from '../catalog/catalog.js';
+import type { EventRecorder } from '../events/event-recorder.js';
 import type { LiveStat } from '../live/live-sessions.js';
 import { TAG_AUDIO, TAG_VIDEO } from '../media/flv.js';
 import { LivePackager, type PackagerEvent } from '../media/packager.js';
 import { tsChunkPool } from '../media/ts-muxer.js';
 import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { ChannelUploader, type Semaphore, type UploadPolicy } from '../storage/upload-pipeline.js';
+import { ChannelUploader, type DropReason, type Semaphore, type UploadPolicy } from '../storage/upload-pipeline.js';
 import { RateMeter } from './rate-meter.js';
 import type { MediaSink } from './rtmp-connection.js';
 
@@ -42,6 +43,8 @@ export interface LiveSessionOptions {
   now: () => number;
   /** Where the live playlist is kept for viewers while this publish writes it. */
   playlists?: LivePlaylists;
+  /** Event notifications of this publish (none when absent). */
+  recorder?: EventRecorder;
   /** Called once the session has flushed everything and closed its history record. */
   onEnded: (session: LiveSession) => void | Promise<void>;
 }
@@ -72,6 +75,8 @@ export class LiveSession implements MediaSink {
   private ended: Promise<void> | undefined;
   /** A catalog write was refused: another node owns the channel now. */
   private fenced = false;
+  /** Segments dropped since the last segments.dropped event, by reason. */
+  private droppedUnreported = new Map<DropReason, number>();
 
   private constructor(private readonly o: LiveSessionOptions, resume: PlaylistResume | undefined) {
     this.bucket = o.bucket;
@@ -97,29 +102,42 @@ export class LiveSession implements MediaSink {
       fragCount: o.channel.fragCount,
       resume: resume?.playlist,
       mayWrite: () => !this.fenced && o.lease.holds(),
-      onSegmentStored: (seg) =>
-        this.fencedWrite('index a segment', () =>
-          o.catalog.addSegment(
-            {
-              bucket: this.bucket,
-              channel: this.channelName,
-              pushId: this.push!.id,
-              sequence: seg.sequence,
-              key: seg.key,
-              startTime: seg.startTime,
-              durationMs: seg.durationMs,
-              discontinuity: seg.discontinuity,
-            },
-            o.lease.token,
-          ),
-        ),
+      onSegmentStored: async (seg, stored) => {
+        await this.reportDropped();
+        const record = {
+          bucket: this.bucket,
+          channel: this.channelName,
+          pushId: this.push!.id,
+          sequence: seg.sequence,
+          key: seg.key,
+          startTime: seg.startTime,
+          durationMs: seg.durationMs,
+          discontinuity: seg.discontinuity,
+        };
+        const events = o.recorder?.entries('segment.stored', this.bucket, this.channelName, {
+          pushId: record.pushId,
+          key: seg.key,
+          sequence: seg.sequence,
+          startTime: seg.startTime,
+          durationMs: seg.durationMs,
+          size: stored.size,
+          etag: stored.etag,
+          discontinuity: seg.discontinuity,
+        });
+        await this.fencedWrite('index a segment', () => o.catalog.addSegment(record, o.lease.token, events));
+      },
+      onSegmentDropped: (reason) => this.droppedUnreported.set(reason, (this.droppedUnreported.get(reason) ?? 0) + 1),
       onProgress: () => this.updateFlow(),
       releaseChunks: (chunks) => tsChunkPool.give(chunks),
       onPlaylistStored: (playlist, text) => {
         if (!this.fenced) o.playlists?.publish(this.bucket, this.playlistKey, text);
         const { nextSequence, timelineEndMs } = this.packager.resumeState();
+        const events = o.recorder?.entries('playlist.updated', this.bucket, this.channelName, {
+          key: this.playlistKey,
+          mediaSequence: playlist.entries[0]?.sequence ?? 0,
+        });
         return this.fencedWrite('save the playlist state', () =>
-          o.catalog.savePlaylistState(this.bucket, this.channelName, o.playlistName, { playlist, nextSequence, timelineEndMs }, o.lease.token),
+          o.catalog.savePlaylistState(this.bucket, this.channelName, o.playlistName, { playlist, nextSequence, timelineEndMs }, o.lease.token, events),
         );
       },
     });
@@ -128,7 +146,16 @@ export class LiveSession implements MediaSink {
   static async open(o: LiveSessionOptions): Promise<LiveSession> {
     const resume = await o.catalog.getPlaylistState(o.bucket, o.channel.name, o.playlistName);
     const session = new LiveSession(o, resume);
-    session.push = await o.catalog.startPush(o.bucket, o.channel.name, o.remoteAddr, session.connectedTime, o.nodeId, o.lease.token);
+    const recorder = o.recorder;
+    session.push = await o.catalog.startPush(
+      o.bucket,
+      o.channel.name,
+      o.remoteAddr,
+      session.connectedTime,
+      o.nodeId,
+      o.lease.token,
+      recorder?.enabled ? (push) => recorder.entries('publish.started', o.bucket, o.channel.name, { pushId: push.id, remoteAddr: o.remoteAddr }) : undefined,
+    );
     o.metrics.publishersLive.inc();
     o.log.info({ bucket: o.bucket, channel: o.channel.name, remote: o.remoteAddr, push: session.push.id, playlist: o.playlistName }, 'publish started');
     return session;
@@ -176,7 +203,20 @@ export class LiveSession implements MediaSink {
       this.carryOut(this.packager.finish());
       await this.uploader.finish();
       this.o.playlists?.withdraw(this.bucket, this.playlistKey);
-      if (this.push) await this.fencedWrite('close the push record', () => this.o.catalog.endPush(this.push!.id, this.o.now(), reason, this.o.lease.token));
+      await this.reportDropped();
+      if (this.push) {
+        const endTime = this.o.now();
+        const events = this.o.recorder?.entries('publish.ended', this.bucket, this.channelName, {
+          pushId: this.push.id,
+          reason,
+          remoteAddr: this.remoteAddr,
+          bytesIn: this.bytesIn,
+          segments: this.uploader.stats.written,
+          dropped: this.uploader.stats.dropped,
+          durationMs: endTime - this.connectedTime,
+        });
+        await this.fencedWrite('close the push record', () => this.o.catalog.endPush(this.push!.id, endTime, reason, this.o.lease.token, events));
+      }
       this.o.metrics.publishersLive.dec();
       this.o.log.info(
         { bucket: this.bucket, channel: this.channelName, push: this.push?.id, reason, detail, bytesIn: this.bytesIn, ...this.uploader.stats, ...this.packager.stats },
@@ -207,6 +247,15 @@ export class LiveSession implements MediaSink {
       }
       this.o.log.error({ err, bucket: this.bucket, channel: this.channelName }, `could not ${what} in the catalog`);
     }
+  }
+
+  /** One segments.dropped event per reason for the drops since the last one (they come in bursts). */
+  private async reportDropped(): Promise<void> {
+    if (this.droppedUnreported.size === 0 || !this.o.recorder || this.fenced) return;
+    const drops = [...this.droppedUnreported];
+    this.droppedUnreported.clear();
+    const events = drops.flatMap(([reason, count]) => this.o.recorder!.entries('segments.dropped', this.bucket, this.channelName, { pushId: this.push?.id, count, reason }));
+    await this.o.catalog.outbox.append(events).catch((err) => this.o.log.error({ err, channel: this.channelName }, 'could not record a segments.dropped event'));
   }
 
   /** Segment bytes received but not yet in storage. */

@@ -12,6 +12,7 @@ import { LiveRegistry } from './live-registry.js';
 import { LiveSession } from './live-session.js';
 import { LoadGuard } from './load-guard.js';
 import { authorizePush } from './push-auth.js';
+import type { EventRecorder } from '../events/event-recorder.js';
 import type { PublishHook } from '../events/publish-hook.js';
 import type { LivePlaylists } from '../live/live-playlists.js';
 import { RtmpConnection, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
@@ -40,6 +41,8 @@ export interface IngestOptions {
   playlists?: LivePlaylists;
   /** The operator's server, asked before each publish starts. */
   publishHook?: PublishHook;
+  /** Event notifications of publishes (none when absent). */
+  recorder?: EventRecorder;
 }
 
 
@@ -190,6 +193,7 @@ export class RtmpIngest implements PublishAuthorizer {
         log: connection.log,
         now: this.now,
         playlists: this.o.playlists,
+        recorder: this.o.recorder,
         onEnded: async (s) => {
           this.registry.remove(s);
           await this.o.leases.release(lease);

@@ -46,4 +46,6 @@ export const errors = {
   methodNotAllowed: (method: string) => new OssError(405, 'MethodNotAllowed', `The specified method (${method}) is not allowed against this resource.`),
   notImplemented: (what: string) => new OssError(501, 'NotImplemented', `${what} is not implemented by this gateway.`),
   invalidUri: (message: string) => new OssError(400, 'InvalidURI', message),
+  /** The object was stored, but its upload callback failed (OSS answers 203 then). */
+  callbackFailed: (message: string, etag: string) => new OssError(203, 'CallbackFailed', message, { ETag: etag }),
 };

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { LiveWindow, type LivePlaylistState, type PlaylistEntry } from '../media/playlist.js';
 import type { Metrics } from '../metrics.js';
-import type { ObjectData, ObjectStore } from './object-store.js';
+import type { ObjectData, ObjectInfo, ObjectStore } from './object-store.js';
 import { backoffDelay, isRetryable, type BackoffPolicy } from './retry.js';
 
 /** Bounds the number of storage writes in flight across all channels. */
@@ -22,6 +22,9 @@ export class Semaphore {
     }
   }
 }
+
+/** Why a segment never reached storage. */
+export type DropReason = 'queue_full' | 'storage_error' | 'shutdown' | 'fenced';
 
 export interface UploadPolicy {
   /** Unwritten segment bytes a channel may hold; past it the oldest are dropped. */
@@ -65,8 +68,10 @@ export interface ChannelUploaderOptions {
   playlistKey: string;
   fragCount: number;
   resume?: LivePlaylistState;
-  /** After a segment is stored (index it). */
-  onSegmentStored(segment: SegmentUpload): Promise<void>;
+  /** After a segment is stored (index it); `stored` is what storage reported. */
+  onSegmentStored(segment: SegmentUpload, stored: ObjectInfo): Promise<void>;
+  /** A segment will never be stored (the reason is a segmentsDropped metric label). */
+  onSegmentDropped?(reason: DropReason): void;
   /** After a playlist is stored (remember where it stands); `text` is what was stored. */
   onPlaylistStored(state: LivePlaylistState, text: string): Promise<void>;
   /** After the queued bytes went down (a segment stored or dropped). */
@@ -145,7 +150,7 @@ export class ChannelUploader {
     return this.o.mayWrite ? !this.o.mayWrite() : false;
   }
 
-  private drop(s: Pending, reason: 'queue_full' | 'storage_error' | 'shutdown' | 'fenced'): void {
+  private drop(s: Pending, reason: DropReason): void {
     if (s.dropped) return;
     s.dropped = true;
     if (s !== this.queue[0] || !this.running) this.o.releaseChunks?.(s.chunks);
@@ -154,6 +159,7 @@ export class ChannelUploader {
     this.o.metrics.segmentsDropped.inc({ reason });
     this.gap = true;
     this.o.log.warn({ channel: this.o.channel, key: s.key, reason, queuedBytes: this.queuedBytes }, 'segment dropped before reaching storage');
+    this.o.onSegmentDropped?.(reason);
   }
 
   private async work(): Promise<void> {
@@ -170,7 +176,7 @@ export class ChannelUploader {
           if (published === 'not-stored') {
             const stored = await this.write('segment', s.key, s.chunks, 'video/MP2T', () => false);
             if (stored) {
-              await this.segmentStored(s, entry, droppedBefore);
+              await this.segmentStored(s, entry, droppedBefore, stored);
               if (await this.writePlaylist(false)) this.observePublished(s);
             } else {
               this.drop(s, this.fenced ? 'fenced' : Date.now() > this.deadline ? 'shutdown' : 'storage_error');
@@ -205,16 +211,17 @@ export class ChannelUploader {
       Promise.allSettled([stage(s.key, s.chunks, 'video/MP2T'), stage(this.o.playlistKey, text, 'application/x-mpegURL')]),
     );
     const staged = playlist.status === 'fulfilled' ? playlist.value : undefined;
+    let stored: ObjectInfo;
     try {
       if (segment.status === 'rejected') throw segment.reason;
-      await segment.value.commit();
+      stored = await segment.value.commit();
     } catch {
       this.o.metrics.storageLatency.observe({ kind: 'segment', outcome: 'error' }, seconds());
       await staged?.discard();
       return 'not-stored';
     }
     this.o.metrics.storageLatency.observe({ kind: 'segment', outcome: 'ok' }, seconds());
-    await this.segmentStored(s, entry, droppedBefore);
+    await this.segmentStored(s, entry, droppedBefore, stored);
     // segments dropped meanwhile come after this one: the staged playlist is still current
     if (this.fenced) {
       await staged?.discard();
@@ -235,9 +242,9 @@ export class ChannelUploader {
     return 'published';
   }
 
-  private async segmentStored(s: Pending, entry: PlaylistEntry, droppedBefore: number): Promise<void> {
+  private async segmentStored(s: Pending, entry: PlaylistEntry, droppedBefore: number, stored: ObjectInfo): Promise<void> {
     this.account(-s.size);
-    await this.o.onSegmentStored(s);
+    await this.o.onSegmentStored(s, stored);
     this.stats.written++;
     this.o.metrics.segmentsWritten.inc();
     this.window.push(entry);
@@ -263,33 +270,33 @@ export class ChannelUploader {
     await this.o.onPlaylistStored({ ...s, entries: [...s.entries] }, text);
   }
 
-  /** One object with retries; false when it was given up (non-retryable, abandoned, past the deadline). */
-  private async write(kind: 'segment' | 'playlist', key: string, data: ObjectData, contentType: string, abandoned: () => boolean): Promise<boolean> {
+  /** One object with retries; undefined when it was given up (non-retryable, abandoned, past the deadline). */
+  private async write(kind: 'segment' | 'playlist', key: string, data: ObjectData, contentType: string, abandoned: () => boolean): Promise<ObjectInfo | undefined> {
     for (let attempt = 0; ; attempt++) {
       if (this.fenced) {
         this.o.log.error({ channel: this.o.channel, key }, `${kind} write refused: this node no longer holds the channel's publish lease`);
-        return false;
+        return undefined;
       }
       const started = process.hrtime.bigint();
       try {
-        await this.o.semaphore.run(() => this.o.store.put(key, data, contentType));
+        const info = await this.o.semaphore.run(() => this.o.store.put(key, data, contentType));
         this.o.metrics.storageLatency.observe({ kind, outcome: 'ok' }, Number(process.hrtime.bigint() - started) / 1e9);
-        return true;
+        return info;
       } catch (err) {
         this.o.metrics.storageLatency.observe({ kind, outcome: 'error' }, Number(process.hrtime.bigint() - started) / 1e9);
         const retry = isRetryable(err);
         if (!retry) {
           this.o.log.error({ err, channel: this.o.channel, key }, `${kind} write refused by storage; not retried`);
-          return false;
+          return undefined;
         }
-        if (abandoned() || Date.now() > this.deadline) return false;
+        if (abandoned() || Date.now() > this.deadline) return undefined;
         this.stats.retries++;
         this.o.metrics.storageRetries.inc({ kind });
         if (attempt === 0 || attempt % 10 === 0) {
           this.o.log.warn({ channel: this.o.channel, key, attempt, err: (err as Error).message }, `${kind} write failed; retrying`);
         }
         await this.sleep(backoffDelay(attempt, this.o.policy.backoff));
-        if (abandoned()) return false;
+        if (abandoned()) return undefined;
       }
     }
   }

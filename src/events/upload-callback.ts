@@ -1,0 +1,128 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Metrics } from '../metrics.js';
+import { errors } from '../oss/errors.js';
+import { callbackSignatureHeaders, type SigningKey } from './signing-key.js';
+
+/** OSS gives a callback server 5 s and forwards at most 3 MB of its answer. */
+const CALLBACK_TIMEOUT_MS = 5000;
+const MAX_ANSWER_BYTES = 3 * 1024 * 1024;
+const MAX_URLS = 5;
+
+export interface UploadCallbackRequest {
+  urls: URL[];
+  bodyTemplate: string;
+  bodyType: 'application/x-www-form-urlencoded' | 'application/json';
+  /** The x-oss-callback-var values, by "x:name". */
+  vars: Record<string, string>;
+}
+
+export interface StoredObject {
+  bucket: string;
+  object: string;
+  /** Quoted, as the PutObject answer gives it. */
+  etag: string;
+  size: number;
+  mimeType: string;
+}
+
+const invalid = (message: string) => errors.invalidArgument(message, 'x-oss-callback', '');
+
+function decodeJson(header: string, what: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    /* answered below */
+  }
+  throw invalid(`The ${what} is not base64-encoded JSON.`);
+}
+
+/** The x-oss-callback (and x-oss-callback-var) headers, checked before anything is stored. */
+export function parseUploadCallback(callback: string, callbackVar: string | undefined): UploadCallbackRequest {
+  const c = decodeJson(callback, 'callback configuration');
+  if (typeof c.callbackUrl !== 'string' || c.callbackUrl === '') throw invalid('The callback configuration needs a callbackUrl.');
+  if (typeof c.callbackBody !== 'string' || c.callbackBody === '') throw invalid('The callback configuration needs a non-empty callbackBody.');
+  const bodyType = c.callbackBodyType ?? 'application/x-www-form-urlencoded';
+  if (bodyType !== 'application/x-www-form-urlencoded' && bodyType !== 'application/json') {
+    throw invalid('callbackBodyType must be application/x-www-form-urlencoded or application/json.');
+  }
+  const parts = c.callbackUrl.split(';').filter(Boolean);
+  if (parts.length > MAX_URLS) throw invalid(`A callback may name at most ${MAX_URLS} URLs.`);
+  const urls = parts.map((u) => {
+    try {
+      const url = new URL(/^https?:\/\//i.test(u) ? u : `http://${u}`);
+      if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+    } catch {
+      /* answered below */
+    }
+    throw invalid(`The callback URL "${u}" is not valid.`);
+  });
+  const vars: Record<string, string> = {};
+  if (callbackVar) {
+    for (const [name, value] of Object.entries(decodeJson(callbackVar, 'callback-var'))) {
+      if (!/^x:[a-z0-9_.-]+$/.test(name)) throw errors.invalidArgument('Callback variable names must start with "x:" and be lower case.', 'x-oss-callback-var', name);
+      vars[name] = String(value);
+    }
+  }
+  // callbackHost is not honoured: fetch sends the URL's own host
+  return { urls, bodyTemplate: c.callbackBody, bodyType, vars };
+}
+
+/**
+ * The callback body: ${bucket}, ${object}, ${etag} (unquoted), ${size}, ${mimeType} and
+ * ${x:name} replaced, URL-encoded in a form body and as JSON values in a JSON body;
+ * unknown variables become empty, as OSS does.
+ */
+export function renderCallbackBody(req: UploadCallbackRequest, o: StoredObject): string {
+  const system: Record<string, string | number> = { bucket: o.bucket, object: o.object, etag: o.etag.replace(/"/g, ''), size: o.size, mimeType: o.mimeType };
+  return req.bodyTemplate.replace(/\$\{([^}]*)\}/g, (_m, name: string) => {
+    const value = name.startsWith('x:') ? req.vars[name] : system[name];
+    if (req.bodyType === 'application/json') return value === undefined ? '""' : JSON.stringify(value);
+    return value === undefined ? '' : encodeURIComponent(String(value));
+  });
+}
+
+export interface UploadCallbacksOptions {
+  key: () => SigningKey;
+  publicKeyUrl: () => string;
+  metrics: Metrics;
+}
+
+/**
+ * OSS upload callbacks: after the object is stored, the body is POSTed (signed as OSS signs
+ * it) to each URL in turn until one answers 200; its answer goes back to the uploader. A
+ * failure leaves the object stored and answers 203 CallbackFailed.
+ */
+export class UploadCallbacks {
+  constructor(private readonly o: UploadCallbacksOptions) {}
+
+  async run(log: FastifyBaseLogger, req: UploadCallbackRequest, stored: StoredObject): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    const body = renderCallbackBody(req, stored);
+    let failure = '';
+    for (const url of req.urls) {
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': req.bodyType,
+            ...callbackSignatureHeaders(this.o.key(), this.o.publicKeyUrl(), url, body),
+          },
+          body,
+          signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS),
+        });
+        const answer = Buffer.from(await res.arrayBuffer());
+        if (res.status === 200 && answer.length <= MAX_ANSWER_BYTES) {
+          this.o.metrics.uploadCallbacks.inc({ outcome: 'ok' });
+          return { status: 200, headers: { etag: stored.etag, 'content-type': res.headers.get('content-type') ?? 'application/json' }, body: answer };
+        }
+        failure = answer.length > MAX_ANSWER_BYTES ? `Response body is larger than ${MAX_ANSWER_BYTES} bytes.` : `Error status : ${res.status}.`;
+      } catch (err) {
+        const e = err as Error;
+        failure = e.name === 'TimeoutError' ? 'Callback request timed out.' : `Error connecting to the callback server: ${(e.cause as Error | undefined)?.message ?? e.message}.`;
+      }
+      log.warn({ bucket: stored.bucket, object: stored.object, url: url.href, failure }, 'upload callback failed');
+    }
+    this.o.metrics.uploadCallbacks.inc({ outcome: 'failed' });
+    throw errors.callbackFailed(failure, stored.etag);
+  }
+}
