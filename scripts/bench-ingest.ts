@@ -1,4 +1,4 @@
-// npm run bench:ingest -- --streams N --seconds S [--compare nginx] [--workers N] [--nodes N] [--catalog postgres]
+// npm run bench:ingest -- --streams N --seconds S [--compare nginx] [--workers N] [--nodes N] [--catalog postgres] [--notify]
 // Many real-time RTMP publishers against the gateway (its own process, or --nodes processes on
 // one PostgreSQL catalog and one storage root, publishers spread over them), and optionally the
 // same load against nginx-rtmp in the same run, with CPU, RSS, lag and latency per server.
@@ -12,6 +12,7 @@ import { benchFixture } from './lib/fixtures.js';
 import { spawnGateway, stopGateway, waitFor, type GatewayProcess } from './lib/gateway-process.js';
 import { freePort, runNginx } from './lib/nginx-process.js';
 import { CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js';
+import { startEventReceiver } from './lib/event-receiver.js';
 import { Publisher, prepare } from './lib/rtmp-load.js';
 
 const { values } = parseArgs({
@@ -34,6 +35,8 @@ const { values } = parseArgs({
     ramp: { type: 'string', default: '2' },
     /** Servers on CPU 0, this load generator on CPU 1 (taskset): figures for the server alone. */
     pin: { type: 'boolean', default: false },
+    /** Event notifications of every event to a receiver in this process (what they cost, how late they come). */
+    notify: { type: 'boolean', default: false },
   },
 });
 const WORKERS = Number(values.workers);
@@ -147,6 +150,7 @@ async function startGateway(dir: string): Promise<Target> {
         credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }],
         buckets: [{ name: 'bench', acl: 'public-read-write' }],
         limits: { rtmpMaxConnectionsPerIp: 100_000, rtmpMaxConnections: 100_000, apiRequestsPerSecond: 100_000, apiBurst: 100_000 },
+        ...(notifications ? { notifications: [{ url: notifications.url, events: ['*'] }] } : {}),
       }),
     );
     // one at a time: the first creates the data folder and runs the migrations
@@ -398,6 +402,7 @@ const mbps = (prepared.bytesPerLoop * 8) / (prepared.span / 1000) / 1e6;
 console.log(`${STREAMS} streams × ${mbps.toFixed(2)} Mbit/s for ${SECONDS} s (measured after ${WARMUP_S} s), FragDuration ${FRAG} s; input ${input}`);
 execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
 
+const notifications = values.notify ? await startEventReceiver() : undefined;
 const results: Result[] = [];
 for (const which of ['livechannel', ...(values.compare === 'nginx' ? ['nginx'] : [])]) {
   const dir = mkdtempSync(join(tmpdir(), `bench-${which}-`));
@@ -426,6 +431,13 @@ for (const r of results) {
   if (r.catalogTxPerStreamSecond !== undefined) {
     console.log(`${r.name}: PostgreSQL ${(r.catalogTxPerStreamSecond * STREAMS).toFixed(0)} transactions/s (${r.catalogTxPerStreamSecond.toFixed(2)} per stream per second), its CPU ${r.catalogCpuPercent!.toFixed(1)} % of a core`);
   }
+}
+if (notifications) {
+  const n = notifications.stats();
+  console.log(
+    `\nnotifications: ${n.received} events received (${n.byType}), ${(n.received / SECONDS).toFixed(0)}/s; event time → receipt p50 ${n.p50} ms, p99 ${n.p99} ms, max ${n.max} ms`,
+  );
+  notifications.close();
 }
 if (results.length === 2) {
   const [g, n] = results as [Result, Result];

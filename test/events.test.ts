@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OSS from 'ali-oss';
@@ -159,6 +159,12 @@ describe('event notifications', () => {
     const metrics = await (await fetch(`${t.endpoint}/metrics`)).text();
     expect(metrics).toMatch(/^livechannel_events_delivered_total [1-9]/m);
     expect(metrics).toMatch(/^livechannel_events_queued_total\{type="segment.stored"\} [1-9]/m);
+  });
+});
+
+describe('the documented verifier', () => {
+  it('is the one these tests verify with, word for word', () => {
+    expect(readFileSync('README.md', 'utf8')).toContain(readFileSync('test/support/verify-oss-callback.mjs', 'utf8'));
   });
 });
 
