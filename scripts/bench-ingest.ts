@@ -7,11 +7,11 @@ import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { benchFixture } from './lib/fixtures.js';
 import { spawnGateway, stopGateway, waitFor, type GatewayProcess } from './lib/gateway-process.js';
 import { freePort, runNginx } from './lib/nginx-process.js';
 import { CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js';
+import { createBenchDatabase } from './lib/bench-database.js';
 import { startEventReceiver } from './lib/event-receiver.js';
 import { Publisher, prepare } from './lib/rtmp-load.js';
 
@@ -106,34 +106,10 @@ function rssBytes(roots: number[]): number {
   return total;
 }
 
-/** A database of its own for this run, dropped at the end. */
-async function createBenchDatabase(): Promise<{ url: string; transactions(): Promise<number>; drop(): Promise<void> }> {
-  const name = `lc_bench_${Date.now().toString(36)}`;
-  const admin = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
-    const c = new pg.Client({ connectionString: `${PG_SERVER}/postgres` });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin((c) => c.query(`CREATE DATABASE ${name}`));
-  return {
-    url: `${PG_SERVER}/${name}`,
-    // the statistics collector's count (flushed every ~1 s): near enough over a run of tens of seconds
-    transactions: () =>
-      admin(async (c) => {
-        const r = await c.query<{ n: string }>('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = $1', [name]);
-        return Number(r.rows[0]?.n ?? 0);
-      }),
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
-  };
-}
 
 async function startGateway(dir: string): Promise<Target> {
   const dataDir = join(dir, 'data');
-  const db = CATALOG === 'postgres' ? await createBenchDatabase() : undefined;
+  const db = CATALOG === 'postgres' ? await createBenchDatabase(PG_SERVER) : undefined;
   const gateways: GatewayProcess[] = [];
   for (let n = 0; n < NODES; n++) {
     const cfg = join(dir, `livechannel-${n}.json`);

@@ -103,10 +103,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let leases!: PublishLeases;
   let live!: ClusterLive;
   const recorder = new EventRecorder(config.notifications, nodeId, metrics, options.now);
-  let signingKey: SigningKey | undefined;
+  let signingKey: Promise<SigningKey> | undefined;
   // made (or read) on first use: at start when notifications are configured, else at the first upload callback
   const key = () => (signingKey ??= SigningKey.load(config.dataDir, config.events.privateKeyFile));
-  const publicKeyUrl = () => urls.gatewayUrl(`/_livechannel/events-key/${key().keyId}.pem`);
+  const publicKeyUrl = async () => urls.gatewayUrl(`/_livechannel/events-key/${(await key()).keyId}.pem`);
   let sender: OutboxSender | undefined;
   const http = buildHttpServer({
     ...config,
@@ -148,8 +148,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       metrics,
       now: options.now,
     });
-    // SQLite commits before the next turn of the event loop; PostgreSQL's are found by the poll
-    recorder.onRecorded = () => setImmediate(() => sender?.wake());
+    recorder.onRecorded = () => sender?.wakeSoon();
   }
   reporter = new LimitReporter(metrics, http.log);
   const lostPushEvents = recorder.enabled ? recorder.lostPushes : undefined;
@@ -199,7 +198,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       if (closed > 0 || released > 0) http.log.warn({ closed, released }, 'closed push records left open by an unclean shutdown');
       leases.start();
       if (sender) {
-        key();
+        await key();
         sender.start();
       }
       for (const store of stores.values()) await store.cleanUp?.();

@@ -14,7 +14,7 @@ const recorder = (targets = [{ url: 'http://a.test/e', events: ['*'] }]) => new 
 const bodies = async (c: Catalog) => {
   const out: { type: string; channel: string; body: Record<string, unknown> }[] = [];
   for (const head of await c.outbox.heads(Number.MAX_SAFE_INTEGER, 1000)) {
-    for (let r: typeof head | undefined = head; r; r = await c.outbox.nextInChannel(r)) out.push({ type: r.type, channel: r.channel, body: JSON.parse(r.body) });
+    for (const r of [head, ...(await c.outbox.nextInChannel(head, 1000))]) out.push({ type: r.type, channel: r.channel, body: JSON.parse(r.body) });
   }
   return out;
 };
@@ -107,8 +107,8 @@ describe.each(catalogBackends)('events outbox on %s', (_name, make) => {
     await c.outbox.markDead(heads[0]!.id, 2000, 'HTTP 503');
     const next = (await c.outbox.heads(2000, 10)).find((h) => h.target === 'http://a.test/e' && h.channel === 'p')!;
     expect([next.channel, next.type]).toEqual(['p', 'segment.stored']);
-    await c.outbox.delivered(next.id);
-    expect(await c.outbox.nextInChannel(heads[0]!)).toBeUndefined();
+    await c.outbox.delivered([next.id]);
+    expect(await c.outbox.nextInChannel(heads[0]!, 10)).toEqual([]);
     expect(await c.outbox.pending()).toBe(3); // the dead one is not pending
   });
 

@@ -38,9 +38,10 @@ export interface OutboxStore {
   append(entries: readonly OutboxEntry[]): Promise<void>;
   /** Each (target, channel)'s first live event whose retry time has come, oldest first. */
   heads(now: number, limit: number): Promise<OutboxRow[]>;
-  /** The next live event of `row`'s target and channel (never tried: it waited behind `row`). */
-  nextInChannel(row: OutboxRow): Promise<OutboxRow | undefined>;
-  delivered(id: number): Promise<void>;
+  /** Up to `limit` next live events of `row`'s target and channel, in order (never tried: they waited behind `row`). */
+  nextInChannel(row: OutboxRow, limit: number): Promise<OutboxRow[]>;
+  /** Deletes delivered events, several at once (one transaction). */
+  delivered(ids: readonly number[]): Promise<void>;
   retryAt(id: number, at: number, error: string): Promise<void>;
   markDead(id: number, now: number, error: string): Promise<void>;
   /** Live (not dead) rows. */

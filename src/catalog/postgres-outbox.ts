@@ -2,14 +2,40 @@ import type pg from 'pg';
 import type { LostPush, OutboxEntry, OutboxRow, OutboxStore, OutboxTrim } from './outbox.js';
 import { toOutboxRow, trimPlan, type OutboxDbRow } from './rows.js';
 
+const INSERT_FROM = (p: number) => `INSERT INTO outbox (event_id, target, bucket, channel, type, droppable, body, created_at)
+  SELECT * FROM unnest($${p}::text[], $${p + 1}::text[], $${p + 2}::text[], $${p + 3}::text[], $${p + 4}::text[], $${p + 5}::boolean[], $${p + 6}::text[], $${p + 7}::bigint[])`;
+
+/** Entries as the eight array parameters the outbox insert takes. */
+export function outboxParams(entries: readonly OutboxEntry[]): unknown[] {
+  return [
+    entries.map((e) => e.eventId),
+    entries.map((e) => e.target),
+    entries.map((e) => e.bucket),
+    entries.map((e) => e.channel),
+    entries.map((e) => e.type),
+    entries.map((e) => e.droppable),
+    entries.map((e) => e.body),
+    entries.map((e) => e.createdAt),
+  ];
+}
+
+/**
+ * One statement (one round trip, atomic) that makes a change and, when it changed a row,
+ * inserts the outbox entries given as parameters from `firstParam` on; it answers `changed`.
+ * `statement` is an INSERT or UPDATE that a RETURNING clause can follow.
+ */
+export function withOutboxInsert(statement: string, firstParam: number): string {
+  return `WITH c AS (${statement} RETURNING 1), o AS (${INSERT_FROM(firstParam)} WHERE EXISTS (SELECT 1 FROM c))
+    SELECT count(*)::int AS changed FROM c`;
+}
+
 const SQL = {
-  insert: `INSERT INTO outbox (event_id, target, bucket, channel, type, droppable, body, created_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[], $8::bigint[])`,
+  insert: INSERT_FROM(1),
   heads: `SELECT o.* FROM outbox o
      JOIN (SELECT min(id) AS id FROM outbox WHERE dead_at IS NULL GROUP BY target, bucket, channel) h ON h.id = o.id
      WHERE o.next_at <= $1 ORDER BY o.id LIMIT $2`,
-  next: 'SELECT * FROM outbox WHERE target = $1 AND bucket = $2 AND channel = $3 AND dead_at IS NULL AND id > $4 ORDER BY id LIMIT 1',
-  delete: 'DELETE FROM outbox WHERE id = $1',
+  next: 'SELECT * FROM outbox WHERE target = $1 AND bucket = $2 AND channel = $3 AND dead_at IS NULL AND id > $4 ORDER BY id LIMIT $5',
+  delete: 'DELETE FROM outbox WHERE id = ANY($1::bigint[])',
   retry: 'UPDATE outbox SET attempts = attempts + 1, next_at = $2, last_error = $3 WHERE id = $1',
   dead: 'UPDATE outbox SET attempts = attempts + 1, dead_at = $2, last_error = $3 WHERE id = $1',
   counts: 'SELECT count(*)::int AS rows, count(dead_at)::int AS dead FROM outbox',
@@ -48,16 +74,7 @@ export class PostgresOutbox implements OutboxStore {
 
   async insertWith(client: Queryable, entries: readonly OutboxEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.q('insert', [
-      entries.map((e) => e.eventId),
-      entries.map((e) => e.target),
-      entries.map((e) => e.bucket),
-      entries.map((e) => e.channel),
-      entries.map((e) => e.type),
-      entries.map((e) => e.droppable),
-      entries.map((e) => e.body),
-      entries.map((e) => e.createdAt),
-    ], client);
+    await this.q('insert', outboxParams(entries), client);
   }
 
   async append(entries: readonly OutboxEntry[]): Promise<void> {
@@ -68,13 +85,12 @@ export class PostgresOutbox implements OutboxStore {
     return (await this.q<OutboxDbRow>('heads', [now, limit])).rows.map(toOutboxRow);
   }
 
-  async nextInChannel(row: OutboxRow): Promise<OutboxRow | undefined> {
-    const next = (await this.q<OutboxDbRow>('next', [row.target, row.bucket, row.channel, row.id])).rows[0];
-    return next && toOutboxRow(next);
+  async nextInChannel(row: OutboxRow, limit: number): Promise<OutboxRow[]> {
+    return (await this.q<OutboxDbRow>('next', [row.target, row.bucket, row.channel, row.id, limit])).rows.map(toOutboxRow);
   }
 
-  async delivered(id: number): Promise<void> {
-    await this.q('delete', [id]);
+  async delivered(ids: readonly number[]): Promise<void> {
+    if (ids.length > 0) await this.q('delete', [ids]);
   }
 
   async retryAt(id: number, at: number, error: string): Promise<void> {

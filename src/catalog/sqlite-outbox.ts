@@ -17,8 +17,8 @@ export class SqliteOutbox implements OutboxStore {
          VALUES (@eventId, @target, @bucket, @channel, @type, @droppable, @body, @createdAt)`,
       ),
       heads: db.prepare<[number, number], OutboxDbRow>(LIVE_HEADS),
-      next: db.prepare<[string, string, string, number], OutboxDbRow>(
-        'SELECT * FROM outbox WHERE target = ? AND bucket = ? AND channel = ? AND dead_at IS NULL AND id > ? ORDER BY id LIMIT 1',
+      next: db.prepare<[string, string, string, number, number], OutboxDbRow>(
+        'SELECT * FROM outbox WHERE target = ? AND bucket = ? AND channel = ? AND dead_at IS NULL AND id > ? ORDER BY id LIMIT ?',
       ),
       delete: db.prepare('DELETE FROM outbox WHERE id = ?'),
       retry: db.prepare('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?'),
@@ -64,13 +64,12 @@ export class SqliteOutbox implements OutboxStore {
     return this.s.heads.all(now, limit).map(toOutboxRow);
   }
 
-  async nextInChannel(row: OutboxRow): Promise<OutboxRow | undefined> {
-    const next = this.s.next.get(row.target, row.bucket, row.channel, row.id);
-    return next && toOutboxRow(next);
+  async nextInChannel(row: OutboxRow, limit: number): Promise<OutboxRow[]> {
+    return this.s.next.all(row.target, row.bucket, row.channel, row.id, limit).map(toOutboxRow);
   }
 
-  async delivered(id: number): Promise<void> {
-    this.s.delete.run(id);
+  async delivered(ids: readonly number[]): Promise<void> {
+    if (ids.length > 0) this.db.transaction(() => ids.forEach((id) => this.s.delete.run(id)))();
   }
 
   async retryAt(id: number, at: number, error: string): Promise<void> {

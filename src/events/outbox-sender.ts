@@ -2,15 +2,16 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { OutboxRow, OutboxStore } from '../catalog/outbox.js';
 import type { EventsConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import { post } from './http-post.js';
 import { callbackSignatureHeaders, type SigningKey } from './signing-key.js';
 
 export interface OutboxSenderOptions {
   outbox: OutboxStore;
   nodeId: string;
   config: EventsConfig;
-  key: () => SigningKey;
+  key: () => Promise<SigningKey>;
   /** Where receivers fetch the public key (sent base64 in x-oss-pub-key-url). */
-  publicKeyUrl: () => string;
+  publicKeyUrl: () => Promise<string>;
   /** The sender lease's time to live: another node takes over sending this long after this one dies. */
   leaseTtlMs: number;
   log: FastifyBaseLogger;
@@ -41,6 +42,9 @@ export class OutboxSender {
   private lastTrimAt = -Infinity;
   private ticking = false;
   private again = false;
+  private wakeQueued = false;
+  /** Delivered, not yet deleted: deleted together before the next look at the outbox's heads. */
+  private deliveredIds: number[] = [];
   private stopped = false;
   private readonly now: () => number;
 
@@ -54,7 +58,22 @@ export class OutboxSender {
     this.wake();
   }
 
-  /** Looks for work now (an event was just recorded here). */
+  /**
+   * Looks for work on the next turn of the event loop, once the transaction that recorded an
+   * event here has committed (SQLite's commit within this turn; PostgreSQL's are found by the
+   * poll). Calls within one turn share one look.
+   */
+  wakeSoon(): void {
+    if (this.wakeQueued) return;
+    this.wakeQueued = true;
+    // a short wait gathers the events of several segments into one look
+    setTimeout(() => {
+      this.wakeQueued = false;
+      this.wake();
+    }, 10).unref();
+  }
+
+  /** Looks for work now. */
   wake(): void {
     if (this.stopped) return;
     if (this.ticking) {
@@ -76,6 +95,7 @@ export class OutboxSender {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    await this.flushDelivered().catch(() => {});
     if (this.holding) await this.o.outbox.releaseSender(this.o.nodeId).catch(() => {});
   }
 
@@ -88,6 +108,8 @@ export class OutboxSender {
       this.lastLeaseAt = now;
     }
     if (!this.holding) return;
+    // a head the outbox still holds but that was delivered would be sent again
+    await this.flushDelivered();
     if (now - this.lastTrimAt >= 1000) {
       this.lastTrimAt = now;
       await this.trim();
@@ -104,6 +126,18 @@ export class OutboxSender {
     }
   }
 
+  private async flushDelivered(): Promise<void> {
+    if (this.deliveredIds.length === 0) return;
+    const ids = this.deliveredIds;
+    this.deliveredIds = [];
+    try {
+      await this.o.outbox.delivered(ids);
+    } catch (err) {
+      this.deliveredIds.unshift(...ids);
+      throw err;
+    }
+  }
+
   private async trim(): Promise<void> {
     const { dropped, deadRemoved } = await this.o.outbox.trim(this.o.config.maxOutboxRows);
     for (const [type, n] of Object.entries(dropped)) {
@@ -116,10 +150,13 @@ export class OutboxSender {
 
   /** One channel's events, in order, while they go through and this node still sends. */
   private async drain(first: OutboxRow): Promise<void> {
-    let row: OutboxRow | undefined = first;
-    while (row && this.holding && !this.stopped) {
-      if (!(await this.deliver(row))) return;
-      row = await this.o.outbox.nextInChannel(row).catch(() => undefined);
+    let batch = [first];
+    while (batch.length > 0) {
+      for (const row of batch) {
+        if (!this.holding || this.stopped || !(await this.deliver(row))) return;
+      }
+      // read ahead: one query for the next several events of the channel
+      batch = await this.o.outbox.nextInChannel(batch.at(-1)!, 32).catch(() => []);
     }
   }
 
@@ -128,28 +165,23 @@ export class OutboxSender {
     const url = new URL(row.target);
     let failure: string;
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-livechannel-event-id': row.eventId,
-          'x-livechannel-event-type': row.type,
-          ...callbackSignatureHeaders(this.o.key(), this.o.publicKeyUrl(), url, row.body),
-        },
-        body: row.body,
-        signal: AbortSignal.timeout(this.o.config.timeoutMs),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.ok) {
-        await this.o.outbox.delivered(row.id);
+      const headers = {
+        'content-type': 'application/json',
+        'x-livechannel-event-id': row.eventId,
+        'x-livechannel-event-type': row.type,
+        ...(await callbackSignatureHeaders(await this.o.key(), await this.o.publicKeyUrl(), url, row.body)),
+      };
+      const res = await post(url, headers, row.body, this.o.config.timeoutMs, 64 * 1024);
+      if (res.status >= 200 && res.status < 300) {
+        this.deliveredIds.push(row.id);
         this.o.metrics.eventsDelivered.inc();
         this.o.metrics.eventDeliverySeconds.observe(Math.max(0, this.now() - row.createdAt) / 1000);
         return true;
       }
       failure = `HTTP ${res.status}`;
     } catch (err) {
-      const e = err as Error;
-      failure = e.name === 'TimeoutError' ? `no answer within ${this.o.config.timeoutMs} ms` : ((e.cause as Error | undefined)?.message ?? e.message);
+      const e = err as NodeJS.ErrnoException;
+      failure = e.code ? `${e.code} ${e.message}` : e.message;
     }
     const now = this.now();
     if (now - row.createdAt >= this.o.config.retryForMs) {

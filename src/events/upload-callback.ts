@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import { errors } from '../oss/errors.js';
+import { post } from './http-post.js';
 import { callbackSignatureHeaders, type SigningKey } from './signing-key.js';
 
 /** OSS gives a callback server 5 s and forwards at most 3 MB of its answer. */
@@ -83,8 +84,8 @@ export function renderCallbackBody(req: UploadCallbackRequest, o: StoredObject):
 }
 
 export interface UploadCallbacksOptions {
-  key: () => SigningKey;
-  publicKeyUrl: () => string;
+  key: () => Promise<SigningKey>;
+  publicKeyUrl: () => Promise<string>;
   metrics: Metrics;
 }
 
@@ -101,24 +102,16 @@ export class UploadCallbacks {
     let failure = '';
     for (const url of req.urls) {
       try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: {
-            'content-type': req.bodyType,
-            ...callbackSignatureHeaders(this.o.key(), this.o.publicKeyUrl(), url, body),
-          },
-          body,
-          signal: AbortSignal.timeout(CALLBACK_TIMEOUT_MS),
-        });
-        const answer = Buffer.from(await res.arrayBuffer());
-        if (res.status === 200 && answer.length <= MAX_ANSWER_BYTES) {
+        const headers = { 'content-type': req.bodyType, ...(await callbackSignatureHeaders(await this.o.key(), await this.o.publicKeyUrl(), url, body)) };
+        const res = await post(url, headers, body, CALLBACK_TIMEOUT_MS, MAX_ANSWER_BYTES);
+        if (res.status === 200) {
           this.o.metrics.uploadCallbacks.inc({ outcome: 'ok' });
-          return { status: 200, headers: { etag: stored.etag, 'content-type': res.headers.get('content-type') ?? 'application/json' }, body: answer };
+          return { status: 200, headers: { etag: stored.etag, 'content-type': res.headers['content-type'] ?? 'application/json' }, body: res.body };
         }
-        failure = answer.length > MAX_ANSWER_BYTES ? `Response body is larger than ${MAX_ANSWER_BYTES} bytes.` : `Error status : ${res.status}.`;
+        failure = `Error status : ${res.status}.`;
       } catch (err) {
-        const e = err as Error;
-        failure = e.name === 'TimeoutError' ? 'Callback request timed out.' : `Error connecting to the callback server: ${(e.cause as Error | undefined)?.message ?? e.message}.`;
+        const e = err as NodeJS.ErrnoException;
+        failure = e.name === 'TimeoutError' ? 'Callback request timed out.' : `Error connecting to the callback server: ${e.code ?? e.message}.`;
       }
       log.warn({ bucket: stored.bucket, object: stored.object, url: url.href, failure }, 'upload callback failed');
     }

@@ -56,7 +56,7 @@ export interface HttpServerOptions extends api.ApiDeps {
   /** PutObject's x-oss-callback (refused as not implemented when absent). */
   uploadCallbacks?: UploadCallbacks;
   /** The key that signs callbacks and notifications, served at /_livechannel/events-key/<id>.pem. */
-  signingKey?: () => SigningKey;
+  signingKey?: () => Promise<SigningKey>;
 }
 
 type Access = 'read' | 'write';
@@ -390,7 +390,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   registerConsole(app, opts.buckets, opts.defaultBucket, opts.urls);
   // Operations. These names shadow objects of the same name in the default bucket.
   app.get<{ Params: { file: string } }>('/_livechannel/events-key/:file', async (req, reply) => {
-    const key = opts.signingKey?.();
+    const key = await opts.signingKey?.().catch(() => undefined);
     if (!key || req.params.file !== `${key.keyId}.pem`) return reply.code(404).type('text/plain').send('no such key on this node\n');
     return reply.type('application/x-pem-file').header('cache-control', 'public, max-age=86400').send(key.publicKeyPem);
   });
