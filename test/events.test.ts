@@ -249,6 +249,21 @@ describe('durable delivery', () => {
       await second.exited;
     }
   }, 60_000);
+
+  it('a restart resumes delivery: events recorded before a stop arrive after the next start', async () => {
+    const r = await receiver({ RECEIVER_FAIL_MS: '3000' });
+    const dataDir = mkdtempSync(join(tmpdir(), 'lc-resume-'));
+    const settings = { dataDir, notifications: [{ url: r.url('/events') }], events: fastDelivery };
+    const first = await startTestApp(settings);
+    await first.client('media').putChannel('kept', config);
+    await eventually(() => r.seen.some((s) => s.status === 503) || undefined, 5000, 'a refused delivery');
+    await first.close();
+    expect(delivered(r, 'kept')).toEqual([]);
+    const second = await startTestApp(settings);
+    apps.push(second);
+    const events = await eventually(() => (delivered(r, 'kept').length > 0 ? delivered(r, 'kept') : undefined), 15_000, 'channel.created after the restart');
+    expect(events.map((e) => [e.type, e.nodeId])).toEqual([['channel.created', first.app.nodeId]]);
+  });
 });
 
 describe('upload callbacks', () => {
