@@ -8,6 +8,8 @@ import { obsFields, signPushUrl } from './auth/push-url.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { UrlBuilder } from './http/urls.js';
 import { remuxFile } from './tools/remux.js';
+import { ossClient } from './cli/api-client.js';
+import { channelCommands, describeApiError } from './cli/channel-commands.js';
 import { runPrimary } from './workers/primary.js';
 import { groupMetrics, joinPrimary, workerIndex } from './workers/worker.js';
 
@@ -105,6 +107,8 @@ export function buildProgram(): Command {
       process.on('SIGTERM', () => void stop('SIGTERM'));
     });
 
+  program.addCommand(channelCommands());
+
   program
     .command('sign-url')
     .description('print a signed RTMP push URL (the same URL ali-oss getRtmpUrl makes)')
@@ -115,11 +119,12 @@ export function buildProgram(): Command {
     .option('--playlist-name <name>', 'playlistName parameter (signed with the URL)', playlistName)
     .option('--access-key-id <id>', 'which configured key signs (default: the first)')
     .option('--obs', "print OBS's two fields (Server, Stream Key) instead of one URL")
-    .action((bucket: string, channel: string, opts: { config?: string; expires: number; playlistName?: string; accessKeyId?: string; obs?: boolean }) => {
+    .action(async (bucket: string, channel: string, opts: { config?: string; expires: number; playlistName?: string; accessKeyId?: string; obs?: boolean }) => {
       const config = loadConfig(opts.config);
       if (!config.buckets.some((b) => b.name === bucket)) throw new ConfigError(`bucket "${bucket}" is not configured`);
       const key = opts.accessKeyId ? config.credentials.find((c) => c.accessKeyId === opts.accessKeyId) : config.credentials[0];
       if (!key) throw new ConfigError(`access key "${opts.accessKeyId}" is not configured`);
+      await refuseMissingChannel(config, key, bucket, channel);
       const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => config.http.port, rtmpPort: () => config.rtmp.port });
       const url = signPushUrl({
         base: urls.rtmpBase(bucket),
@@ -162,6 +167,22 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A push URL for a channel the gateway does not know would be refused: say so instead, when
+ * the gateway (at the config's HTTP address) answers. Unreachable, or any other answer: no opinion.
+ */
+async function refuseMissingChannel(config: Config, key: { accessKeyId: string; accessKeySecret: string }, bucket: string, channel: string): Promise<void> {
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  const client = ossClient({ endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`, ...key }, bucket);
+  try {
+    await client.getChannel(channel, { timeout: 1500 });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'NoSuchLiveChannel') {
+      throw new Error(`live channel "${channel}" does not exist in bucket "${bucket}" (create it first: livechannel channel create ${bucket} ${channel})`);
+    }
+  }
+}
+
 function printBanner(config: Config, urls: UrlBuilder, httpPort: number, rtmpPort: number): void {
   const lines = [
     `livechannel listening: API http://${config.http.host}:${httpPort}  RTMP rtmp://${config.rtmp.host}:${rtmpPort}`,
@@ -190,7 +211,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    console.error(err instanceof ConfigError ? `config error: ${err.message}` : `error: ${(err as Error).message}`);
+    console.error(err instanceof ConfigError ? `config error: ${err.message}` : `error: ${describeApiError(err) ?? (err as Error).message}`);
     process.exitCode = 1;
   }
 }

@@ -1,0 +1,146 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ossClient, resolveApiTarget, type ApiOptions } from './api-client.js';
+import { parseCliTime } from './cli-time.js';
+import { table } from './table.js';
+
+interface CommonOptions extends ApiOptions {
+  json?: boolean;
+}
+
+function intInRange(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+/** The options every channel command takes: where the API is, which key signs, and --json. */
+function withApiOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', "the gateway's JSON config file (its HTTP address and first key)")
+    .addOption(new Option('--endpoint <url>', 'API endpoint, http(s)://host[:port]').env('LIVECHANNEL_ENDPOINT'))
+    .addOption(new Option('--access-key-id <id>', 'access key id').env('LIVECHANNEL_ACCESS_KEY_ID'))
+    .addOption(new Option('--access-key-secret <secret>', 'access key secret').env('LIVECHANNEL_ACCESS_KEY_SECRET'))
+    .option('--json', 'print the API answer as JSON (for scripts)');
+}
+
+const iso = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+const print = (json: boolean | undefined, data: unknown, human: () => string) => console.log(json ? JSON.stringify(data, null, 2) : human());
+
+/** `livechannel channel …`: the LiveChannel API from a shell, signed like any OSS client. */
+export function channelCommands(): Command {
+  const channel = new Command('channel').description('manage live channels through the OSS API (this gateway, a remote one, or OSS itself)');
+  const client = (bucket: string, opts: CommonOptions) => ossClient(resolveApiTarget(opts), bucket);
+
+  withApiOptions(
+    channel
+      .command('create')
+      .description('create (or replace) a live channel')
+      .argument('<bucket>')
+      .argument('<name>')
+      .option('--frag-duration <seconds>', 'segment duration, 1..100', intInRange('frag-duration', 1, 100), 5)
+      .option('--frag-count <n>', 'segments in the live playlist, 1..100', intInRange('frag-count', 1, 100), 3)
+      .option('--playlist-name <name>', 'live playlist name', 'playlist.m3u8')
+      .option('--description <text>', 'description', '')
+      .option('--disabled', 'create it disabled'),
+  ).action(async (bucket: string, name: string, opts: CommonOptions & { fragDuration: number; fragCount: number; playlistName: string; description: string; disabled?: boolean }) => {
+    const conf = {
+      Description: opts.description,
+      Status: opts.disabled ? 'disabled' : 'enabled',
+      Target: { Type: 'HLS', FragDuration: String(opts.fragDuration), FragCount: String(opts.fragCount), PlaylistName: opts.playlistName },
+    };
+    const r = await client(bucket, opts).putChannel(name, conf);
+    print(opts.json, { publishUrls: r.publishUrls, playUrls: r.playUrls }, () => `created ${bucket}/${name}\npublish: ${r.publishUrls.join(' ')}\nplay:    ${r.playUrls.join(' ')}`);
+  });
+
+  withApiOptions(channel.command('list').description('list live channels').argument('<bucket>').option('--prefix <prefix>', 'only names starting with this', '')).action(
+    async (bucket: string, opts: CommonOptions & { prefix: string }) => {
+      const c = client(bucket, opts);
+      const all: { Name: string; Status: string; LastModified: string; Description: string }[] = [];
+      let marker: string | null = '';
+      do {
+        const page: { channels: typeof all; nextMarker: string | null; isTruncated: boolean } = await c.listChannels({ prefix: opts.prefix, marker, 'max-keys': 1000 });
+        all.push(...page.channels);
+        marker = page.isTruncated ? page.nextMarker : null;
+      } while (marker);
+      print(opts.json, all, () => (all.length ? table(['NAME', 'STATUS', 'LAST MODIFIED', 'DESCRIPTION'], all.map((x) => [x.Name, x.Status, x.LastModified, x.Description || undefined])) : 'no channels'));
+    },
+  );
+
+  withApiOptions(channel.command('info').description("a channel's configuration").argument('<bucket>').argument('<name>')).action(async (bucket: string, name: string, opts: CommonOptions) => {
+    const { data } = await client(bucket, opts).getChannel(name);
+    const t = data.Target ?? {};
+    print(opts.json, data, () =>
+      table(['FIELD', 'VALUE'], [
+        ['status', data.Status],
+        ['description', data.Description || undefined],
+        ['fragDuration', t.FragDuration],
+        ['fragCount', t.FragCount],
+        ['playlistName', t.PlaylistName],
+      ]),
+    );
+  });
+
+  withApiOptions(channel.command('stat').description('whether a channel is live, and its video and audio').argument('<bucket>').argument('<name>')).action(
+    async (bucket: string, name: string, opts: CommonOptions) => {
+      const { data } = await client(bucket, opts).getChannelStatus(name);
+      print(opts.json, data, () => {
+        if (data.Status !== 'Live') return data.Status;
+        const lines = [`Live since ${data.ConnectedTime} from ${data.RemoteAddr}`];
+        if (data.Video) lines.push(`video: ${data.Video.Codec} ${data.Video.Width}x${data.Video.Height} ${data.Video.FrameRate} fps, ${data.Video.Bandwidth} B/s`);
+        if (data.Audio) lines.push(`audio: ${data.Audio.Codec} ${data.Audio.SampleRate} Hz, ${data.Audio.Bandwidth} B/s`);
+        return lines.join('\n');
+      });
+    },
+  );
+
+  withApiOptions(channel.command('history').description("a channel's last pushes").argument('<bucket>').argument('<name>')).action(async (bucket: string, name: string, opts: CommonOptions) => {
+    const { records } = await client(bucket, opts).getChannelHistory(name);
+    const rows = (records ?? []) as { StartTime: string; EndTime?: string; RemoteAddr: string; EndReason?: string }[];
+    print(opts.json, rows, () => (rows.length ? table(['START', 'END', 'REMOTE', 'REASON'], rows.map((r) => [r.StartTime, iso(r.EndTime), r.RemoteAddr, r.EndReason])) : 'no pushes'));
+  });
+
+  for (const status of ['enable', 'disable'] as const) {
+    withApiOptions(channel.command(status).description(`${status} a channel${status === 'disable' ? ' (its publisher is cut)' : ''}`).argument('<bucket>').argument('<name>')).action(
+      async (bucket: string, name: string, opts: CommonOptions) => {
+        await client(bucket, opts).putChannelStatus(name, `${status}d`);
+        print(opts.json, { status: `${status}d` }, () => `${bucket}/${name} ${status}d`);
+      },
+    );
+  }
+
+  withApiOptions(channel.command('delete').description('delete a channel (its segments stay in the bucket)').argument('<bucket>').argument('<name>')).action(
+    async (bucket: string, name: string, opts: CommonOptions) => {
+      await client(bucket, opts).deleteChannel(name);
+      print(opts.json, { deleted: name }, () => `deleted ${bucket}/${name}`);
+    },
+  );
+
+  withApiOptions(
+    channel
+      .command('vod')
+      .description('write a VOD playlist of the segments pushed between two times')
+      .argument('<bucket>')
+      .argument('<name>')
+      .requiredOption('--from <time>', 'ISO time, Unix seconds, or relative (-10m)', (v) => parseCliTime(v))
+      .requiredOption('--to <time>', 'ISO time, Unix seconds, "now", or relative', (v) => parseCliTime(v))
+      .option('--name <playlist>', 'VOD playlist name', 'vod.m3u8'),
+  ).action(async (bucket: string, name: string, opts: CommonOptions & { from: number; to: number; name: string }) => {
+    const c = client(bucket, opts);
+    await c.createVod(name, opts.name, { startTime: opts.from, endTime: opts.to });
+    const key = `${name}/${opts.name}`;
+    print(opts.json, { bucket, key, startTime: opts.from, endTime: opts.to }, () => `wrote ${bucket}/${key} (${new Date(opts.from * 1000).toISOString()} to ${new Date(opts.to * 1000).toISOString()})`);
+  });
+
+  return channel;
+}
+
+/** An OSS error as the channel commands print it: code, message, HTTP status. */
+export function describeApiError(err: unknown): string | undefined {
+  const e = err as { code?: string; status?: number; message?: string; name?: string };
+  if (typeof e?.status === 'number' && e.status > 0 && typeof e.code === 'string') return `${e.code}: ${e.message?.split('\n')[0]} (HTTP ${e.status})`;
+  // ali-oss appends the request and its agent's state to the socket error: keep the error
+  if (e?.name === 'RequestError' || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET/.test(e?.message ?? '')) return `cannot reach the API: ${e.message!.split(/, (?:GET|PUT|POST|DELETE|HEAD) /)[0]}`;
+  return undefined;
+}
