@@ -1,28 +1,15 @@
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import OSS from 'ali-oss';
 import { describe, expect, it } from 'vitest';
 import { fixture } from '../scripts/lib/fixtures.js';
 import { eventually, ffmpegPush } from './support/ffmpeg-push.js';
 import { ffmpegWarnings } from './support/media-tools.js';
-import { startServerProcess } from './support/server-process.js';
+import { startServerProcess, writeGatewayConfig } from './support/server-process.js';
 import { KEY } from './support/test-app.js';
 
 function setUp() {
-  const dir = mkdtempSync(join(tmpdir(), 'lc-crash-'));
-  const configFile = join(dir, 'livechannel.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      dataDir: join(dir, 'data'),
-      http: { port: 0 },
-      rtmp: { port: 0 },
-      logLevel: 'warn',
-      credentials: [KEY],
-      buckets: [{ name: 'open', acl: 'public-read-write' }],
-    }),
-  );
+  const { dir, configFile } = writeGatewayConfig();
   return { configFile, channelDir: join(dir, 'data', 'buckets', 'open', 'show') };
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OSS from 'ali-oss';
@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../scripts/lib/fixtures.js';
 import { eventually, ffmpegPush, type PushProcess } from './support/ffmpeg-push.js';
 import { startReceiver, type ReceiverProcess } from './support/receiver-process.js';
-import { startServerProcess } from './support/server-process.js';
+import { startServerProcess, writeGatewayConfig } from './support/server-process.js';
 import { KEY, ossError, startTestApp, type AliOss, type TestApp } from './support/test-app.js';
 // the verifier the README documents, independent of the gateway's signing code
 import { verifyOssCallback } from './support/verify-oss-callback.mjs';
@@ -213,21 +213,7 @@ describe('durable delivery', () => {
 
   it('kill -9 during a push, then a restart: publish.ended with reason node-lost arrives', async () => {
     const r = await receiver();
-    const dir = mkdtempSync(join(tmpdir(), 'lc-events-'));
-    const configFile = join(dir, 'livechannel.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        dataDir: join(dir, 'data'),
-        http: { port: 0 },
-        rtmp: { port: 0 },
-        logLevel: 'warn',
-        credentials: [KEY],
-        buckets: [{ name: 'open', acl: 'public-read-write' }],
-        notifications: [{ url: r.url('/events') }],
-        events: fastDelivery,
-      }),
-    );
+    const { configFile } = writeGatewayConfig({ notifications: [{ url: r.url('/events') }], events: fastDelivery });
     const first = await startServerProcess(configFile);
     const c = (port: number) => new OSS({ ...KEY, bucket: 'open', endpoint: `http://127.0.0.1:${port}` }) as AliOss;
     await c(first.httpPort).putChannel('crash', config);

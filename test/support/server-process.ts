@@ -1,4 +1,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KEY } from './test-app.js';
+
+/**
+ * A config file for a gateway process in a new temp dir: ephemeral ports, the test key, a
+ * public-read-write bucket "open"; `extra` adds or replaces fields.
+ */
+export function writeGatewayConfig(extra: Record<string, unknown> = {}): { dir: string; configFile: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'lc-proc-'));
+  const configFile = join(dir, 'livechannel.json');
+  const config = {
+    dataDir: join(dir, 'data'),
+    http: { port: 0 },
+    rtmp: { port: 0 },
+    logLevel: 'warn',
+    credentials: [KEY],
+    buckets: [{ name: 'open', acl: 'public-read-write' }],
+    ...extra,
+  };
+  writeFileSync(configFile, JSON.stringify(config));
+  return { dir, configFile };
+}
 
 /** The gateway as a separate process (`livechannel serve --config …`), for crash and signal tests. */
 export interface ServerProcess {
