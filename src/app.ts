@@ -9,6 +9,7 @@ import type { BucketConfig, Config } from './config.js';
 import { EventRecorder } from './events/event-recorder.js';
 import { OutboxSender } from './events/outbox-sender.js';
 import { PublishHook } from './events/publish-hook.js';
+import { RetentionSweeper } from './retention/retention-sweeper.js';
 import { SigningKey } from './events/signing-key.js';
 import { UploadCallbacks } from './events/upload-callback.js';
 import { buildHttpServer } from './http/server.js';
@@ -136,6 +137,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     uploadCallbacks: new UploadCallbacks({ key, publicKeyUrl, metrics }),
   });
   log = http.log;
+  const sweepers = config.buckets.flatMap((b) =>
+    b.retention ? [new RetentionSweeper({ bucket: b.name, config: b.retention, store: storeFor(b.name), catalog, log: http.log, metrics, now: options.now })] : [],
+  );
   if (recorder.enabled) {
     sender = new OutboxSender({
       outbox: catalog.outbox,
@@ -202,6 +206,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         sender.start();
       }
       for (const store of stores.values()) await store.cleanUp?.();
+      for (const s of sweepers) s.start();
       await http.listen({ host: config.http.host, port: config.http.port });
       httpPort = (http.server.address() as AddressInfo).port;
       rtmpPort = await ingest.listen(config.rtmp.host, config.rtmp.port);
@@ -213,6 +218,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       await ingest.close();
       leases.stop();
       await sender?.stop();
+      for (const s of sweepers) await s.stop();
       // server.close() only closes connections idle at that instant; a keep-alive connection
       // finishing a response would then hold shutdown for Fastify's 72 s keep-alive timeout.
       // Give in-flight responses a moment, then close whatever is left.

@@ -26,6 +26,36 @@ const storageSchema = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** "500ms", "30s", "10m", "2h", "7d" (or a number of ms) → ms. */
+const duration = z.union([
+  z.number().int().min(1),
+  z
+    .string()
+    .regex(/^\d+(ms|s|m|h|d)$/, 'must be like "500ms", "30s", "10m", "2h" or "7d"')
+    .transform((v) => Number(/^\d+/.exec(v)![0]) * DURATION_UNITS[/[a-z]+$/.exec(v)![0]]!),
+]);
+const BYTE_UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+/** "10GiB", "500MB" (or a number of bytes) → bytes. */
+const byteSize = z.union([
+  z.number().int().min(0),
+  z
+    .string()
+    .regex(/^\d+(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/, 'must be like "500MB" or "10GiB"')
+    .transform((v) => Number(/^\d+/.exec(v)![0]) * BYTE_UNITS[/[A-Za-z]+$/.exec(v)![0]]!),
+]);
+
+const retentionSchema = z
+  .object({
+    /** Segments older than this are deleted. */
+    maxAge: duration.optional(),
+    /** On a filesystem root: while less is free, the oldest segments are deleted. */
+    minFreeBytes: byteSize.optional(),
+    sweepInterval: duration.default(60_000),
+  })
+  .strict()
+  .refine((r) => r.maxAge !== undefined || r.minFreeBytes !== undefined, 'needs maxAge, minFreeBytes or both');
+
 const catalogSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sqlite') }).strict(),
   z
@@ -129,6 +159,8 @@ const schema = z
             name: bucketName,
             acl: z.enum(['private', 'public-read', 'public-read-write']).default('private'),
             storage: storageSchema.default({ type: 'fs' }),
+            /** What the retention sweeper deletes (nothing when absent). */
+            retention: retentionSchema.optional(),
           })
           .strict(),
       )
@@ -207,10 +239,17 @@ export type StorageConfig =
       cdnBaseUrl?: string;
     };
 
+export interface RetentionConfig {
+  maxAge?: number;
+  minFreeBytes?: number;
+  sweepInterval: number;
+}
+
 export interface BucketConfig {
   name: string;
   acl: 'private' | 'public-read' | 'public-read-write';
   storage: StorageConfig;
+  retention?: RetentionConfig;
 }
 
 export interface LimitsConfig {
@@ -403,6 +442,7 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
     buckets: buckets.map((b) => ({
       name: b.name,
       acl: b.acl,
+      ...(b.retention ? { retention: b.retention } : {}),
       storage:
         b.storage.type === 'fs'
           ? { type: 'fs' as const, root: b.storage.root ? resolve(baseDir, b.storage.root) : join(dataDir, 'buckets', b.name) }

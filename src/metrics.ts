@@ -79,6 +79,12 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly retentionDeleted = new Counter({
+    name: 'livechannel_retention_deleted_total',
+    help: 'Objects retention deleted, by reason (age: past maxAge; space: below minFreeBytes; vod_emptied: a VOD playlist with no segment left)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly publishersLive = new Gauge({ name: 'livechannel_publishers_live', help: 'Publishers currently live', registers: [this.registry] });
   readonly bytesIn = new Counter({ name: 'livechannel_ingest_bytes_total', help: 'Media bytes received from publishers', registers: [this.registry] });
   readonly publishRejections = new Counter({ name: 'livechannel_publish_rejections_total', help: 'Publishes refused, by RTMP status code', labelNames: ['code'] as const, registers: [this.registry] });

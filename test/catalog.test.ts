@@ -162,6 +162,29 @@ describe.each(catalogBackends)('catalog on %s', (_name, make) => {
   });
 });
 
+describe.each(catalogBackends)('retention queries on %s', (_name, make) => {
+  it('lists a bucket\'s oldest segments, forgets deleted ones, keeps VOD playlist records and live windows', async () => {
+    const c = await make();
+    await c.putChannel('b', 'x', cfg);
+    const lease = await c.acquireLease({ bucket: 'b', channel: 'x', nodeId: 'A', remoteAddr: 'r', ttlMs: TTL, now: 0 });
+    if (!lease.ok) throw new Error('lease');
+    const seg = (i: number, bucket = 'b') => ({ bucket, channel: 'x', pushId: 1, sequence: i, key: `x/${i}.ts`, startTime: 1000 * (5 - i), durationMs: 1000, discontinuity: false });
+    for (let i = 0; i < 5; i++) await c.addSegment(seg(i), lease.token);
+    expect((await c.oldestSegments('b', 3500, 10)).map((s) => s.sequence)).toEqual([4, 3, 2]);
+    expect((await c.oldestSegments('b', 1e9, 2)).map((s) => s.sequence)).toEqual([4, 3]);
+    expect(await c.oldestSegments('other', 1e9, 10)).toEqual([]);
+    await c.deleteSegments([seg(4), seg(3)]);
+    expect((await c.oldestSegments('b', 1e9, 10)).map((s) => s.sequence)).toEqual([2, 1, 0]);
+    await c.recordVodPlaylist({ bucket: 'b', channel: 'x', key: 'x/v.m3u8', fromMs: 0, toMs: 10 });
+    await c.recordVodPlaylist({ bucket: 'b', channel: 'x', key: 'x/v.m3u8', fromMs: 5, toMs: 20 });
+    expect(await c.vodPlaylists('b')).toEqual([{ bucket: 'b', channel: 'x', key: 'x/v.m3u8', fromMs: 5, toMs: 20 }]);
+    await c.deleteVodPlaylist('b', 'x/v.m3u8');
+    expect(await c.vodPlaylists('b')).toEqual([]);
+    await c.savePlaylistState('b', 'x', 'playlist.m3u8', { nextSequence: 3 } as never, lease.token);
+    expect(await c.playlistStates('b')).toEqual([{ channel: 'x', name: 'playlist.m3u8', state: { nextSequence: 3 } }]);
+  });
+});
+
 describe('SqliteCatalog', () => {
   it('applies versioned migrations once and records the version', async () => {
     const path = file();

@@ -109,6 +109,17 @@ export interface SegmentRecord {
 /** Where a live playlist stands, so that the next push continues it. */
 export type PlaylistResume = PackagerResume;
 
+/** A VOD playlist PostVodPlaylist wrote: retention rewrites it when its oldest segments go. */
+export interface VodPlaylistRecord {
+  bucket: string;
+  channel: string;
+  /** Object key of the playlist. */
+  key: string;
+  /** The range it was asked for, epoch ms. */
+  fromMs: number;
+  toMs: number;
+}
+
 export interface ListChannelsQuery {
   prefix: string;
   marker: string;
@@ -150,6 +161,16 @@ export interface Catalog {
   addSegment(segment: SegmentRecord, leaseToken: number, events?: readonly OutboxEntry[]): Promise<void>;
   /** Segments whose first frame lies in [fromMs, toMs], in order. */
   segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]>;
+
+  /** Indexed segments of a bucket whose first frame is before `beforeMs`, oldest first. */
+  oldestSegments(bucket: string, beforeMs: number, limit: number): Promise<SegmentRecord[]>;
+  /** Forgets segments (retention deleted them). */
+  deleteSegments(segments: readonly SegmentRecord[]): Promise<void>;
+  recordVodPlaylist(vod: VodPlaylistRecord): Promise<void>;
+  vodPlaylists(bucket: string): Promise<VodPlaylistRecord[]>;
+  deleteVodPlaylist(bucket: string, key: string): Promise<void>;
+  /** Every live playlist's state in a bucket (the segments it names must stay). */
+  playlistStates(bucket: string): Promise<{ channel: string; name: string; state: PlaylistResume }[]>;
 
   getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined>;
   /** FencedError when `leaseToken` is no longer the channel's. */

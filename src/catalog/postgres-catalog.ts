@@ -15,11 +15,12 @@ import {
   type PushRecord,
   type SegmentRecord,
   type StopRequest,
+  type VodPlaylistRecord,
 } from './catalog.js';
 import type { LostPushEvents, OutboxEntry } from './outbox.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
 import { LOST_PUSHES_JSON, outboxParams, PostgresOutbox, withOutboxInsert, type LostPushesJson } from './postgres-outbox.js';
-import { toChannel, toHolder, toPush, toSegment, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow } from './rows.js';
+import { toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
 
 export interface PostgresCatalogOptions {
   url: string;
@@ -77,6 +78,14 @@ const SQL = {
      ON CONFLICT (bucket, channel, start_time, sequence) DO UPDATE SET push_id = EXCLUDED.push_id,
        object_key = EXCLUDED.object_key, duration_ms = EXCLUDED.duration_ms, discontinuity = EXCLUDED.discontinuity`,
   segmentsBetween: `SELECT * FROM segments WHERE bucket = $1 AND channel = $2 AND start_time BETWEEN $3 AND $4 ORDER BY push_id, sequence`,
+  oldestSegments: 'SELECT * FROM segments WHERE bucket = $1 AND start_time < $2 ORDER BY start_time LIMIT $3',
+  deleteSegments: `DELETE FROM segments s USING unnest($2::text[], $3::bigint[], $4::bigint[]) AS d(channel, start_time, sequence)
+     WHERE s.bucket = $1 AND s.channel = d.channel AND s.start_time = d.start_time AND s.sequence = d.sequence`,
+  recordVod: `INSERT INTO vod_playlists (bucket, object_key, channel, from_ms, to_ms) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (bucket, object_key) DO UPDATE SET channel = EXCLUDED.channel, from_ms = EXCLUDED.from_ms, to_ms = EXCLUDED.to_ms`,
+  vodPlaylists: 'SELECT * FROM vod_playlists WHERE bucket = $1 ORDER BY object_key',
+  deleteVod: 'DELETE FROM vod_playlists WHERE bucket = $1 AND object_key = $2',
+  playlistStates: 'SELECT channel, name, state FROM playlists WHERE bucket = $1',
   getPlaylist: 'SELECT state FROM playlists WHERE bucket = $1 AND channel = $2 AND name = $3',
   savePlaylist: `INSERT INTO playlists (bucket, channel, name, state, updated) SELECT $1, $2, $3, $4, $5 WHERE ${HOLDS_LEASE('$1', '$2', '$6')}
      ON CONFLICT (bucket, channel, name) DO UPDATE SET state = EXCLUDED.state, updated = EXCLUDED.updated`,
@@ -259,6 +268,34 @@ export class PostgresCatalog implements Catalog {
   async segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]> {
     const { rows } = await this.q<SegmentRow>('segmentsBetween', [bucket, channel, fromMs, toMs]);
     return rows.map(toSegment);
+  }
+
+  async oldestSegments(bucket: string, beforeMs: number, limit: number): Promise<SegmentRecord[]> {
+    return (await this.q<SegmentRow>('oldestSegments', [bucket, beforeMs, limit])).rows.map(toSegment);
+  }
+
+  async deleteSegments(segments: readonly SegmentRecord[]): Promise<void> {
+    for (const bucket of new Set(segments.map((s) => s.bucket))) {
+      const of = segments.filter((s) => s.bucket === bucket);
+      await this.q('deleteSegments', [bucket, of.map((s) => s.channel), of.map((s) => s.startTime), of.map((s) => s.sequence)]);
+    }
+  }
+
+  async recordVodPlaylist(v: VodPlaylistRecord): Promise<void> {
+    await this.q('recordVod', [v.bucket, v.key, v.channel, v.fromMs, v.toMs]);
+  }
+
+  async vodPlaylists(bucket: string): Promise<VodPlaylistRecord[]> {
+    return (await this.q<VodRow>('vodPlaylists', [bucket])).rows.map(toVod);
+  }
+
+  async deleteVodPlaylist(bucket: string, key: string): Promise<void> {
+    await this.q('deleteVod', [bucket, key]);
+  }
+
+  async playlistStates(bucket: string): Promise<{ channel: string; name: string; state: PlaylistResume }[]> {
+    const { rows } = await this.q<{ channel: string; name: string; state: string }>('playlistStates', [bucket]);
+    return rows.map((r) => ({ channel: r.channel, name: r.name, state: JSON.parse(r.state) as PlaylistResume }));
   }
 
   async getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined> {

@@ -82,4 +82,13 @@ export const PG_MIGRATIONS: string[] = [
      token BIGINT NOT NULL,
      expires_at BIGINT NOT NULL
    );`,
+  `CREATE INDEX segments_by_age ON segments (bucket, start_time);
+   CREATE TABLE vod_playlists (
+     bucket TEXT COLLATE "C" NOT NULL,
+     object_key TEXT COLLATE "C" NOT NULL,
+     channel TEXT COLLATE "C" NOT NULL,
+     from_ms BIGINT NOT NULL,
+     to_ms BIGINT NOT NULL,
+     PRIMARY KEY (bucket, object_key)
+   );`,
 ];

@@ -1,5 +1,5 @@
 /** Catalog rows as both databases return them (snake_case columns), and their domain objects. */
-import type { Channel, ChannelStatus, LeaseHolder, PushEndReason, PushRecord, SegmentRecord } from './catalog.js';
+import type { Channel, ChannelStatus, LeaseHolder, PushEndReason, PushRecord, SegmentRecord, VodPlaylistRecord } from './catalog.js';
 import type { OutboxRow } from './outbox.js';
 
 export interface ChannelRow {
@@ -122,3 +122,13 @@ export function trimPlan(rows: number, dead: number, maxRows: number): { dead: n
   const deadFirst = Math.min(excess, dead);
   return { dead: deadFirst, droppable: excess - deadFirst };
 }
+
+export interface VodRow {
+  bucket: string;
+  object_key: string;
+  channel: string;
+  from_ms: number;
+  to_ms: number;
+}
+
+export const toVod = (r: VodRow): VodPlaylistRecord => ({ bucket: r.bucket, channel: r.channel, key: r.object_key, fromMs: r.from_ms, toMs: r.to_ms });

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LostPush, LostPushEvents, OutboxEntry } from './outbox.js';
-import { toChannel, toHolder, toPush, toSegment, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow } from './rows.js';
+import { toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   FencedError,
@@ -20,6 +20,7 @@ import {
   type PushRecord,
   type SegmentRecord,
   type StopRequest,
+  type VodPlaylistRecord,
 } from './catalog.js';
 
 /** Schema versions, applied in order; PRAGMA user_version records the last one applied. */
@@ -102,6 +103,15 @@ export const MIGRATIONS: string[] = [
      token INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  `CREATE INDEX segments_by_age ON segments (bucket, start_time);
+   CREATE TABLE vod_playlists (
+     bucket TEXT NOT NULL,
+     object_key TEXT NOT NULL,
+     channel TEXT NOT NULL,
+     from_ms INTEGER NOT NULL,
+     to_ms INTEGER NOT NULL,
+     PRIMARY KEY (bucket, object_key)
+   ) WITHOUT ROWID;`,
 ];
 
 /** A statement's extra condition: the channel's lease is (still) held with this token. */
@@ -186,6 +196,15 @@ export class SqliteCatalog implements Catalog {
         `SELECT * FROM segments WHERE bucket = ? AND channel = ? AND start_time BETWEEN ? AND ?
          ORDER BY push_id, sequence`,
       ),
+      oldestSegments: db.prepare<[string, number, number], SegmentRow>('SELECT * FROM segments WHERE bucket = ? AND start_time < ? ORDER BY start_time LIMIT ?'),
+      deleteSegment: db.prepare('DELETE FROM segments WHERE bucket = ? AND channel = ? AND start_time = ? AND sequence = ?'),
+      recordVod: db.prepare(
+        `INSERT INTO vod_playlists (bucket, object_key, channel, from_ms, to_ms) VALUES (@bucket, @key, @channel, @fromMs, @toMs)
+         ON CONFLICT (bucket, object_key) DO UPDATE SET channel = excluded.channel, from_ms = excluded.from_ms, to_ms = excluded.to_ms`,
+      ),
+      vodPlaylists: db.prepare<[string], VodRow>('SELECT * FROM vod_playlists WHERE bucket = ? ORDER BY object_key'),
+      deleteVod: db.prepare('DELETE FROM vod_playlists WHERE bucket = ? AND object_key = ?'),
+      playlistStates: db.prepare<[string], { channel: string; name: string; state: string }>('SELECT channel, name, state FROM playlists WHERE bucket = ?'),
       getPlaylist: db.prepare<[string, string, string], { state: string }>('SELECT state FROM playlists WHERE bucket = ? AND channel = ? AND name = ?'),
       savePlaylist: db.prepare(
         `INSERT INTO playlists (bucket, channel, name, state, updated) SELECT @bucket, @channel, @name, @state, @updated WHERE ${HOLDS_LEASE}
@@ -315,6 +334,30 @@ export class SqliteCatalog implements Catalog {
 
   async segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]> {
     return this.stmts.segmentsBetween.all(bucket, channel, fromMs, toMs).map(toSegment);
+  }
+
+  async oldestSegments(bucket: string, beforeMs: number, limit: number): Promise<SegmentRecord[]> {
+    return this.stmts.oldestSegments.all(bucket, beforeMs, limit).map(toSegment);
+  }
+
+  async deleteSegments(segments: readonly SegmentRecord[]): Promise<void> {
+    this.db.transaction(() => segments.forEach((s) => this.stmts.deleteSegment.run(s.bucket, s.channel, s.startTime, s.sequence)))();
+  }
+
+  async recordVodPlaylist(vod: VodPlaylistRecord): Promise<void> {
+    this.stmts.recordVod.run(vod);
+  }
+
+  async vodPlaylists(bucket: string): Promise<VodPlaylistRecord[]> {
+    return this.stmts.vodPlaylists.all(bucket).map(toVod);
+  }
+
+  async deleteVodPlaylist(bucket: string, key: string): Promise<void> {
+    this.stmts.deleteVod.run(bucket, key);
+  }
+
+  async playlistStates(bucket: string): Promise<{ channel: string; name: string; state: PlaylistResume }[]> {
+    return this.stmts.playlistStates.all(bucket).map((r) => ({ channel: r.channel, name: r.name, state: JSON.parse(r.state) as PlaylistResume }));
   }
 
   async getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined> {

@@ -1,10 +1,10 @@
 import type { Catalog, Channel, SegmentRecord } from '../catalog/catalog.js';
 import type { EventRecorder } from '../events/event-recorder.js';
 import type { LiveSessions } from '../live/live-sessions.js';
-import { renderVodPlaylist, type PlaylistEntry } from '../media/playlist.js';
 import { md5ETag, type ObjectStore } from '../storage/object-store.js';
 import { parseChannelConfiguration, validateChannelName, validatePlaylistName } from '../oss/channel-rules.js';
 import { errors } from '../oss/errors.js';
+import { vodPlaylistText } from '../oss/vod-playlist.js';
 import type { UrlBuilder } from './urls.js';
 import { parseXmlBody, toXml } from './xml.js';
 
@@ -170,30 +170,20 @@ function vodRange(query: ReadonlyMap<string, string>): { from: number; to: numbe
   return { from, to };
 }
 
-/** Segments in the range as playlist entries, with a discontinuity at each new push. */
-async function vodEntries(deps: ApiDeps, bucket: string, channel: string, query: ReadonlyMap<string, string>, uri: (s: SegmentRecord) => string) {
-  const { from, to } = vodRange(query);
+/** The indexed segments in the query's range (InvalidArgument when there are none). */
+async function vodSegments(deps: ApiDeps, bucket: string, channel: string, from: number, to: number): Promise<SegmentRecord[]> {
   await requireChannel(deps, bucket, channel);
   const segments = await deps.catalog.segmentsBetween(bucket, channel, from * 1000, to * 1000);
   if (segments.length === 0) {
     throw errors.invalidArgument('No ts file found in the specified time range.', 'startTime', String(from));
   }
-  return segments.map(
-    (s, i): PlaylistEntry => ({
-      sequence: i,
-      uri: uri(s),
-      duration: s.durationMs / 1000,
-      discontinuity: i > 0 && (s.discontinuity || s.pushId !== segments[i - 1]!.pushId),
-    }),
-  );
+  return segments;
 }
-
-const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('/');
 
 export async function getVodPlaylist(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   // served at /{channel}?vod: URIs relative to the bucket root resolve to the segments
-  const entries = await vodEntries(deps, req.bucket, req.key, req.query, (s) => encodeKey(s.key));
-  const body = renderVodPlaylist(entries);
+  const { from, to } = vodRange(req.query);
+  const body = vodPlaylistText(await vodSegments(deps, req.bucket, req.key, from, to));
   return { status: 200, body, headers: { 'content-type': 'application/x-mpegURL', etag: md5ETag(body) } };
 }
 
@@ -204,14 +194,14 @@ export async function postVodPlaylist(deps: ApiDeps, req: ApiRequest): Promise<A
   const name = req.key.slice(slash + 1);
   validateChannelName(channel);
   validatePlaylistName(name);
-  // written at {channel}/{name}: URIs relative to the channel's folder
-  const entries = await vodEntries(deps, req.bucket, channel, req.query, (s) =>
-    encodeKey(s.key.startsWith(`${channel}/`) ? s.key.slice(channel.length + 1) : `../${s.key}`),
-  );
-  const body = renderVodPlaylist(entries);
-  const key = `${channel}/${name}`;
-  const info = await deps.storeFor(req.bucket).put(key, body, 'application/x-mpegURL');
   const { from, to } = vodRange(req.query);
-  await deps.catalog.outbox.append(deps.recorder?.entries('vod.created', req.bucket, channel, { key, startTime: from, endTime: to, segments: entries.length }) ?? []);
+  const segments = await vodSegments(deps, req.bucket, channel, from, to);
+  // written at {channel}/{name}: URIs relative to the channel's folder
+  const key = `${channel}/${name}`;
+  const info = await deps.storeFor(req.bucket).put(key, vodPlaylistText(segments, channel), 'application/x-mpegURL');
+  // retention rewrites it when its oldest segments go: the range as it stood (segments pushed
+  // later into a range that reaches the future are not in it)
+  await deps.catalog.recordVodPlaylist({ bucket: req.bucket, channel, key, fromMs: from * 1000, toMs: segments.at(-1)!.startTime });
+  await deps.catalog.outbox.append(deps.recorder?.entries('vod.created', req.bucket, channel, { key, startTime: from, endTime: to, segments: segments.length }) ?? []);
   return { status: 200, headers: { etag: info.etag } };
 }

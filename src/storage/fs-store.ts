@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { close as fsClose, createReadStream, fdatasync as fsFdatasync, rename as fsRename, writev as fsWritev } from 'node:fs';
-import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, statfs, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import {
@@ -213,6 +213,11 @@ export class FsObjectStore implements ObjectStore {
   }
 
   /** Walks the tree (fine for the embedded store's sizes; an index would scale further). */
+  async freeBytes(): Promise<number> {
+    const fs = await statfs(this.root);
+    return fs.bavail * fs.bsize;
+  }
+
   async list(q: ListQuery): Promise<ListResult> {
     const all: string[] = [];
     const walk = async (dir: string, prefix: string): Promise<void> => {

@@ -71,6 +71,10 @@ export interface ObjectStore {
    * segment and the playlist naming it at the same time, then publish them in order.
    */
   stage?(key: string, data: ObjectData, contentType?: string): Promise<StagedObject>;
+  /** Optional: deletes many objects in one request (OSS DeleteMultipleObjects, up to 1000 keys). */
+  deleteMany?(keys: readonly string[]): Promise<void>;
+  /** Optional: bytes free where the objects are kept (a filesystem root). */
+  freeBytes?(): Promise<number>;
   /** Removes leftovers of writes a crash interrupted. */
   cleanUp?(): Promise<void>;
   /** Releases what the store keeps open between writes. */

@@ -101,6 +101,12 @@ export class OssObjectStore implements ObjectStore {
     return true;
   }
 
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      await this.client.deleteMulti(keys.slice(i, i + 1000).map((k) => this.prefix + k), { quiet: true });
+    }
+  }
+
   async list(q: ListQuery): Promise<ListResult> {
     const res = await this.client.list(
       { prefix: this.prefix + q.prefix, marker: q.marker ? this.prefix + q.marker : '', 'max-keys': q.maxKeys, delimiter: q.delimiter || undefined },

@@ -1,0 +1,93 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { SqliteCatalog } from '../catalog/sqlite-catalog.js';
+import { Metrics } from '../metrics.js';
+import { vodPlaylistText } from '../oss/vod-playlist.js';
+import { FsObjectStore } from '../storage/fs-store.js';
+import { RetentionSweeper } from './retention-sweeper.js';
+
+const log = Fastify({ logger: { level: 'silent' } }).log;
+
+/** A filesystem store on a disk of `capacity` bytes: free space is what its objects leave. */
+class SmallDisk extends FsObjectStore {
+  constructor(
+    root: string,
+    private readonly capacity: number,
+  ) {
+    super(root);
+  }
+
+  override async freeBytes(): Promise<number> {
+    const { objects } = await this.list({ prefix: '', marker: '', maxKeys: 100_000, delimiter: '' });
+    return this.capacity - objects.reduce((n, o) => n + o.size, 0);
+  }
+}
+
+/** Channel c with ten 1000-byte segments (first frames at 0 s … 9 s), its live window the last three, and a VOD of all. */
+async function setUp(capacity: number) {
+  const catalog = new SqliteCatalog(':memory:');
+  const store = new SmallDisk(mkdtempSync(join(tmpdir(), 'lc-ret-')), capacity);
+  await catalog.putChannel('b', 'c', { description: '', status: 'enabled', fragDuration: 1, fragCount: 3, playlistName: 'p.m3u8' });
+  const lease = await catalog.acquireLease({ bucket: 'b', channel: 'c', nodeId: 'n', remoteAddr: 'r', ttlMs: 3_600_000, now: 0 });
+  if (!lease.ok) throw new Error('lease');
+  const push = await catalog.startPush('b', 'c', 'r', 0, 'n', lease.token);
+  const segments = Array.from({ length: 10 }, (_, i) => ({ bucket: 'b', channel: 'c', pushId: push.id, sequence: i, key: `c/p${i}.ts`, startTime: i * 1000, durationMs: 1000, discontinuity: false }));
+  for (const s of segments) {
+    await store.put(s.key, Buffer.alloc(1000, s.sequence));
+    await catalog.addSegment(s, lease.token);
+  }
+  const entries = segments.slice(7).map((s) => ({ sequence: s.sequence, uri: `p${s.sequence}.ts`, duration: 1, discontinuity: false }));
+  await catalog.savePlaylistState('b', 'c', 'p.m3u8', { playlist: { entries, discontinuitySequence: 0, targetDuration: 1 }, nextSequence: 10 }, lease.token);
+  await store.put('c/vod.m3u8', vodPlaylistText(segments, 'c'));
+  await catalog.recordVodPlaylist({ bucket: 'b', channel: 'c', key: 'c/vod.m3u8', fromMs: 0, toMs: 9000 });
+  const metrics = new Metrics();
+  const sweeper = (config: { maxAge?: number; minFreeBytes?: number }) =>
+    new RetentionSweeper({ bucket: 'b', config: { sweepInterval: 1000, ...config }, store, catalog, log, metrics, now: () => 20_000 });
+  const storedSegments = async () => (await store.list({ prefix: 'c/p', marker: '', maxKeys: 100, delimiter: '' })).objects.map((o) => o.key);
+  const vodUris = async () => {
+    const got = await store.get('c/vod.m3u8');
+    if (!got) return undefined;
+    return (await new Response(got.body as unknown as ReadableStream).text()).split('\n').filter((l) => l.endsWith('.ts'));
+  };
+  return { catalog, store, sweeper, storedSegments, vodUris, metrics };
+}
+
+describe('RetentionSweeper', () => {
+  it('frees space oldest first down to minFreeBytes, rewriting the VOD playlist before the segments go', async () => {
+    const { catalog, store, sweeper, storedSegments, vodUris, metrics } = await setUp(16_000);
+    // 10,000 bytes of segments and a small playlist on a 16,000-byte disk: under 9,000 free
+    const result = await sweeper({ minFreeBytes: 9000 }).sweep();
+    // 4 segments (4,000 bytes) make up the shortfall, in one batch: one rewrite of the VOD
+    expect(result).toMatchObject({ age: 0, space: 4, vodRewritten: 1, vodDeleted: 0 });
+    expect(await store.freeBytes()).toBeGreaterThanOrEqual(9000);
+    const left = await storedSegments();
+    expect(left).toEqual(Array.from({ length: 10 - result.space }, (_, i) => `c/p${i + result.space}.ts`).sort());
+    expect((await catalog.segmentsBetween('b', 'c', 0, 1e9)).map((s) => s.key).sort()).toEqual(left);
+    expect(await vodUris()).toEqual(left.map((k) => k.slice(2)).sort((a, b) => Number(a.slice(1, -3)) - Number(b.slice(1, -3))));
+    expect(await metrics.registry.getSingleMetricAsString('livechannel_retention_deleted_total')).toContain(`reason="space"} ${result.space}`);
+  });
+
+  it('never deletes what the live playlist names, even when the disk stays short; stops there', async () => {
+    const { sweeper, storedSegments, vodUris } = await setUp(1000);
+    const result = await sweeper({ minFreeBytes: 9000 }).sweep();
+    expect(result.space).toBe(7);
+    expect(await storedSegments()).toEqual(['c/p7.ts', 'c/p8.ts', 'c/p9.ts']);
+    expect(await vodUris()).toEqual(['p7.ts', 'p8.ts', 'p9.ts']);
+  });
+
+  it('deletes by age, and the VOD playlist with it when nothing it names is left', async () => {
+    const { catalog, store, sweeper, storedSegments } = await setUp(1e9);
+    // at 20 s, a maxAge of 12.5 s reaches first frames before 7.5 s: p0–p7, but p7 is live
+    await catalog.savePlaylistState('b', 'c', 'p.m3u8', { playlist: { entries: [], discontinuitySequence: 0, targetDuration: 1 }, nextSequence: 10 }, 1);
+    const result = await sweeper({ maxAge: 12_500 }).sweep();
+    expect(result).toMatchObject({ age: 8, space: 0, vodRewritten: 1 });
+    expect(await storedSegments()).toEqual(['c/p8.ts', 'c/p9.ts']);
+    const again = await sweeper({ maxAge: 1 }).sweep();
+    expect(again).toMatchObject({ age: 2, vodDeleted: 1 });
+    expect(await store.head('c/vod.m3u8')).toBeUndefined();
+    expect(await catalog.vodPlaylists('b')).toEqual([]);
+  });
+});

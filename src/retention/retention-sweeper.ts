@@ -1,0 +1,141 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Catalog, SegmentRecord } from '../catalog/catalog.js';
+import type { RetentionConfig } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import { vodPlaylistText } from '../oss/vod-playlist.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+export interface RetentionSweeperOptions {
+  bucket: string;
+  config: RetentionConfig;
+  store: ObjectStore;
+  catalog: Catalog;
+  log: FastifyBaseLogger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+export interface SweepResult {
+  /** Segments deleted because they were older than maxAge, or to free space. */
+  age: number;
+  space: number;
+  vodRewritten: number;
+  vodDeleted: number;
+}
+
+const BATCH = 500;
+
+/**
+ * Deletes a bucket's old segments: past `maxAge`, and (on a filesystem) the oldest ones while
+ * less than `minFreeBytes` is free. Never one a live playlist names. VOD playlists that name a
+ * segment about to go are rewritten without it (or deleted when nothing is left) before the
+ * segment is deleted, so no stored playlist names a missing object; the index forgets a
+ * segment after its object is gone, so a crash in between leaves it for the next sweep.
+ */
+export class RetentionSweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<SweepResult> | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly o: RetentionSweeperOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep().catch((err) => this.o.log.error({ err, bucket: this.o.bucket }, 'retention sweep failed; will retry')), this.o.config.sweepInterval);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => {});
+  }
+
+  /** One pass (a pass already running is awaited instead of started twice). */
+  sweep(): Promise<SweepResult> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass(): Promise<SweepResult> {
+    const result: SweepResult = { age: 0, space: 0, vodRewritten: 0, vodDeleted: 0 };
+    const { maxAge, minFreeBytes } = this.o.config;
+    if (maxAge !== undefined) {
+      const cutoff = this.now() - maxAge;
+      for (;;) {
+        const n = await this.deleteBatch(await this.o.catalog.oldestSegments(this.o.bucket, cutoff, BATCH), 'age', result);
+        if (n === 0) break;
+      }
+    }
+    const free = this.o.store.freeBytes?.bind(this.o.store);
+    if (minFreeBytes !== undefined && free) {
+      for (let short = minFreeBytes - (await free()); short > 0; short = minFreeBytes - (await free())) {
+        const n = await this.deleteBatch(await this.enough(short), 'space', result);
+        if (n === 0) {
+          this.o.log.error({ bucket: this.o.bucket, minFreeBytes }, 'less space free than retention.minFreeBytes, and no segment left that a live playlist does not name');
+          break;
+        }
+      }
+    }
+    if (result.age + result.space > 0) this.o.log.info({ bucket: this.o.bucket, ...result }, 'retention deleted old segments');
+    return result;
+  }
+
+  /** The oldest segments no live playlist names whose sizes add up to `bytes` (or all there are). */
+  private async enough(bytes: number): Promise<SegmentRecord[]> {
+    const named = await this.liveKeys();
+    const picked: SegmentRecord[] = [];
+    let total = 0;
+    for (const s of await this.o.catalog.oldestSegments(this.o.bucket, Number.MAX_SAFE_INTEGER, BATCH)) {
+      if (named.has(s.key)) continue;
+      picked.push(s);
+      total += (await this.o.store.head(s.key))?.size ?? 0;
+      if (total >= bytes) break;
+    }
+    return picked;
+  }
+
+  /** Deletes the batch's segments that no live playlist names; how many. */
+  private async deleteBatch(candidates: SegmentRecord[], reason: 'age' | 'space', result: SweepResult): Promise<number> {
+    if (candidates.length === 0) return 0;
+    const named = await this.liveKeys();
+    const doomed = candidates.filter((s) => !named.has(s.key));
+    if (doomed.length === 0) return 0;
+    await this.rewriteVodPlaylists(doomed, result);
+    const keys = doomed.map((s) => s.key);
+    if (this.o.store.deleteMany) await this.o.store.deleteMany(keys);
+    else for (const key of keys) await this.o.store.delete(key);
+    await this.o.catalog.deleteSegments(doomed);
+    result[reason] += doomed.length;
+    this.o.metrics.retentionDeleted.inc({ reason }, doomed.length);
+    return doomed.length;
+  }
+
+  /** Keys of the segments the stored live playlists name. */
+  private async liveKeys(): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const { channel, state } of await this.o.catalog.playlistStates(this.o.bucket)) {
+      for (const e of state.playlist.entries) keys.add(`${channel}/${e.uri}`);
+    }
+    return keys;
+  }
+
+  /** VOD playlists naming a doomed segment, written again from the index without the doomed ones. */
+  private async rewriteVodPlaylists(doomed: readonly SegmentRecord[], result: SweepResult): Promise<void> {
+    const gone = new Set(doomed.map((s) => s.key));
+    for (const vod of await this.o.catalog.vodPlaylists(this.o.bucket)) {
+      const named = await this.o.catalog.segmentsBetween(this.o.bucket, vod.channel, vod.fromMs, vod.toMs);
+      if (!named.some((s) => gone.has(s.key))) continue;
+      const left = named.filter((s) => !gone.has(s.key));
+      if (left.length === 0) {
+        await this.o.store.delete(vod.key);
+        await this.o.catalog.deleteVodPlaylist(this.o.bucket, vod.key);
+        result.vodDeleted++;
+        this.o.metrics.retentionDeleted.inc({ reason: 'vod_emptied' });
+      } else {
+        await this.o.store.put(vod.key, vodPlaylistText(left, vod.channel), 'application/x-mpegURL');
+        result.vodRewritten++;
+      }
+    }
+  }
+}
