@@ -9,7 +9,6 @@ import type { BucketConfig, Config } from './config.js';
 import { EventRecorder } from './events/event-recorder.js';
 import { OutboxSender } from './events/outbox-sender.js';
 import { PublishHook } from './events/publish-hook.js';
-import { RetentionSweeper } from './retention/retention-sweeper.js';
 import { SigningKey } from './events/signing-key.js';
 import { UploadCallbacks } from './events/upload-callback.js';
 import { buildHttpServer } from './http/server.js';
@@ -19,6 +18,7 @@ import { RtmpIngest } from './ingest/rtmp-server.js';
 import { LimitReporter, RequestRateLimiter } from './limits.js';
 import { LivePlaylists } from './live/live-playlists.js';
 import { Metrics } from './metrics.js';
+import { RetentionSweeper } from './retention/retention-sweeper.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import { OssObjectStore } from './storage/oss-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -137,8 +137,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     uploadCallbacks: new UploadCallbacks({ key, publicKeyUrl, metrics }),
   });
   log = http.log;
-  const sweepers = config.buckets.flatMap((b) =>
-    b.retention ? [new RetentionSweeper({ bucket: b.name, config: b.retention, store: storeFor(b.name), catalog, log: http.log, metrics, now: options.now })] : [],
+  const sweepers = new Map(
+    config.buckets.flatMap((b) =>
+      b.retention ? [[b.name, new RetentionSweeper({ bucket: b.name, config: b.retention, store: storeFor(b.name), catalog, log: http.log, metrics, now: options.now })] as const] : [],
+    ),
   );
   if (recorder.enabled) {
     sender = new OutboxSender({
@@ -167,6 +169,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     playlists,
     publishHook: config.publishHook ? new PublishHook(config.publishHook, http.log, metrics) : undefined,
     recorder,
+    // a full disk: sweep now rather than at the next interval (one sweep runs at a time)
+    onStorageFull: (bucket) => void sweepers.get(bucket)?.sweep().catch((err) => http.log.error({ err, bucket }, 'emergency retention sweep failed')),
     log: http.log,
     metrics,
     reporter,
@@ -206,7 +210,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         sender.start();
       }
       for (const store of stores.values()) await store.cleanUp?.();
-      for (const s of sweepers) s.start();
+      for (const s of sweepers.values()) s.start();
       await http.listen({ host: config.http.host, port: config.http.port });
       httpPort = (http.server.address() as AddressInfo).port;
       rtmpPort = await ingest.listen(config.rtmp.host, config.rtmp.port);
@@ -218,7 +222,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       await ingest.close();
       leases.stop();
       await sender?.stop();
-      for (const s of sweepers) await s.stop();
+      for (const s of sweepers.values()) await s.stop();
       // server.close() only closes connections idle at that instant; a keep-alive connection
       // finishing a response would then hold shutdown for Fastify's 72 s keep-alive timeout.
       // Give in-flight responses a moment, then close whatever is left.

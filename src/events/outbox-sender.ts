@@ -122,7 +122,9 @@ export class OutboxSender {
       const key = channelKey(row);
       if (this.inFlight.has(key)) continue;
       this.inFlight.add(key);
-      void this.drain(row).finally(() => this.inFlight.delete(key));
+      void this.drain(row)
+        .catch((err) => this.o.log.warn({ err, channel: row.channel }, 'event sender: catalog unavailable while delivering; will retry'))
+        .finally(() => this.inFlight.delete(key));
     }
   }
 

@@ -45,6 +45,8 @@ export interface LiveSessionOptions {
   playlists?: LivePlaylists;
   /** Event notifications of this publish (none when absent). */
   recorder?: EventRecorder;
+  /** Storage said it is full (retention frees space). */
+  onStorageFull?: () => void;
   /** Called once the session has flushed everything and closed its history record. */
   onEnded: (session: LiveSession) => void | Promise<void>;
 }
@@ -76,7 +78,7 @@ export class LiveSession implements MediaSink {
   /** A catalog write was refused: another node owns the channel now. */
   private fenced = false;
   /** Segments dropped since the last segments.dropped event, by reason. */
-  private droppedUnreported = new Map<DropReason, number>();
+  private readonly droppedUnreported = new Map<DropReason, number>();
 
   private constructor(private readonly o: LiveSessionOptions, resume: PlaylistResume | undefined) {
     this.bucket = o.bucket;
@@ -129,6 +131,7 @@ export class LiveSession implements MediaSink {
       onSegmentDropped: (reason) => this.droppedUnreported.set(reason, (this.droppedUnreported.get(reason) ?? 0) + 1),
       onProgress: () => this.updateFlow(),
       releaseChunks: (chunks) => tsChunkPool.give(chunks),
+      onStorageFull: o.onStorageFull,
       onPlaylistStored: (playlist, text) => {
         if (!this.fenced) o.playlists?.publish(this.bucket, this.playlistKey, text);
         const { nextSequence, timelineEndMs } = this.packager.resumeState();

@@ -43,6 +43,8 @@ export interface IngestOptions {
   publishHook?: PublishHook;
   /** Event notifications of publishes (none when absent). */
   recorder?: EventRecorder;
+  /** A bucket's storage said it is full (retention's emergency sweep). */
+  onStorageFull?: (bucket: string) => void;
 }
 
 
@@ -194,6 +196,7 @@ export class RtmpIngest implements PublishAuthorizer {
         now: this.now,
         playlists: this.o.playlists,
         recorder: this.o.recorder,
+        onStorageFull: () => this.o.onStorageFull?.(grant.bucket),
         onEnded: async (s) => {
           this.registry.remove(s);
           await this.o.leases.release(lease);

@@ -7,29 +7,33 @@ import { SqliteCatalog } from '../catalog/sqlite-catalog.js';
 import { Metrics } from '../metrics.js';
 import { vodPlaylistText } from '../oss/vod-playlist.js';
 import { FsObjectStore } from '../storage/fs-store.js';
+import { dataLength, type ObjectData, type StagedObject } from '../storage/object-store.js';
+import { ChannelUploader, DEFAULT_UPLOAD_POLICY, Semaphore } from '../storage/upload-pipeline.js';
 import { RetentionSweeper } from './retention-sweeper.js';
 
 const log = Fastify({ logger: { level: 'silent' } }).log;
 
 /** A filesystem store on a disk of `capacity` bytes: free space is what its objects leave. */
 class SmallDisk extends FsObjectStore {
-  constructor(
-    root: string,
-    private readonly capacity: number,
-  ) {
-    super(root);
-  }
+  /** Bytes the disk holds (set once the test's objects are in place). */
+  capacity = Number.MAX_SAFE_INTEGER;
 
   override async freeBytes(): Promise<number> {
     const { objects } = await this.list({ prefix: '', marker: '', maxKeys: 100_000, delimiter: '' });
     return this.capacity - objects.reduce((n, o) => n + o.size, 0);
+  }
+
+  /** A write that does not fit fails as the kernel fails it (put writes through stage). */
+  override async stage(key: string, data: ObjectData, contentType?: string): Promise<StagedObject> {
+    if (dataLength(data) > (await this.freeBytes())) throw Object.assign(new Error(`ENOSPC: no space left on device, write '${key}'`), { code: 'ENOSPC' });
+    return super.stage(key, data, contentType);
   }
 }
 
 /** Channel c with ten 1000-byte segments (first frames at 0 s … 9 s), its live window the last three, and a VOD of all. */
 async function setUp(capacity: number) {
   const catalog = new SqliteCatalog(':memory:');
-  const store = new SmallDisk(mkdtempSync(join(tmpdir(), 'lc-ret-')), capacity);
+  const store = new SmallDisk(mkdtempSync(join(tmpdir(), 'lc-ret-')));
   await catalog.putChannel('b', 'c', { description: '', status: 'enabled', fragDuration: 1, fragCount: 3, playlistName: 'p.m3u8' });
   const lease = await catalog.acquireLease({ bucket: 'b', channel: 'c', nodeId: 'n', remoteAddr: 'r', ttlMs: 3_600_000, now: 0 });
   if (!lease.ok) throw new Error('lease');
@@ -43,6 +47,7 @@ async function setUp(capacity: number) {
   await catalog.savePlaylistState('b', 'c', 'p.m3u8', { playlist: { entries, discontinuitySequence: 0, targetDuration: 1 }, nextSequence: 10 }, lease.token);
   await store.put('c/vod.m3u8', vodPlaylistText(segments, 'c'));
   await catalog.recordVodPlaylist({ bucket: 'b', channel: 'c', key: 'c/vod.m3u8', fromMs: 0, toMs: 9000 });
+  store.capacity = capacity;
   const metrics = new Metrics();
   const sweeper = (config: { maxAge?: number; minFreeBytes?: number }) =>
     new RetentionSweeper({ bucket: 'b', config: { sweepInterval: 1000, ...config }, store, catalog, log, metrics, now: () => 20_000 });
@@ -52,7 +57,7 @@ async function setUp(capacity: number) {
     if (!got) return undefined;
     return (await new Response(got.body as unknown as ReadableStream).text()).split('\n').filter((l) => l.endsWith('.ts'));
   };
-  return { catalog, store, sweeper, storedSegments, vodUris, metrics };
+  return { catalog, store, sweeper, storedSegments, vodUris, metrics, token: lease.token, pushId: push.id };
 }
 
 describe('RetentionSweeper', () => {
@@ -71,11 +76,21 @@ describe('RetentionSweeper', () => {
   });
 
   it('never deletes what the live playlist names, even when the disk stays short; stops there', async () => {
-    const { sweeper, storedSegments, vodUris } = await setUp(1000);
-    const result = await sweeper({ minFreeBytes: 9000 }).sweep();
+    // 20,000 bytes: room for the shorter VOD playlist, never for 19,000 free while three segments stay
+    const { sweeper, storedSegments, vodUris } = await setUp(20_000);
+    const result = await sweeper({ minFreeBytes: 19_000 }).sweep();
     expect(result.space).toBe(7);
     expect(await storedSegments()).toEqual(['c/p7.ts', 'c/p8.ts', 'c/p9.ts']);
     expect(await vodUris()).toEqual(['p7.ts', 'p8.ts', 'p9.ts']);
+  });
+
+  it('deletes a VOD playlist the full disk cannot take a shorter copy of, rather than leave it naming deleted segments', async () => {
+    const { sweeper, storedSegments, vodUris, metrics } = await setUp(1000);
+    const result = await sweeper({ minFreeBytes: 500 }).sweep();
+    expect(result).toMatchObject({ space: 7, vodDeleted: 1, vodRewritten: 0 });
+    expect(await vodUris()).toBeUndefined();
+    expect(await storedSegments()).toEqual(['c/p7.ts', 'c/p8.ts', 'c/p9.ts']);
+    expect(await metrics.registry.getSingleMetricAsString('livechannel_retention_deleted_total')).toContain('reason="vod_no_space"} 1');
   });
 
   it('deletes by age, and the VOD playlist with it when nothing it names is left', async () => {
@@ -89,5 +104,46 @@ describe('RetentionSweeper', () => {
     expect(again).toMatchObject({ age: 2, vodDeleted: 1 });
     expect(await store.head('c/vod.m3u8')).toBeUndefined();
     expect(await catalog.vodPlaylists('b')).toEqual([]);
+  });
+
+  it('a disk filling up mid-push: the write fails, the gap is marked, the emergency sweep frees space, writing resumes', async () => {
+    // 10,000 bytes of old segments and a VOD playlist on an 11,000-byte disk: the next segment does not fit
+    const { catalog, store, sweeper, storedSegments, metrics, token, pushId } = await setUp(11_000);
+    const sweep = sweeper({ minFreeBytes: 4000 });
+    let sweeps: Promise<unknown> | undefined;
+    const windows: string[] = [];
+    const uploader = new ChannelUploader({
+      store,
+      semaphore: new Semaphore(4),
+      policy: { ...DEFAULT_UPLOAD_POLICY, backoff: { baseMs: 1, maxMs: 5 } },
+      log,
+      metrics,
+      channel: 'c',
+      playlistKey: 'c/p.m3u8',
+      fragCount: 3,
+      onSegmentStored: (seg) => catalog.addSegment({ bucket: 'b', channel: 'c', pushId, sequence: seg.sequence, key: seg.key, startTime: seg.startTime, durationMs: 1000, discontinuity: seg.discontinuity }, token),
+      onPlaylistStored: async (playlist, text) => {
+        windows.push(text);
+        await catalog.savePlaylistState('b', 'c', 'p.m3u8', { playlist, nextSequence: 99 }, token);
+      },
+      onStorageFull: () => (sweeps = sweep.sweep()),
+    });
+    const add = (n: number) =>
+      uploader.add({ sequence: n, uri: `p${n}.ts`, key: `c/p${n}.ts`, startTime: n * 1000, durationMs: 1000, discontinuity: false, chunks: [new Uint8Array(1000).fill(n)], size: 1000 });
+    add(10);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(uploader.stats.dropped).toBe(1); // refused by the full disk, not retried
+    expect(sweeps).toBeDefined();
+    await sweeps;
+    add(11);
+    add(12);
+    await uploader.finish();
+    expect(uploader.stats).toMatchObject({ written: 2, dropped: 1 });
+    expect(await storedSegments()).toEqual(expect.arrayContaining(['c/p11.ts', 'c/p12.ts']));
+    expect(await storedSegments()).not.toContain('c/p10.ts');
+    expect(await storedSegments()).not.toContain('c/p0.ts'); // the oldest went to make room
+    // the playlist marks the gap where segment 10 was lost
+    expect(windows.at(-1)).toMatch(/#EXT-X-DISCONTINUITY\n#EXTINF:1\.000,\np11\.ts/);
+    expect(await store.freeBytes()).toBeGreaterThan(0);
   });
 });

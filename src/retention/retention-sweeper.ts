@@ -127,15 +127,21 @@ export class RetentionSweeper {
       const named = await this.o.catalog.segmentsBetween(this.o.bucket, vod.channel, vod.fromMs, vod.toMs);
       if (!named.some((s) => gone.has(s.key))) continue;
       const left = named.filter((s) => !gone.has(s.key));
-      if (left.length === 0) {
-        await this.o.store.delete(vod.key);
-        await this.o.catalog.deleteVodPlaylist(this.o.bucket, vod.key);
-        result.vodDeleted++;
-        this.o.metrics.retentionDeleted.inc({ reason: 'vod_emptied' });
-      } else {
-        await this.o.store.put(vod.key, vodPlaylistText(left, vod.channel), 'application/x-mpegURL');
-        result.vodRewritten++;
+      if (left.length > 0) {
+        try {
+          await this.o.store.put(vod.key, vodPlaylistText(left, vod.channel), 'application/x-mpegURL');
+          result.vodRewritten++;
+          continue;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+          // a disk too full to take the shorter playlist: it goes, rather than name what is deleted
+          this.o.log.error({ bucket: this.o.bucket, key: vod.key }, 'no space to rewrite a VOD playlist without its oldest segments; deleted it');
+        }
       }
+      await this.o.store.delete(vod.key);
+      await this.o.catalog.deleteVodPlaylist(this.o.bucket, vod.key);
+      result.vodDeleted++;
+      this.o.metrics.retentionDeleted.inc({ reason: left.length === 0 ? 'vod_emptied' : 'vod_no_space' });
     }
   }
 }

@@ -72,6 +72,8 @@ export interface ChannelUploaderOptions {
   onSegmentStored(segment: SegmentUpload, stored: ObjectInfo): Promise<void>;
   /** A segment will never be stored (the reason is a segmentsDropped metric label). */
   onSegmentDropped?(reason: DropReason): void;
+  /** Storage answered that it is full (ENOSPC): someone may free space (retention's emergency sweep). */
+  onStorageFull?(): void;
   /** After a playlist is stored (remember where it stands); `text` is what was stored. */
   onPlaylistStored(state: LivePlaylistState, text: string): Promise<void>;
   /** After the queued bytes went down (a segment stored or dropped). */
@@ -285,6 +287,7 @@ export class ChannelUploader {
       } catch (err) {
         this.o.metrics.storageLatency.observe({ kind, outcome: 'error' }, Number(process.hrtime.bigint() - started) / 1e9);
         const retry = isRetryable(err);
+        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') this.o.onStorageFull?.();
         if (!retry) {
           this.o.log.error({ err, channel: this.o.channel, key }, `${kind} write refused by storage; not retried`);
           return undefined;
