@@ -52,9 +52,13 @@ const retentionSchema = z
     /** On a filesystem root: while less is free, the oldest segments are deleted. */
     minFreeBytes: byteSize.optional(),
     sweepInterval: duration.default(60_000),
+    /** Channels whose segments live longer or shorter: the first whose `match` (* and ? wildcards) fits the name. */
+    channels: z
+      .array(z.object({ match: z.string().min(1), maxAge: z.union([duration, z.literal('forever')]) }).strict())
+      .default([]),
   })
   .strict()
-  .refine((r) => r.maxAge !== undefined || r.minFreeBytes !== undefined, 'needs maxAge, minFreeBytes or both');
+  .refine((r) => r.maxAge !== undefined || r.minFreeBytes !== undefined || r.channels.length > 0, 'needs maxAge, minFreeBytes or channels');
 
 const catalogSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sqlite') }).strict(),
@@ -243,6 +247,8 @@ export interface RetentionConfig {
   maxAge?: number;
   minFreeBytes?: number;
   sweepInterval: number;
+  /** Per-channel maxAge ("forever": never by age), first match wins. */
+  channels?: { match: string; maxAge: number | 'forever' }[];
 }
 
 export interface BucketConfig {

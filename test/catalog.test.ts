@@ -173,6 +173,8 @@ describe.each(catalogBackends)('retention queries on %s', (_name, make) => {
     expect((await c.oldestSegments('b', 3500, 10)).map((s) => s.sequence)).toEqual([4, 3, 2]);
     expect((await c.oldestSegments('b', 1e9, 2)).map((s) => s.sequence)).toEqual([4, 3]);
     expect(await c.oldestSegments('other', 1e9, 10)).toEqual([]);
+    const [first] = await c.oldestSegments('b', 1e9, 1);
+    expect((await c.oldestSegments('b', 1e9, 10, first)).map((s) => s.sequence)).toEqual([3, 2, 1, 0]); // the next page
     await c.deleteSegments([seg(4), seg(3)]);
     expect((await c.oldestSegments('b', 1e9, 10)).map((s) => s.sequence)).toEqual([2, 1, 0]);
     await c.recordVodPlaylist({ bucket: 'b', channel: 'x', key: 'x/v.m3u8', fromMs: 0, toMs: 10 });

@@ -96,6 +96,33 @@ describe('livechannel channel', () => {
     expect((await withConfig('channel', 'list', 'media')).stdout.trim()).toBe('no channels');
   }, 90_000);
 
+  it('drives another gateway as it would drive OSS: endpoint and key from flags, no config', async () => {
+    const remote = await startTestApp();
+    try {
+      const flags = ['--endpoint', remote.endpoint, '--access-key-id', KEY.accessKeyId, '--access-key-secret', KEY.accessKeySecret];
+      const cli = (...args: string[]) => livechannel(...args, ...flags);
+      expect(await cli('channel', 'create', 'media', 'remote', '--frag-duration', '1')).toMatchObject({ code: 0, stderr: '' });
+      expect(JSON.parse((await cli('channel', 'list', 'media', '--json')).stdout).map((c: { Name: string }) => c.Name)).toEqual(['remote']);
+      const url = remote.client('media').getRtmpUrl('remote', { expires: 600 }).replace(/^rtmp:\/\/[^/]+/, remote.rtmpBase);
+      const push = ffmpegPush(url, await fixture('main.flv'));
+      pushes.push(push);
+      await eventually(async () => ((await cli('channel', 'stat', 'media', 'remote', '--json')).stdout.includes('"Live"') ? true : undefined), 20_000, 'Live');
+      expect(await push.exited).toBe(0);
+      const history = await eventually(async () => {
+        const rows = JSON.parse((await cli('channel', 'history', 'media', 'remote', '--json')).stdout) as { EndTime?: string }[];
+        return rows.length === 1 && rows[0]!.EndTime ? rows : undefined;
+      }, 10_000, 'the push in the history');
+      expect(history).toHaveLength(1);
+      expect((await cli('channel', 'vod', 'media', 'remote', '--from', '-10m', '--to', 'now')).code).toBe(0);
+      expect(await remote.app.storeFor('media').head('remote/vod.m3u8')).toBeDefined();
+      expect((await cli('channel', 'disable', 'media', 'remote')).code).toBe(0);
+      expect((await cli('channel', 'delete', 'media', 'remote')).code).toBe(0);
+      expect(await remote.app.catalog.getChannel('media', 'remote')).toBeUndefined();
+    } finally {
+      await remote.close();
+    }
+  }, 60_000);
+
   it('prints the OSS error code and message and exits non-zero', async () => {
     const missing = await withConfig('channel', 'info', 'media', 'nope');
     expect(missing.code).toBe(1);

@@ -162,8 +162,11 @@ export interface Catalog {
   /** Segments whose first frame lies in [fromMs, toMs], in order. */
   segmentsBetween(bucket: string, channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]>;
 
-  /** Indexed segments of a bucket whose first frame is before `beforeMs`, oldest first. */
-  oldestSegments(bucket: string, beforeMs: number, limit: number): Promise<SegmentRecord[]>;
+  /**
+   * Indexed segments of a bucket whose first frame is before `beforeMs`, oldest first (by first
+   * frame, channel, sequence); `after` continues past a segment a previous page ended with.
+   */
+  oldestSegments(bucket: string, beforeMs: number, limit: number, after?: SegmentRecord): Promise<SegmentRecord[]>;
   /** Forgets segments (retention deleted them). */
   deleteSegments(segments: readonly SegmentRecord[]): Promise<void>;
   recordVodPlaylist(vod: VodPlaylistRecord): Promise<void>;

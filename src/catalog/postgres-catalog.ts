@@ -78,7 +78,8 @@ const SQL = {
      ON CONFLICT (bucket, channel, start_time, sequence) DO UPDATE SET push_id = EXCLUDED.push_id,
        object_key = EXCLUDED.object_key, duration_ms = EXCLUDED.duration_ms, discontinuity = EXCLUDED.discontinuity`,
   segmentsBetween: `SELECT * FROM segments WHERE bucket = $1 AND channel = $2 AND start_time BETWEEN $3 AND $4 ORDER BY push_id, sequence`,
-  oldestSegments: 'SELECT * FROM segments WHERE bucket = $1 AND start_time < $2 ORDER BY start_time LIMIT $3',
+  oldestSegments: `SELECT * FROM segments WHERE bucket = $1 AND start_time < $2 AND (start_time, channel, sequence) > ($4::bigint, $5::text, $6::bigint)
+     ORDER BY start_time, channel, sequence LIMIT $3`,
   deleteSegments: `DELETE FROM segments s USING unnest($2::text[], $3::bigint[], $4::bigint[]) AS d(channel, start_time, sequence)
      WHERE s.bucket = $1 AND s.channel = d.channel AND s.start_time = d.start_time AND s.sequence = d.sequence`,
   recordVod: `INSERT INTO vod_playlists (bucket, object_key, channel, from_ms, to_ms) VALUES ($1, $2, $3, $4, $5)
@@ -270,8 +271,9 @@ export class PostgresCatalog implements Catalog {
     return rows.map(toSegment);
   }
 
-  async oldestSegments(bucket: string, beforeMs: number, limit: number): Promise<SegmentRecord[]> {
-    return (await this.q<SegmentRow>('oldestSegments', [bucket, beforeMs, limit])).rows.map(toSegment);
+  async oldestSegments(bucket: string, beforeMs: number, limit: number, after?: SegmentRecord): Promise<SegmentRecord[]> {
+    const from = after ? [after.startTime, after.channel, after.sequence] : [Number.MIN_SAFE_INTEGER, '', -1];
+    return (await this.q<SegmentRow>('oldestSegments', [bucket, beforeMs, limit, ...from])).rows.map(toSegment);
   }
 
   async deleteSegments(segments: readonly SegmentRecord[]): Promise<void> {

@@ -196,7 +196,10 @@ export class SqliteCatalog implements Catalog {
         `SELECT * FROM segments WHERE bucket = ? AND channel = ? AND start_time BETWEEN ? AND ?
          ORDER BY push_id, sequence`,
       ),
-      oldestSegments: db.prepare<[string, number, number], SegmentRow>('SELECT * FROM segments WHERE bucket = ? AND start_time < ? ORDER BY start_time LIMIT ?'),
+      oldestSegments: db.prepare<[string, number, number, string, number, number], SegmentRow>(
+        `SELECT * FROM segments WHERE bucket = ? AND start_time < ? AND (start_time, channel, sequence) > (?, ?, ?)
+         ORDER BY start_time, channel, sequence LIMIT ?`,
+      ),
       deleteSegment: db.prepare('DELETE FROM segments WHERE bucket = ? AND channel = ? AND start_time = ? AND sequence = ?'),
       recordVod: db.prepare(
         `INSERT INTO vod_playlists (bucket, object_key, channel, from_ms, to_ms) VALUES (@bucket, @key, @channel, @fromMs, @toMs)
@@ -336,8 +339,9 @@ export class SqliteCatalog implements Catalog {
     return this.stmts.segmentsBetween.all(bucket, channel, fromMs, toMs).map(toSegment);
   }
 
-  async oldestSegments(bucket: string, beforeMs: number, limit: number): Promise<SegmentRecord[]> {
-    return this.stmts.oldestSegments.all(bucket, beforeMs, limit).map(toSegment);
+  async oldestSegments(bucket: string, beforeMs: number, limit: number, after?: SegmentRecord): Promise<SegmentRecord[]> {
+    const from = after ? [after.startTime, after.channel, after.sequence] as const : [Number.MIN_SAFE_INTEGER, '', -1] as const;
+    return this.stmts.oldestSegments.all(bucket, beforeMs, from[0], from[1], from[2], limit).map(toSegment);
   }
 
   async deleteSegments(segments: readonly SegmentRecord[]): Promise<void> {

@@ -9,7 +9,7 @@ import { vodPlaylistText } from '../oss/vod-playlist.js';
 import { FsObjectStore } from '../storage/fs-store.js';
 import { dataLength, type ObjectData, type StagedObject } from '../storage/object-store.js';
 import { ChannelUploader, DEFAULT_UPLOAD_POLICY, Semaphore } from '../storage/upload-pipeline.js';
-import { RetentionSweeper } from './retention-sweeper.js';
+import { globToRegExp, RetentionSweeper } from './retention-sweeper.js';
 
 const log = Fastify({ logger: { level: 'silent' } }).log;
 
@@ -49,7 +49,7 @@ async function setUp(capacity: number) {
   await catalog.recordVodPlaylist({ bucket: 'b', channel: 'c', key: 'c/vod.m3u8', fromMs: 0, toMs: 9000 });
   store.capacity = capacity;
   const metrics = new Metrics();
-  const sweeper = (config: { maxAge?: number; minFreeBytes?: number }) =>
+  const sweeper = (config: { maxAge?: number; minFreeBytes?: number; channels?: { match: string; maxAge: number | 'forever' }[] }) =>
     new RetentionSweeper({ bucket: 'b', config: { sweepInterval: 1000, ...config }, store, catalog, log, metrics, now: () => 20_000 });
   const storedSegments = async () => (await store.list({ prefix: 'c/p', marker: '', maxKeys: 100, delimiter: '' })).objects.map((o) => o.key);
   const vodUris = async () => {
@@ -145,5 +145,26 @@ describe('RetentionSweeper', () => {
     // the playlist marks the gap where segment 10 was lost
     expect(windows.at(-1)).toMatch(/#EXT-X-DISCONTINUITY\n#EXTINF:1\.000,\np11\.ts/);
     expect(await store.freeBytes()).toBeGreaterThan(0);
+  });
+
+  it("judges each channel by the first matching override's maxAge", async () => {
+    const { catalog, sweeper, storedSegments } = await setUp(1e9);
+    await catalog.savePlaylistState('b', 'c', 'p.m3u8', { playlist: { entries: [], discontinuitySequence: 0, targetDuration: 1 }, nextSequence: 10 }, 1);
+    // every segment is past the bucket's 1 s, but "c" is kept forever
+    expect(await sweeper({ maxAge: 1000, channels: [{ match: 'c', maxAge: 'forever' }, { match: '*', maxAge: 1 }] }).sweep()).toMatchObject({ age: 0 });
+    expect(await storedSegments()).toHaveLength(10);
+    // an override for other names leaves "c" to the bucket's maxAge; one that fits gives its own
+    expect(await sweeper({ maxAge: 12_500, channels: [{ match: 'news-*', maxAge: 1 }] }).sweep()).toMatchObject({ age: 8 });
+    expect(await sweeper({ maxAge: 1e9, channels: [{ match: '?', maxAge: 10_500 }] }).sweep()).toMatchObject({ age: 2 });
+    expect(await storedSegments()).toEqual([]);
+  });
+
+  it('reads channel patterns with * and ? only', () => {
+    expect(globToRegExp('news-*').test('news-eu')).toBe(true);
+    expect(globToRegExp('news-*').test('sports')).toBe(false);
+    expect(globToRegExp('cam?').test('cam7')).toBe(true);
+    expect(globToRegExp('cam?').test('cam77')).toBe(false);
+    expect(globToRegExp('a.b+(c)').test('a.b+(c)')).toBe(true);
+    expect(globToRegExp('a.b').test('axb')).toBe(false);
   });
 });

@@ -25,8 +25,15 @@ export interface SweepResult {
 
 const BATCH = 500;
 
+/** A channel-name pattern: * any run of characters, ? one; the rest literal. */
+export function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 's');
+}
+
 /**
- * Deletes a bucket's old segments: past `maxAge`, and (on a filesystem) the oldest ones while
+ * Deletes a bucket's old segments: past their channel's `maxAge` (a `channels` override, else
+ * the bucket's), and (on a filesystem) the oldest ones while
  * less than `minFreeBytes` is free. Never one a live playlist names. VOD playlists that name a
  * segment about to go are rewritten without it (or deleted when nothing is left) before the
  * segment is deleted, so no stored playlist names a missing object; the index forgets a
@@ -37,8 +44,11 @@ export class RetentionSweeper {
   private running: Promise<SweepResult> | undefined;
   private readonly now: () => number;
 
+  private readonly channelRules: { match: RegExp; maxAge: number | 'forever' }[];
+
   constructor(private readonly o: RetentionSweeperOptions) {
     this.now = o.now ?? Date.now;
+    this.channelRules = (o.config.channels ?? []).map((c) => ({ match: globToRegExp(c.match), maxAge: c.maxAge }));
   }
 
   start(): void {
@@ -59,12 +69,18 @@ export class RetentionSweeper {
 
   private async pass(): Promise<SweepResult> {
     const result: SweepResult = { age: 0, space: 0, vodRewritten: 0, vodDeleted: 0 };
-    const { maxAge, minFreeBytes } = this.o.config;
-    if (maxAge !== undefined) {
-      const cutoff = this.now() - maxAge;
+    const { minFreeBytes } = this.o.config;
+    const ages = [this.o.config.maxAge, ...(this.o.config.channels ?? []).map((c) => c.maxAge)].filter((a): a is number => typeof a === 'number');
+    if (ages.length > 0) {
+      const now = this.now();
+      // pages of everything old enough for the shortest maxAge; each segment judged by its channel's
+      let after: SegmentRecord | undefined;
       for (;;) {
-        const n = await this.deleteBatch(await this.o.catalog.oldestSegments(this.o.bucket, cutoff, BATCH), 'age', result);
-        if (n === 0) break;
+        const page = await this.o.catalog.oldestSegments(this.o.bucket, now - Math.min(...ages), BATCH, after);
+        if (page.length === 0) break;
+        after = page.at(-1);
+        await this.deleteBatch(page.filter((s) => this.tooOld(s, now)), 'age', result);
+        if (page.length < BATCH) break;
       }
     }
     const free = this.o.store.freeBytes?.bind(this.o.store);
@@ -79,6 +95,13 @@ export class RetentionSweeper {
     }
     if (result.age + result.space > 0) this.o.log.info({ bucket: this.o.bucket, ...result }, 'retention deleted old segments');
     return result;
+  }
+
+  /** Past its channel's maxAge (the first `channels` entry that matches, else the bucket's). */
+  private tooOld(s: SegmentRecord, now: number): boolean {
+    const override = this.channelRules.find((r) => r.match.test(s.channel));
+    const maxAge = override ? override.maxAge : this.o.config.maxAge;
+    return typeof maxAge === 'number' && s.startTime < now - maxAge;
   }
 
   /** The oldest segments no live playlist names whose sizes add up to `bytes` (or all there are). */
