@@ -174,6 +174,8 @@ export interface Catalog {
   deleteVodPlaylist(bucket: string, key: string): Promise<void>;
   /** Every live playlist's state in a bucket (the segments it names must stay). */
   playlistStates(bucket: string): Promise<{ channel: string; name: string; state: PlaylistResume }[]>;
+  /** Forgets a live playlist's state (retention deleted a deleted channel's last playlist). */
+  deletePlaylistState(bucket: string, channel: string, playlistName: string): Promise<void>;
 
   getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined>;
   /** FencedError when `leaseToken` is no longer the channel's. */

@@ -87,6 +87,7 @@ const SQL = {
   vodPlaylists: 'SELECT * FROM vod_playlists WHERE bucket = $1 ORDER BY object_key',
   deleteVod: 'DELETE FROM vod_playlists WHERE bucket = $1 AND object_key = $2',
   playlistStates: 'SELECT channel, name, state FROM playlists WHERE bucket = $1',
+  deletePlaylist: 'DELETE FROM playlists WHERE bucket = $1 AND channel = $2 AND name = $3',
   getPlaylist: 'SELECT state FROM playlists WHERE bucket = $1 AND channel = $2 AND name = $3',
   savePlaylist: `INSERT INTO playlists (bucket, channel, name, state, updated) SELECT $1, $2, $3, $4, $5 WHERE ${HOLDS_LEASE('$1', '$2', '$6')}
      ON CONFLICT (bucket, channel, name) DO UPDATE SET state = EXCLUDED.state, updated = EXCLUDED.updated`,
@@ -298,6 +299,10 @@ export class PostgresCatalog implements Catalog {
   async playlistStates(bucket: string): Promise<{ channel: string; name: string; state: PlaylistResume }[]> {
     const { rows } = await this.q<{ channel: string; name: string; state: string }>('playlistStates', [bucket]);
     return rows.map((r) => ({ channel: r.channel, name: r.name, state: JSON.parse(r.state) as PlaylistResume }));
+  }
+
+  async deletePlaylistState(bucket: string, channel: string, playlistName: string): Promise<void> {
+    await this.q('deletePlaylist', [bucket, channel, playlistName]);
   }
 
   async getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined> {

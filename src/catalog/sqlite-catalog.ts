@@ -207,6 +207,7 @@ export class SqliteCatalog implements Catalog {
       ),
       vodPlaylists: db.prepare<[string], VodRow>('SELECT * FROM vod_playlists WHERE bucket = ? ORDER BY object_key'),
       deleteVod: db.prepare('DELETE FROM vod_playlists WHERE bucket = ? AND object_key = ?'),
+      deletePlaylist: db.prepare('DELETE FROM playlists WHERE bucket = ? AND channel = ? AND name = ?'),
       playlistStates: db.prepare<[string], { channel: string; name: string; state: string }>('SELECT channel, name, state FROM playlists WHERE bucket = ?'),
       getPlaylist: db.prepare<[string, string, string], { state: string }>('SELECT state FROM playlists WHERE bucket = ? AND channel = ? AND name = ?'),
       savePlaylist: db.prepare(
@@ -362,6 +363,10 @@ export class SqliteCatalog implements Catalog {
 
   async playlistStates(bucket: string): Promise<{ channel: string; name: string; state: PlaylistResume }[]> {
     return this.stmts.playlistStates.all(bucket).map((r) => ({ channel: r.channel, name: r.name, state: JSON.parse(r.state) as PlaylistResume }));
+  }
+
+  async deletePlaylistState(bucket: string, channel: string, playlistName: string): Promise<void> {
+    this.stmts.deletePlaylist.run(bucket, channel, playlistName);
   }
 
   async getPlaylistState(bucket: string, channel: string, playlistName: string): Promise<PlaylistResume | undefined> {

@@ -51,7 +51,7 @@ async function setUp(capacity: number) {
   const metrics = new Metrics();
   const sweeper = (config: { maxAge?: number; minFreeBytes?: number; channels?: { match: string; maxAge: number | 'forever' }[] }) =>
     new RetentionSweeper({ bucket: 'b', config: { sweepInterval: 1000, ...config }, store, catalog, log, metrics, now: () => 20_000 });
-  const storedSegments = async () => (await store.list({ prefix: 'c/p', marker: '', maxKeys: 100, delimiter: '' })).objects.map((o) => o.key);
+  const storedSegments = async () => (await store.list({ prefix: 'c/p', marker: '', maxKeys: 100, delimiter: '' })).objects.map((o) => o.key).filter((k) => k.endsWith('.ts'));
   const vodUris = async () => {
     const got = await store.get('c/vod.m3u8');
     if (!got) return undefined;
@@ -166,5 +166,17 @@ describe('RetentionSweeper', () => {
     expect(globToRegExp('cam?').test('cam77')).toBe(false);
     expect(globToRegExp('a.b+(c)').test('a.b+(c)')).toBe(true);
     expect(globToRegExp('a.b').test('axb')).toBe(false);
+  });
+
+  it("removes a deleted channel's objects by age, its last live playlist with them (OSS keeps them until then)", async () => {
+    const { catalog, store, sweeper, storedSegments } = await setUp(1e9);
+    await store.put('c/p.m3u8', '#EXTM3U\n#EXTINF:1,\np7.ts\n#EXTINF:1,\np8.ts\n#EXTINF:1,\np9.ts\n');
+    expect(await sweeper({ maxAge: 1 }).sweep()).toMatchObject({ age: 7 }); // the live window stays while the channel exists
+    await catalog.deleteChannel('b', 'c');
+    expect(await storedSegments()).toEqual(['c/p7.ts', 'c/p8.ts', 'c/p9.ts']);
+    expect(await sweeper({ maxAge: 1 }).sweep()).toMatchObject({ age: 3 });
+    expect(await storedSegments()).toEqual([]);
+    expect(await store.head('c/p.m3u8')).toBeUndefined();
+    expect(await catalog.playlistStates('b')).toEqual([]);
   });
 });

@@ -125,6 +125,7 @@ export class RetentionSweeper {
     const doomed = candidates.filter((s) => !named.has(s.key));
     if (doomed.length === 0) return 0;
     await this.rewriteVodPlaylists(doomed, result);
+    await this.dropOrphanPlaylists(doomed);
     const keys = doomed.map((s) => s.key);
     if (this.o.store.deleteMany) await this.o.store.deleteMany(keys);
     else for (const key of keys) await this.o.store.delete(key);
@@ -134,13 +135,33 @@ export class RetentionSweeper {
     return doomed.length;
   }
 
-  /** Keys of the segments the stored live playlists name. */
+  /**
+   * Keys of the segments the live playlists of existing channels name. A deleted channel's last
+   * playlist protects nothing: OSS keeps a deleted channel's objects, and retention removes them.
+   */
   private async liveKeys(): Promise<Set<string>> {
     const keys = new Set<string>();
-    for (const { channel, state } of await this.o.catalog.playlistStates(this.o.bucket)) {
+    const states = await this.o.catalog.playlistStates(this.o.bucket);
+    const exists = new Map<string, boolean>();
+    for (const { channel, state } of states) {
+      if (!exists.has(channel)) exists.set(channel, (await this.o.catalog.getChannel(this.o.bucket, channel)) !== undefined);
+      if (!exists.get(channel)) continue;
       for (const e of state.playlist.entries) keys.add(`${channel}/${e.uri}`);
     }
     return keys;
+  }
+
+  /** A deleted channel's last live playlist naming a doomed segment goes first (object and state). */
+  private async dropOrphanPlaylists(doomed: readonly SegmentRecord[]): Promise<void> {
+    const gone = new Set(doomed.map((s) => s.key));
+    for (const { channel, name, state } of await this.o.catalog.playlistStates(this.o.bucket)) {
+      if (!state.playlist.entries.some((e) => gone.has(`${channel}/${e.uri}`))) continue;
+      if (await this.o.catalog.getChannel(this.o.bucket, channel)) continue; // cannot happen: its window is protected
+      await this.o.store.delete(`${channel}/${name}`);
+      await this.o.catalog.deletePlaylistState(this.o.bucket, channel, name);
+      this.o.metrics.retentionDeleted.inc({ reason: 'deleted_channel_playlist' });
+      this.o.log.info({ bucket: this.o.bucket, channel, playlist: name }, "retention deleted a deleted channel's last live playlist");
+    }
   }
 
   /** VOD playlists naming a doomed segment, written again from the index without the doomed ones. */
