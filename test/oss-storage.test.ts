@@ -103,7 +103,9 @@ describe('OSS storage backend (gateway B → gateway A over the OSS API)', () =>
       expect(names).toEqual(Array.from({ length: names.length }, (_, i) => `playlist${i}.ts`));
       expect(playlist).not.toContain('DISCONTINUITY');
       expect(playlist).toContain('#EXT-X-ENDLIST');
-      expect(seen.checked).toBeGreaterThan(15);
+      // the check below saw most playlists (how many were written depends on which PUTs failed:
+      // a playlist a newer segment made stale is not retried)
+      expect(seen.checked).toBeGreaterThan(names.length / 2);
       expect(seen.violations).toEqual([]);
       const metrics = await b.app.metrics.registry.getSingleMetricAsString('livechannel_storage_retries_total');
       expect(metrics).toMatch(/kind="segment"} [1-9]/);

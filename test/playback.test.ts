@@ -52,6 +52,19 @@ describe('object playback over HTTP', () => {
     expect((await get('/open/cached/seg7.ts')).status).toBe(404);
   });
 
+  it('streams a segment too large for the cache from storage, whole and by range', async () => {
+    const big = Buffer.alloc(17 * 1024 * 1024, 7); // past the cache's 16 MiB per object
+    big.write('end', big.length - 3);
+    await t.app.storeFor('pub').put('ch/huge.ts', big);
+    const whole = await get('/pub/ch/huge.ts');
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('content-length')).toBe(String(big.length));
+    expect(md5(Buffer.from(await whole.arrayBuffer()))).toBe(md5(big));
+    const tail = await get('/pub/ch/huge.ts', { range: `bytes=${big.length - 3}-` });
+    expect(tail.status).toBe(206);
+    expect(await tail.text()).toBe('end');
+  });
+
   it('answers Range requests as OSS does', async () => {
     const part = await get('/pub/ch/seg0.ts', { range: 'bytes=10-19' });
     expect(part.status).toBe(206);

@@ -95,14 +95,17 @@ export async function getCachedSegment(store: ObjectStore, bucket: string, key: 
   let hit: CachedSegment | undefined;
   try {
     hit = await cache.get(bucket, key, async () => {
-      const info = await store.head(key);
-      if (!info || info.size > cache.maxObjectBytes) return undefined;
+      // one storage request: the read says the size before the body is read
       const got = await store.get(key);
       if (!got) return undefined;
+      if (got.info.size > cache.maxObjectBytes) {
+        (got.body as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+        return undefined;
+      }
       const chunks: Buffer[] = [];
       for await (const c of got.body) chunks.push(c as Buffer);
       const body = Buffer.concat(chunks);
-      return { info: { ...info, size: body.length }, body };
+      return { info: { ...got.info, size: body.length }, body };
     });
   } catch (err) {
     if (err instanceof InvalidObjectKeyError) throw errors.invalidArgument(`Invalid object name "${key}".`, 'ObjectName', key);
