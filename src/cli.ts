@@ -1,34 +1,18 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { createApp, defaultNodeId } from './app.js';
 import { canonicalizedResource, hmacSha1, stringToSign } from './auth/oss-signature.js';
 import { obsFields, signPushUrl } from './auth/push-url.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { UrlBuilder } from './http/urls.js';
 import { remuxFile } from './tools/remux.js';
-import { ossClient } from './cli/api-client.js';
+import { gatewayEndpoint, ossClient } from './cli/api-client.js';
+import { intInRange, playlistName } from './cli/arguments.js';
 import { channelCommands, describeApiError } from './cli/channel-commands.js';
 import { runPrimary } from './workers/primary.js';
 import { groupMetrics, joinPrimary, workerIndex } from './workers/worker.js';
-
-function intInRange(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-
-function playlistName(value: string): string {
-  if (!value.endsWith('.m3u8') || value.length < 6 || value.length > 128 || value.includes('/')) {
-    throw new InvalidArgumentError('playlist name must end in .m3u8, be 6..128 characters and contain no "/"');
-  }
-  return value;
-}
 
 export function buildProgram(): Command {
   const program = new Command('livechannel')
@@ -172,8 +156,7 @@ export function buildProgram(): Command {
  * the gateway (at the config's HTTP address) answers. Unreachable, or any other answer: no opinion.
  */
 async function refuseMissingChannel(config: Config, key: { accessKeyId: string; accessKeySecret: string }, bucket: string, channel: string): Promise<void> {
-  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
-  const client = ossClient({ endpoint: `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`, ...key }, bucket);
+  const client = ossClient({ endpoint: gatewayEndpoint(config), ...key }, bucket);
   try {
     await client.getChannel(channel, { timeout: 1500 });
   } catch (err) {

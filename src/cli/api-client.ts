@@ -1,6 +1,6 @@
 import OSS from 'ali-oss';
 import { isIP } from 'node:net';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
 
 /** Where the channel commands send their signed requests, and with which key. */
 export interface ApiTarget {
@@ -16,6 +16,12 @@ export interface ApiOptions {
   accessKeySecret?: string;
 }
 
+/** Where a gateway's own config says its API listens, as a client on this machine reaches it. */
+export function gatewayEndpoint(config: Config): string {
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  return `http://${isIP(host) === 6 ? `[${host}]` : host}:${config.http.port}`;
+}
+
 /**
  * Flags first, then LIVECHANNEL_ENDPOINT / LIVECHANNEL_ACCESS_KEY_ID / LIVECHANNEL_ACCESS_KEY_SECRET,
  * then the gateway's config file (its HTTP address and first key).
@@ -27,8 +33,7 @@ export function resolveApiTarget(opts: ApiOptions, env: NodeJS.ProcessEnv = proc
   let accessKeySecret = opts.accessKeySecret || env.LIVECHANNEL_ACCESS_KEY_SECRET || undefined;
   if (!endpoint || !accessKeyId || !accessKeySecret) {
     const config = loadConfig(opts.config, env);
-    const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
-    endpoint ??= `http://${isIP(host) === 6 ? `[${host}]` : host}:${config.http.port}`;
+    endpoint ??= gatewayEndpoint(config);
     const key = accessKeyId ? config.credentials.find((c) => c.accessKeyId === accessKeyId) : config.credentials[0];
     if (!key && !accessKeySecret) throw new ConfigError(`access key "${accessKeyId}" is not configured`);
     accessKeyId ??= key!.accessKeyId;

@@ -1,18 +1,11 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { ossClient, resolveApiTarget, type ApiOptions } from './api-client.js';
+import { intInRange } from './arguments.js';
 import { parseCliTime } from './cli-time.js';
 import { table } from './table.js';
 
 interface CommonOptions extends ApiOptions {
   json?: boolean;
-}
-
-function intInRange(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
-    return n;
-  };
 }
 
 /** The options every channel command takes: where the API is, which key signs, and --json. */
