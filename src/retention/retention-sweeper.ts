@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Catalog, SegmentRecord } from '../catalog/catalog.js';
+import type { Catalog, PlaylistResume, SegmentRecord } from '../catalog/catalog.js';
 import type { RetentionConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { vodPlaylistText } from '../oss/vod-playlist.js';
@@ -24,6 +24,12 @@ export interface SweepResult {
 }
 
 const BATCH = 500;
+
+/** What the stored live playlists protect, read once per batch of deletions. */
+interface LivePlaylistsNow {
+  named: ReadonlySet<string>;
+  orphans: { channel: string; name: string; state: PlaylistResume }[];
+}
 
 /** A channel-name pattern: * any run of characters, ? one; the rest literal. */
 export function globToRegExp(glob: string): RegExp {
@@ -74,9 +80,10 @@ export class RetentionSweeper {
     if (ages.length > 0) {
       const now = this.now();
       // pages of everything old enough for the shortest maxAge; each segment judged by its channel's
+      const cutoff = now - Math.min(...ages);
       let after: SegmentRecord | undefined;
       for (;;) {
-        const page = await this.o.catalog.oldestSegments(this.o.bucket, now - Math.min(...ages), BATCH, after);
+        const page = await this.o.catalog.oldestSegments(this.o.bucket, cutoff, BATCH, after);
         if (page.length === 0) break;
         after = page.at(-1);
         await this.deleteBatch(page.filter((s) => this.tooOld(s, now)), 'age', result);
@@ -86,7 +93,8 @@ export class RetentionSweeper {
     const free = this.o.store.freeBytes?.bind(this.o.store);
     if (minFreeBytes !== undefined && free) {
       for (let short = minFreeBytes - (await free()); short > 0; short = minFreeBytes - (await free())) {
-        const n = await this.deleteBatch(await this.enough(short), 'space', result);
+        const playlists = await this.livePlaylists();
+        const n = await this.deleteBatch(await this.enough(short, playlists.named), 'space', result, playlists);
         if (n === 0) {
           this.o.log.error({ bucket: this.o.bucket, minFreeBytes }, 'less space free than retention.minFreeBytes, and no segment left that a live playlist does not name');
           break;
@@ -105,8 +113,7 @@ export class RetentionSweeper {
   }
 
   /** The oldest segments no live playlist names whose sizes add up to `bytes` (or all there are). */
-  private async enough(bytes: number): Promise<SegmentRecord[]> {
-    const named = await this.liveKeys();
+  private async enough(bytes: number, named: ReadonlySet<string>): Promise<SegmentRecord[]> {
     const picked: SegmentRecord[] = [];
     let total = 0;
     for (const s of await this.o.catalog.oldestSegments(this.o.bucket, Number.MAX_SAFE_INTEGER, BATCH)) {
@@ -119,13 +126,14 @@ export class RetentionSweeper {
   }
 
   /** Deletes the batch's segments that no live playlist names; how many. */
-  private async deleteBatch(candidates: SegmentRecord[], reason: 'age' | 'space', result: SweepResult): Promise<number> {
+  private async deleteBatch(candidates: SegmentRecord[], reason: 'age' | 'space', result: SweepResult, playlists?: LivePlaylistsNow): Promise<number> {
     if (candidates.length === 0) return 0;
-    const named = await this.liveKeys();
+    const { named, orphans } = playlists ?? (await this.livePlaylists());
     const doomed = candidates.filter((s) => !named.has(s.key));
     if (doomed.length === 0) return 0;
-    await this.rewriteVodPlaylists(doomed, result);
-    await this.dropOrphanPlaylists(doomed);
+    const gone = new Set(doomed.map((s) => s.key));
+    await this.rewriteVodPlaylists(gone, result);
+    await this.dropOrphanPlaylists(orphans, gone);
     const keys = doomed.map((s) => s.key);
     if (this.o.store.deleteMany) await this.o.store.deleteMany(keys);
     else for (const key of keys) await this.o.store.delete(key);
@@ -136,27 +144,27 @@ export class RetentionSweeper {
   }
 
   /**
-   * Keys of the segments the live playlists of existing channels name. A deleted channel's last
-   * playlist protects nothing: OSS keeps a deleted channel's objects, and retention removes them.
+   * The live playlists as they stand: the keys of the segments those of existing channels name
+   * (protected), and the last playlists of deleted channels, which protect nothing (OSS keeps a
+   * deleted channel's objects, and retention removes them).
    */
-  private async liveKeys(): Promise<Set<string>> {
-    const keys = new Set<string>();
-    const states = await this.o.catalog.playlistStates(this.o.bucket);
+  private async livePlaylists(): Promise<LivePlaylistsNow> {
+    const named = new Set<string>();
+    const orphans: LivePlaylistsNow['orphans'] = [];
     const exists = new Map<string, boolean>();
-    for (const { channel, state } of states) {
-      if (!exists.has(channel)) exists.set(channel, (await this.o.catalog.getChannel(this.o.bucket, channel)) !== undefined);
-      if (!exists.get(channel)) continue;
-      for (const e of state.playlist.entries) keys.add(`${channel}/${e.uri}`);
+    for (const p of await this.o.catalog.playlistStates(this.o.bucket)) {
+      if (!exists.has(p.channel)) exists.set(p.channel, (await this.o.catalog.getChannel(this.o.bucket, p.channel)) !== undefined);
+      if (!exists.get(p.channel)) orphans.push(p);
+      else for (const e of p.state.playlist.entries) named.add(`${p.channel}/${e.uri}`);
     }
-    return keys;
+    return { named, orphans };
   }
 
   /** A deleted channel's last live playlist naming a doomed segment goes first (object and state). */
-  private async dropOrphanPlaylists(doomed: readonly SegmentRecord[]): Promise<void> {
-    const gone = new Set(doomed.map((s) => s.key));
-    for (const { channel, name, state } of await this.o.catalog.playlistStates(this.o.bucket)) {
+  private async dropOrphanPlaylists(orphans: LivePlaylistsNow['orphans'], gone: ReadonlySet<string>): Promise<void> {
+    for (const { channel, name, state } of orphans) {
       if (!state.playlist.entries.some((e) => gone.has(`${channel}/${e.uri}`))) continue;
-      if (await this.o.catalog.getChannel(this.o.bucket, channel)) continue; // cannot happen: its window is protected
+      if (await this.o.catalog.getChannel(this.o.bucket, channel)) continue; // re-created meanwhile: its playlist lives on
       await this.o.store.delete(`${channel}/${name}`);
       await this.o.catalog.deletePlaylistState(this.o.bucket, channel, name);
       this.o.metrics.retentionDeleted.inc({ reason: 'deleted_channel_playlist' });
@@ -165,8 +173,7 @@ export class RetentionSweeper {
   }
 
   /** VOD playlists naming a doomed segment, written again from the index without the doomed ones. */
-  private async rewriteVodPlaylists(doomed: readonly SegmentRecord[], result: SweepResult): Promise<void> {
-    const gone = new Set(doomed.map((s) => s.key));
+  private async rewriteVodPlaylists(gone: ReadonlySet<string>, result: SweepResult): Promise<void> {
     for (const vod of await this.o.catalog.vodPlaylists(this.o.bucket)) {
       const named = await this.o.catalog.segmentsBetween(this.o.bucket, vod.channel, vod.fromMs, vod.toMs);
       if (!named.some((s) => gone.has(s.key))) continue;
