@@ -30,6 +30,8 @@ export interface OutboxTrim {
   dropped: Record<string, number>;
   /** Dead events deleted. */
   deadRemoved: number;
+  /** Live (not dead) rows left after the trim. */
+  pending: number;
 }
 
 /** What the sender asks of the outbox. */

@@ -114,7 +114,7 @@ export class PostgresOutbox implements OutboxStore {
     if (plan.droppable > 0) {
       for (const { type } of (await this.q<{ type: string }>('deleteDroppable', [plan.droppable])).rows) dropped[type] = (dropped[type] ?? 0) + 1;
     }
-    return { dropped, deadRemoved };
+    return { dropped, deadRemoved, pending: c.rows - c.dead - plan.droppable };
   }
 
   async acquireSender(nodeId: string, ttlMs: number, now: number): Promise<number | undefined> {

@@ -91,7 +91,7 @@ export class SqliteOutbox implements OutboxStore {
       const dropped: Record<string, number> = {};
       const deadRemoved = plan.dead > 0 ? this.s.deleteDead.run(plan.dead).changes : 0;
       if (plan.droppable > 0) for (const { type } of this.s.deleteDroppable.all(plan.droppable)) dropped[type] = (dropped[type] ?? 0) + 1;
-      return { dropped, deadRemoved };
+      return { dropped, deadRemoved, pending: c.live - plan.droppable };
     }).immediate();
   }
 

@@ -141,13 +141,13 @@ export class OutboxSender {
   }
 
   private async trim(): Promise<void> {
-    const { dropped, deadRemoved } = await this.o.outbox.trim(this.o.config.maxOutboxRows);
+    const { dropped, deadRemoved, pending } = await this.o.outbox.trim(this.o.config.maxOutboxRows);
     for (const [type, n] of Object.entries(dropped)) {
       this.o.metrics.eventsDropped.inc({ type }, n);
       this.o.log.warn({ type, dropped: n, maxOutboxRows: this.o.config.maxOutboxRows }, 'event outbox full: oldest undelivered events dropped');
     }
     if (deadRemoved > 0) this.o.log.warn({ deadRemoved }, 'event outbox full: dead events removed');
-    this.o.metrics.outboxPending.set(await this.o.outbox.pending());
+    this.o.metrics.outboxPending.set(pending);
   }
 
   /** One channel's events, in order, while they go through and this node still sends. */
