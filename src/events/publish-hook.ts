@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { PublishHookConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import { post, type PostAnswer } from './http-post.js';
 
 /** What the receiver is asked about, as JSON. */
 export interface PublishHookRequest {
@@ -33,7 +34,7 @@ function reasonFrom(status: number, body: string): string {
 /**
  * Asks the operator's server whether a publish may start (nginx-rtmp's on_publish, SRS's
  * on_publish): a POST after the signed-URL check, before Publish.Start. The wait is one
- * fetch on the event loop, so a slow receiver delays only the publisher it is asked about;
+ * request on the event loop, so a slow receiver delays only the publisher it is asked about;
  * past `timeoutMs` the `onError` rule decides.
  */
 export class PublishHook {
@@ -49,24 +50,17 @@ export class PublishHook {
       this.metrics.publishHookSeconds.observe({ outcome }, (performance.now() - started) / 1000);
       return decision;
     };
-    let res: Response;
-    let body: string;
+    let res: PostAnswer;
     try {
-      res = await fetch(this.cfg.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(req),
-        signal: AbortSignal.timeout(this.cfg.timeoutMs),
-      });
-      body = await res.text();
+      res = await post(new URL(this.cfg.url), { 'content-type': 'application/json' }, JSON.stringify(req), this.cfg.timeoutMs);
     } catch (err) {
       const e = err as Error;
-      const why = e.name === 'TimeoutError' ? `did not answer within ${this.cfg.timeoutMs} ms` : `is unreachable (${(e.cause as Error | undefined)?.message ?? e.message})`;
+      const why = e.name === 'TimeoutError' ? `did not answer within ${this.cfg.timeoutMs} ms` : `is unreachable (${e.message})`;
       this.log.warn({ bucket: req.bucket, channel: req.channel, url: this.cfg.url, onError: this.cfg.onError }, `publish hook ${why}`);
       if (this.cfg.onError === 'allow') return done({ allow: true }, 'error_allowed');
       return done({ allow: false, reason: `The publish hook ${why}; try again later.` }, 'error_denied');
     }
     if (res.status >= 200 && res.status < 300) return done({ allow: true }, 'allowed');
-    return done({ allow: false, reason: reasonFrom(res.status, body) }, 'denied');
+    return done({ allow: false, reason: reasonFrom(res.status, res.body.toString()) }, 'denied');
   }
 }

@@ -65,7 +65,7 @@ export function parseUploadCallback(callback: string, callbackVar: string | unde
       vars[name] = String(value);
     }
   }
-  // callbackHost is not honoured: fetch sends the URL's own host
+  // callbackHost is not honoured: the request names the URL's own host
   return { urls, bodyTemplate: c.callbackBody, bodyType, vars };
 }
 
