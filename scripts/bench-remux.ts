@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { FlvDemuxer } from '../src/media/flv.js';
 import { LivePackager } from '../src/media/packager.js';
 import { remuxFile } from '../src/tools/remux.js';
-import { ffmpegPath } from './lib/ffmpeg.js';
+import { ffmpegPath } from '../src/ffmpeg-path.js';
 import { benchFixture } from './lib/fixtures.js';
 
 const { values } = parseArgs({

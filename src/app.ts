@@ -19,6 +19,7 @@ import { LimitReporter, RequestRateLimiter } from './limits.js';
 import { LivePlaylists } from './live/live-playlists.js';
 import { Metrics } from './metrics.js';
 import { RetentionSweeper } from './retention/retention-sweeper.js';
+import { findSnapshotDecoders } from './snapshots/find-decoders.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import { OssObjectStore } from './storage/oss-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -109,6 +110,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const key = () => (signingKey ??= SigningKey.load(config.dataDir, config.events.privateKeyFile));
   const publicKeyUrl = async () => urls.gatewayUrl(`/_livechannel/events-key/${(await key()).keyId}.pem`);
   let sender: OutboxSender | undefined;
+  const snapshots = findSnapshotDecoders(config.snapshots, metrics);
   const http = buildHttpServer({
     ...config,
     nodeId,
@@ -133,10 +135,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     segments,
     now: options.now,
     recorder,
+    snapshotsUnavailable: snapshots.unavailable,
     signingKey: key,
     uploadCallbacks: new UploadCallbacks({ key, publicKeyUrl, metrics }),
   });
   log = http.log;
+  if (snapshots.unavailable) http.log.warn(`snapshots are off: no ffmpeg (${snapshots.unavailable}); channels with the Snapshot option cannot be created`);
   const sweepers = new Map(
     config.buckets.flatMap((b) =>
       b.retention ? [[b.name, new RetentionSweeper({ bucket: b.name, config: b.retention, store: storeFor(b.name), catalog, log: http.log, metrics, now: options.now })] as const] : [],
@@ -169,6 +173,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     playlists,
     publishHook: config.publishHook ? new PublishHook(config.publishHook, http.log, metrics) : undefined,
     recorder,
+    snapshotDecoders: snapshots.pool,
     // a full disk: sweep now rather than at the next interval (one sweep runs at a time)
     onStorageFull: (bucket) => void sweepers.get(bucket)?.sweep().catch((err) => http.log.error({ err, bucket }, 'emergency retention sweep failed')),
     log: http.log,
@@ -231,6 +236,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       http.server.closeIdleConnections();
       await closing;
       clearTimeout(force);
+      snapshots.pool?.close();
       for (const store of stores.values()) await store.close?.();
       await catalog.close();
     },

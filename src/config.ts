@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { EVENT_TYPES } from './events/event-types.js';
 
@@ -137,6 +138,19 @@ const schema = z
         segmentCacheBytes: z.number().int().min(0).default(256 * 1024 * 1024),
         /** A cached segment is read from storage again after this long. */
         segmentCacheTtlMs: z.number().int().min(1).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    snapshots: z
+      .object({
+        /** ffmpeg processes decoding keyframes to JPEG, for the whole gateway; default: one per core. */
+        decoders: z.number().int().min(1).max(256).optional(),
+        /** A decode that takes longer is abandoned (its ffmpeg restarted) and the snapshot skipped. */
+        timeoutMs: z.number().int().min(100).default(5000),
+        /** A decoder with nothing to do for this long exits. */
+        idleMs: z.number().int().min(1000).default(60_000),
+        /** JPEG quality as ffmpeg's -q:v: 2 (best) to 31. */
+        quality: z.number().int().min(2).max(31).default(4),
       })
       .strict()
       .prefault({}),
@@ -317,6 +331,13 @@ export interface EventsConfig {
   pollMs: number;
 }
 
+export interface SnapshotsConfig {
+  decoders: number;
+  timeoutMs: number;
+  idleMs: number;
+  quality: number;
+}
+
 export interface Config {
   /** Undefined: host name + RTMP port, decided once the port is bound. */
   nodeId?: string;
@@ -328,6 +349,7 @@ export interface Config {
   cluster: ClusterConfig;
   http: { host: string; port: number };
   playback: { segmentCacheBytes: number; segmentCacheTtlMs: number };
+  snapshots: SnapshotsConfig;
   rtmp: { host: string; port: number };
   publicHost: string;
   dataDir: string;
@@ -441,6 +463,7 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
     cluster: c.cluster,
     http: c.http,
     playback: c.playback,
+    snapshots: { ...c.snapshots, decoders: c.snapshots.decoders ?? availableParallelism() },
     rtmp: c.rtmp,
     publicHost: c.publicHost ?? c.http.host,
     dataDir,

@@ -27,6 +27,19 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  readonly snapshots = new Counter({
+    name: 'livechannel_snapshots_total',
+    help: 'Snapshot keyframes by outcome (stored; skipped_busy: every decoder or the channel was still busy; decode_failed; store_failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly snapshotDecodeSeconds = new Histogram({
+    name: 'livechannel_snapshot_decode_seconds',
+    help: 'Keyframe to JPEG in an ffmpeg decoder',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly snapshotDecoders = new Gauge({ name: 'livechannel_snapshot_decoders', help: 'ffmpeg snapshot decoders running', registers: [this.registry] });
   readonly uploadQueueBytes = new Gauge({ name: 'livechannel_upload_queue_bytes', help: 'Segment bytes waiting for storage, all channels', registers: [this.registry] });
   readonly eventLoopUtilization = new Gauge({
     name: 'livechannel_event_loop_utilization',

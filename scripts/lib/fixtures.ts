@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseFlv, TAG_SCRIPT, writeFlv, type FlvTag } from '../../src/media/flv.js';
-import { ffmpegPath } from './ffmpeg.js';
+import { ffmpegPath } from '../../src/ffmpeg-path.js';
 
 const run = promisify(execFile);
 export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'generated');

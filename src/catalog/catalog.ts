@@ -10,6 +10,19 @@ export interface ChannelConfig {
   fragDuration: number;
   fragCount: number;
   playlistName: string;
+  /** PutLiveChannel's Snapshot option: JPEG thumbnails while live. */
+  snapshot?: SnapshotConfig;
+}
+
+export interface SnapshotConfig {
+  /** Kept and returned as given (OSS's RAM role; this gateway writes with its own storage rights). */
+  roleName: string;
+  /** Where the JPEGs go: a bucket this gateway serves. */
+  destBucket: string;
+  /** Passed on as `topic` in snapshot.created events. */
+  notifyTopic: string;
+  /** Seconds, 1..100. */
+  interval: number;
 }
 
 export interface Channel extends ChannelConfig {

@@ -20,7 +20,7 @@ import {
 import type { LostPushEvents, OutboxEntry } from './outbox.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
 import { LOST_PUSHES_JSON, outboxParams, PostgresOutbox, withOutboxInsert, type LostPushesJson } from './postgres-outbox.js';
-import { toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
+import { snapshotColumn, toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
 
 export interface PostgresCatalogOptions {
   url: string;
@@ -46,11 +46,11 @@ const HOLDS_LEASE = (bucket: string, channel: string, token: string) =>
 const SQL = {
   getChannel: 'SELECT * FROM channels WHERE bucket = $1 AND name = $2',
   // xmax is 0 on a row this statement inserted, not on one it updated
-  putChannel: `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+  putChannel: `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified, snapshot)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (bucket, name) DO UPDATE SET description = EXCLUDED.description, status = EXCLUDED.status,
        frag_duration = EXCLUDED.frag_duration, frag_count = EXCLUDED.frag_count,
-       playlist_name = EXCLUDED.playlist_name, last_modified = EXCLUDED.last_modified
+       playlist_name = EXCLUDED.playlist_name, last_modified = EXCLUDED.last_modified, snapshot = EXCLUDED.snapshot
      RETURNING (xmax <> 0) AS existed`,
   // the lease holder of a channel disabled or deleted hears of it at once
   setStatus: `WITH u AS (UPDATE channels SET status = $1, last_modified = $2 WHERE bucket = $3 AND name = $4 RETURNING bucket, name)
@@ -212,7 +212,7 @@ export class PostgresCatalog implements Catalog {
 
   async putChannel(bucket: string, name: string, config: ChannelConfig, now = Date.now(), events?: (existed: boolean) => OutboxEntry[]): Promise<Channel> {
     const channel: Channel = { bucket, name, ...config, lastModified: now };
-    const values = [bucket, name, config.description, config.status, config.fragDuration, config.fragCount, config.playlistName, now];
+    const values = [bucket, name, config.description, config.status, config.fragDuration, config.fragCount, config.playlistName, now, snapshotColumn(config)];
     await this.withEvents<{ existed: boolean }>('putChannel', values, events && ((r) => events(r.rows[0]!.existed)));
     return channel;
   }

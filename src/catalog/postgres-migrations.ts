@@ -91,4 +91,5 @@ export const PG_MIGRATIONS: string[] = [
      to_ms BIGINT NOT NULL,
      PRIMARY KEY (bucket, object_key)
    );`,
+  `ALTER TABLE channels ADD COLUMN snapshot TEXT;`,
 ];

@@ -1,5 +1,5 @@
 /** Catalog rows as both databases return them (snake_case columns), and their domain objects. */
-import type { Channel, ChannelStatus, LeaseHolder, PushEndReason, PushRecord, SegmentRecord, VodPlaylistRecord } from './catalog.js';
+import type { Channel, ChannelConfig, ChannelStatus, LeaseHolder, PushEndReason, PushRecord, SegmentRecord, SnapshotConfig, VodPlaylistRecord } from './catalog.js';
 import type { OutboxRow } from './outbox.js';
 
 export interface ChannelRow {
@@ -11,6 +11,8 @@ export interface ChannelRow {
   frag_count: number;
   playlist_name: string;
   last_modified: number;
+  /** SnapshotConfig as JSON. */
+  snapshot: string | null;
 }
 
 export interface PushRow {
@@ -55,7 +57,10 @@ export const toChannel = (r: ChannelRow): Channel => ({
   fragCount: r.frag_count,
   playlistName: r.playlist_name,
   lastModified: r.last_modified,
+  ...(r.snapshot ? { snapshot: JSON.parse(r.snapshot) as SnapshotConfig } : {}),
 });
+
+export const snapshotColumn = (c: ChannelConfig): string | null => (c.snapshot ? JSON.stringify(c.snapshot) : null);
 
 export const toPush = (r: PushRow): PushRecord => ({
   id: r.id,

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LostPush, LostPushEvents, OutboxEntry } from './outbox.js';
-import { toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
+import { snapshotColumn, toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   FencedError,
@@ -112,6 +112,7 @@ export const MIGRATIONS: string[] = [
      to_ms INTEGER NOT NULL,
      PRIMARY KEY (bucket, object_key)
    ) WITHOUT ROWID;`,
+  `ALTER TABLE channels ADD COLUMN snapshot TEXT;`,
 ];
 
 /** A statement's extra condition: the channel's lease is (still) held with this token. */
@@ -140,11 +141,11 @@ export class SqliteCatalog implements Catalog {
     this.stmts = {
       getChannel: db.prepare<[string, string], ChannelRow>('SELECT * FROM channels WHERE bucket = ? AND name = ?'),
       putChannel: db.prepare(
-        `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified)
-         VALUES (@bucket, @name, @description, @status, @fragDuration, @fragCount, @playlistName, @lastModified)
+        `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified, snapshot)
+         VALUES (@bucket, @name, @description, @status, @fragDuration, @fragCount, @playlistName, @lastModified, @snapshot)
          ON CONFLICT (bucket, name) DO UPDATE SET description = excluded.description, status = excluded.status,
            frag_duration = excluded.frag_duration, frag_count = excluded.frag_count,
-           playlist_name = excluded.playlist_name, last_modified = excluded.last_modified`,
+           playlist_name = excluded.playlist_name, last_modified = excluded.last_modified, snapshot = excluded.snapshot`,
       ),
       setStatus: db.prepare('UPDATE channels SET status = ?, last_modified = ? WHERE bucket = ? AND name = ?'),
       deleteChannel: db.prepare('DELETE FROM channels WHERE bucket = ? AND name = ?'),
@@ -234,13 +235,14 @@ export class SqliteCatalog implements Catalog {
 
   async putChannel(bucket: string, name: string, config: ChannelConfig, now = Date.now(), events?: (existed: boolean) => OutboxEntry[]): Promise<Channel> {
     const channel: Channel = { bucket, name, ...config, lastModified: now };
+    const row = { ...channel, snapshot: snapshotColumn(config) };
     if (!events) {
-      this.stmts.putChannel.run(channel);
+      this.stmts.putChannel.run(row);
       return channel;
     }
     this.db.transaction(() => {
       const existed = this.stmts.getChannel.get(bucket, name) !== undefined;
-      this.stmts.putChannel.run(channel);
+      this.stmts.putChannel.run(row);
       this.outbox.insert(events(existed));
     }).immediate();
     return channel;

@@ -10,11 +10,12 @@ export const EVENT_TYPES = [
   'playlist.updated',
   'segments.dropped',
   'vod.created',
+  'snapshot.created',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** Frequent and superseded by the next one: what a full outbox drops first (and counts). */
-export const DROPPABLE_EVENTS: ReadonlySet<EventType> = new Set(['segment.stored', 'playlist.updated']);
+export const DROPPABLE_EVENTS: ReadonlySet<EventType> = new Set(['segment.stored', 'playlist.updated', 'snapshot.created']);
 
 /** A notification target's filter: event types, or "*" for all. */
 export function wants(filter: readonly string[], type: EventType): boolean {

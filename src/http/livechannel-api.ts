@@ -18,6 +18,10 @@ export interface ApiDeps {
   storeFor(bucket: string): ObjectStore;
   /** Event notifications of channel changes and VOD playlists (none when absent). */
   recorder?: EventRecorder;
+  /** The buckets this gateway serves (a Snapshot's DestBucket must be one of them). */
+  buckets: readonly { name: string }[];
+  /** Set when channels cannot have snapshots here: what to install (no ffmpeg was found). */
+  snapshotsUnavailable?: string;
 }
 
 export interface ApiRequest {
@@ -57,7 +61,14 @@ function urlsOf(deps: ApiDeps, c: Pick<Channel, 'bucket' | 'name' | 'playlistNam
 
 export async function putLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<ApiResponse> {
   validateChannelName(req.key);
-  const config = parseChannelConfiguration(parseXmlBody(req.body));
+  const config = parseChannelConfiguration(parseXmlBody(req.body), req.bucket);
+  if (config.snapshot) {
+    const dest = config.snapshot.destBucket;
+    if (!deps.buckets.some((b) => b.name === dest)) {
+      throw errors.invalidArgument(`Snapshot DestBucket "${dest}" is not a bucket this gateway serves.`, 'DestBucket', dest);
+    }
+    if (deps.snapshotsUnavailable !== undefined) throw errors.snapshotsUnavailable(deps.snapshotsUnavailable);
+  }
   if (await deps.live.stat(req.bucket, req.key)) throw errors.liveChannelInUse(req.key, 'recreating it');
   const recorder = deps.recorder;
   const channel = await deps.catalog.putChannel(
@@ -107,6 +118,11 @@ export async function getLiveChannelStat(deps: ApiDeps, req: ApiRequest): Promis
   if (live.audio) {
     const a = live.audio;
     stat.Audio = { Bandwidth: Math.round(a.bandwidth), SampleRate: a.sampleRate, Codec: a.codec };
+  }
+  if (live.snapshot) {
+    // livechannel's addition (SDKs pass unknown elements through): the newest snapshot
+    const s = live.snapshot;
+    stat.Snapshot = { DestBucket: s.bucket, Key: s.key, Time: iso(s.time), Width: s.width, Height: s.height };
   }
   return xml({ LiveChannelStat: stat });
 }

@@ -9,6 +9,8 @@ import { tsChunkPool } from '../media/ts-muxer.js';
 import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ChannelUploader, type DropReason, type Semaphore, type UploadPolicy } from '../storage/upload-pipeline.js';
+import { ChannelSnapshots } from '../snapshots/channel-snapshots.js';
+import type { DecoderPool } from '../snapshots/decoder-pool.js';
 import { RateMeter } from './rate-meter.js';
 import type { MediaSink } from './rtmp-connection.js';
 
@@ -47,6 +49,8 @@ export interface LiveSessionOptions {
   recorder?: EventRecorder;
   /** Storage said it is full (retention frees space). */
   onStorageFull?: () => void;
+  /** For channels with the Snapshot option: the gateway's decoders (none without ffmpeg) and the buckets' stores. */
+  snapshots?: { pool: DecoderPool | undefined; storeFor: (bucket: string) => ObjectStore };
   /** Called once the session has flushed everything and closed its history record. */
   onEnded: (session: LiveSession) => void | Promise<void>;
 }
@@ -79,6 +83,7 @@ export class LiveSession implements MediaSink {
   private fenced = false;
   /** Segments dropped since the last segments.dropped event, by reason. */
   private readonly droppedUnreported = new Map<DropReason, number>();
+  private readonly snapshots: ChannelSnapshots | undefined;
 
   private constructor(private readonly o: LiveSessionOptions, resume: PlaylistResume | undefined) {
     this.bucket = o.bucket;
@@ -87,11 +92,13 @@ export class LiveSession implements MediaSink {
     this.connectedTime = o.now();
     this.playlistKey = `${o.channel.name}/${o.playlistName}`;
     const base = o.playlistName.replace(/\.m3u8$/, '');
+    this.snapshots = this.channelSnapshots();
     this.packager = new LivePackager({
       fragDuration: o.channel.fragDuration,
       fragCount: o.channel.fragCount,
       segmentUri: (n) => `${base}${n}.ts`,
       resume,
+      keyframeIntervalMs: this.snapshots ? o.channel.snapshot!.interval * 1000 : undefined,
     });
     this.uploader = new ChannelUploader({
       store: o.store,
@@ -143,6 +150,44 @@ export class LiveSession implements MediaSink {
           o.catalog.savePlaylistState(this.bucket, this.channelName, o.playlistName, { playlist, nextSequence, timelineEndMs }, o.lease.token, events),
         );
       },
+    });
+  }
+
+  private channelSnapshots(): ChannelSnapshots | undefined {
+    const o = this.o;
+    const config = o.channel.snapshot;
+    if (!config || !o.snapshots) return undefined;
+    const where = { bucket: o.bucket, channel: o.channel.name };
+    if (!o.snapshots.pool) {
+      o.log.warn(where, 'the channel asks for snapshots, but this gateway has no ffmpeg: none are made');
+      return undefined;
+    }
+    let store: ObjectStore;
+    try {
+      store = o.snapshots.storeFor(config.destBucket);
+    } catch {
+      o.log.warn({ ...where, destBucket: config.destBucket }, 'the snapshot DestBucket is not served by this gateway: no snapshots are made');
+      return undefined;
+    }
+    return new ChannelSnapshots({
+      ...where,
+      config,
+      pool: o.snapshots.pool,
+      put: {
+        store,
+        semaphore: o.semaphore,
+        backoff: o.uploadPolicy.backoff,
+        metrics: o.metrics,
+        log: o.log,
+        channel: o.channel.name,
+        sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()),
+      },
+      wallTime: (ms) => this.firstMediaWall! + ms,
+      mayWrite: () => !this.fenced && o.lease.holds(),
+      outbox: o.catalog.outbox,
+      recorder: o.recorder,
+      metrics: o.metrics,
+      log: o.log,
     });
   }
 
@@ -204,7 +249,7 @@ export class LiveSession implements MediaSink {
     this.ended ??= (async () => {
       if (this.paused) this.pauseReading?.(false);
       this.carryOut(this.packager.finish());
-      await this.uploader.finish();
+      await Promise.all([this.uploader.finish(), this.snapshots?.finish()]);
       this.o.playlists?.withdraw(this.bucket, this.playlistKey);
       await this.reportDropped();
       if (this.push) {
@@ -222,7 +267,17 @@ export class LiveSession implements MediaSink {
       }
       this.o.metrics.publishersLive.dec();
       this.o.log.info(
-        { bucket: this.bucket, channel: this.channelName, push: this.push?.id, reason, detail, bytesIn: this.bytesIn, ...this.uploader.stats, ...this.packager.stats },
+        {
+          bucket: this.bucket,
+          channel: this.channelName,
+          push: this.push?.id,
+          reason,
+          detail,
+          bytesIn: this.bytesIn,
+          ...this.uploader.stats,
+          ...this.packager.stats,
+          ...(this.snapshots ? { snapshots: this.snapshots.stats } : {}),
+        },
         'publish ended',
       );
       await this.o.onEnded(this);
@@ -276,6 +331,7 @@ export class LiveSession implements MediaSink {
     if (info.audio && this.packager.stats.audioFrames > 0) {
       stat.audio = { sampleRate: info.audio.sampleRate, bandwidth: this.audioRate.rate(now), codec: 'AAC' };
     }
+    if (this.snapshots?.latest) stat.snapshot = this.snapshots.latest;
     return stat;
   }
 
@@ -294,6 +350,8 @@ export class LiveSession implements MediaSink {
           size: seg.size,
           closedAt: performance.now(),
         });
+      } else if (event.type === 'keyframe') {
+        this.snapshots?.offer(event.keyframe);
       } else if (event.type === 'notice') {
         this.o.log.info({ channel: this.channelName, code: event.code }, event.message);
       }

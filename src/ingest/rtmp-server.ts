@@ -15,6 +15,7 @@ import { authorizePush } from './push-auth.js';
 import type { EventRecorder } from '../events/event-recorder.js';
 import type { PublishHook } from '../events/publish-hook.js';
 import type { LivePlaylists } from '../live/live-playlists.js';
+import type { DecoderPool } from '../snapshots/decoder-pool.js';
 import { RtmpConnection, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
 
 export interface IngestOptions {
@@ -45,6 +46,8 @@ export interface IngestOptions {
   recorder?: EventRecorder;
   /** A bucket's storage said it is full (retention's emergency sweep). */
   onStorageFull?: (bucket: string) => void;
+  /** Decoders for channels with the Snapshot option; none when the gateway has no ffmpeg. */
+  snapshotDecoders?: DecoderPool;
 }
 
 
@@ -197,6 +200,7 @@ export class RtmpIngest implements PublishAuthorizer {
         playlists: this.o.playlists,
         recorder: this.o.recorder,
         onStorageFull: () => this.o.onStorageFull?.(grant.bucket),
+        snapshots: { pool: this.o.snapshotDecoders, storeFor: this.o.storeFor },
         onEnded: async (s) => {
           this.registry.remove(s);
           await this.o.leases.release(lease);

@@ -15,12 +15,23 @@ export interface LiveAudioStat {
   codec: 'AAC';
 }
 
+/** The newest snapshot a live push stored (channels with the Snapshot option). */
+export interface LiveSnapshotStat {
+  bucket: string;
+  key: string;
+  /** Epoch ms of the keyframe. */
+  time: number;
+  width: number;
+  height: number;
+}
+
 export interface LiveStat {
   /** Epoch ms when the publisher connected. */
   connectedTime: number;
   remoteAddr: string;
   video?: LiveVideoStat;
   audio?: LiveAudioStat;
+  snapshot?: LiveSnapshotStat;
 }
 
 export interface LiveSessions {

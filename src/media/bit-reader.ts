@@ -5,6 +5,11 @@ export class BitReader {
 
   constructor(private readonly data: Uint8Array) {}
 
+  /** Bits read so far. */
+  get position(): number {
+    return this.bytePos * 8 + this.bitPos;
+  }
+
   get bitsLeft(): number {
     return (this.data.length - this.bytePos) * 8 - this.bitPos;
   }

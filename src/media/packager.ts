@@ -1,6 +1,7 @@
 import { parseAudioSpecificConfig, sameAacConfig, type AacConfig } from './aac.js';
 import { AccessUnitScan, parseAvcDecoderConfig, sameAvcConfig, type AvcConfig } from './avc.js';
 import { AudioClock } from './audio-clock.js';
+import { keyframePicture, withoutReorderDelay } from './keyframe-picture.js';
 import { parseAudioTag, parseVideoTag } from './flv-tags.js';
 import { TAG_AUDIO, TAG_VIDEO } from './flv.js';
 import { FrameRateEstimator } from './frame-rate.js';
@@ -24,6 +25,11 @@ export interface PackagerOptions {
   /** Continue an existing playlist (a new push to the same channel). */
   resume?: PackagerResume;
   timeline?: TimelineOptions;
+  /**
+   * Snapshots: the first keyframe of each interval of this many ms of the stream's timeline
+   * comes out as a 'keyframe' event (an interval without one has none). Off when absent.
+   */
+  keyframeIntervalMs?: number;
 }
 
 /** Where a playlist stands: its window, the next sequence number and where its timeline ended. */
@@ -91,7 +97,18 @@ export type PackagerEvent =
   | { type: 'playlist'; text: string; ended: boolean }
   | { type: 'expired'; entries: PlaylistEntry[] }
   | { type: 'media'; info: MediaInfo }
-  | { type: 'notice'; code: NoticeCode; message: string };
+  | { type: 'notice'; code: NoticeCode; message: string }
+  | { type: 'keyframe'; keyframe: KeyframeInfo };
+
+/** A keyframe for a snapshot (PackagerOptions.keyframeIntervalMs). */
+export interface KeyframeInfo {
+  /** Output timeline (ms) of the frame, as SegmentInfo.startMs. */
+  ms: number;
+  width: number;
+  height: number;
+  /** The frame alone, decodable in Annex B (see keyframePicture). */
+  picture: Buffer;
+}
 
 export interface PackagerStats {
   videoFrames: number;
@@ -143,6 +160,10 @@ export class LivePackager {
   private lastEndMs = 0;
   private events: PackagerEvent[] = NO_EVENTS;
   private finished = false;
+  private readonly keyframeIntervalMs: number | undefined;
+  private lastKeyframeSlot = -1;
+  /** The sequence header's SPS as keyframe pictures carry it. */
+  private pictureSps: Uint8Array[] = [];
 
   constructor(options: PackagerOptions) {
     this.segmenter = new Segmenter(options.fragDuration);
@@ -151,6 +172,7 @@ export class LivePackager {
     this.nextSequence = options.resume?.nextSequence ?? 0;
     this.pendingDiscontinuity = (options.resume?.playlist.entries.length ?? 0) > 0 || this.nextSequence > 0;
     this.segmentUri = options.segmentUri ?? ((n) => `${n}.ts`);
+    this.keyframeIntervalMs = options.keyframeIntervalMs;
     const previousEnd = options.resume?.timelineEndMs;
     this.originMs = OUTPUT_ORIGIN_MS + (previousEnd === undefined ? 0 : previousEnd + PUSH_GAP_MS);
   }
@@ -260,7 +282,16 @@ export class LivePackager {
     }
     const [dts90, pts90] = this.videoClock.next(dts + this.originMs, tag.cts);
     this.muxer.writeVideo(tag.data, this.scan, avc, dts90, Math.max(0, pts90), idr);
+    if (idr && this.keyframeIntervalMs !== undefined) this.offerKeyframe(avc, tag.data, dts);
     this.lastEndMs = Math.max(this.lastEndMs, dts + this.timeline.frameStep(TRACK_VIDEO));
+  }
+
+  private offerKeyframe(avc: AvcConfig, frame: Uint8Array, dts: number): void {
+    const slot = Math.floor(dts / this.keyframeIntervalMs!);
+    if (slot === this.lastKeyframeSlot) return;
+    this.lastKeyframeSlot = slot;
+    const picture = keyframePicture(avc, frame, this.scan, this.pictureSps);
+    this.emit({ type: 'keyframe', keyframe: { ms: dts, width: avc.info.width, height: avc.info.height, picture } });
   }
 
   private onAudio(timestamp: number, data: Uint8Array): void {
@@ -306,6 +337,7 @@ export class LivePackager {
     const previous = this.avc;
     if (previous && sameAvcConfig(previous, config)) return;
     this.avc = config;
+    if (this.keyframeIntervalMs !== undefined) this.pictureSps = config.sps.map(withoutReorderDelay);
     this.videoClock.setFrameRate(config.info.frameRate);
     this.segmenter.videoExpected = true;
     if (previous) {

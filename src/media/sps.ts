@@ -11,6 +11,11 @@ export interface SpsInfo {
   frameRate?: number;
   sarWidth: number;
   sarHeight: number;
+  /**
+   * RBSP bit offset of a set bitstream_restriction_flag (whose max_num_reorder_frames makes a
+   * decoder hold pictures back); undefined when the SPS has none.
+   */
+  restrictionBit?: number;
 }
 
 const HIGH_PROFILES = new Set([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]);
@@ -94,6 +99,7 @@ export function parseSps(nal: Uint8Array): SpsInfo {
   let sarWidth = 1;
   let sarHeight = 1;
   let frameRate: number | undefined;
+  let restrictionBit: number | undefined;
   if (r.bitsLeft > 0 && r.readFlag()) {
     if (r.readFlag()) {
       const idc = r.readBits(8);
@@ -113,11 +119,13 @@ export function parseSps(nal: Uint8Array): SpsInfo {
       r.readUE();
       r.readUE();
     }
-    if (r.readFlag()) {
+    const timing = r.readFlag();
+    if (timing) {
       const unitsInTick = r.readBits(32);
       const timeScale = r.readBits(32);
       if (unitsInTick > 0 && timeScale > 0) frameRate = timeScale / (2 * unitsInTick);
     }
+    restrictionBit = findRestrictionBit(r, timing);
   }
   return {
     profileIdc,
@@ -129,7 +137,37 @@ export function parseSps(nal: Uint8Array): SpsInfo {
     frameRate,
     sarWidth,
     sarHeight,
+    restrictionBit,
   };
+}
+
+function skipHrd(r: BitReader): void {
+  const cpbCount = r.readUE() + 1;
+  if (cpbCount > 32) throw new RangeError('cpb_cnt_minus1 out of range');
+  r.skipBits(8); // bit_rate_scale, cpb_size_scale
+  for (let i = 0; i < cpbCount; i++) {
+    r.readUE(); // bit_rate_value_minus1
+    r.readUE(); // cpb_size_value_minus1
+    r.readBit(); // cbr_flag
+  }
+  r.skipBits(20); // four delay and offset lengths
+}
+
+/** The rest of the VUI up to bitstream_restriction_flag; undefined when it is 0 or the VUI ends early. */
+function findRestrictionBit(r: BitReader, timing: boolean): number | undefined {
+  try {
+    if (timing) r.readBit(); // fixed_frame_rate_flag
+    const nalHrd = r.readFlag();
+    if (nalHrd) skipHrd(r);
+    const vclHrd = r.readFlag();
+    if (vclHrd) skipHrd(r);
+    if (nalHrd || vclHrd) r.readBit(); // low_delay_hrd_flag
+    r.readBit(); // pic_struct_present_flag
+    const at = r.position;
+    return r.readFlag() ? at : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const PROFILE_NAMES: Record<number, string> = {

@@ -1,4 +1,4 @@
-import type { ChannelConfig } from '../catalog/catalog.js';
+import type { ChannelConfig, SnapshotConfig } from '../catalog/catalog.js';
 import { errors } from './errors.js';
 
 export const DEFAULT_FRAG_DURATION = 5;
@@ -43,8 +43,28 @@ function integer(value: string, element: string, min: number, max: number): numb
   return Number(value);
 }
 
+/**
+ * The optional <Snapshot> element. Interval is required (1..100 s); DestBucket defaults to the
+ * channel's own bucket (whether it is served is the caller's check); RoleName and NotifyTopic
+ * are kept as given.
+ */
+function parseSnapshot(value: unknown, channelBucket: string): SnapshotConfig | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'object' || value === null) throw errors.malformedXml('<Snapshot> must contain elements.');
+  const s = value as Record<string, unknown>;
+  const interval = text(s.Interval, 'Interval');
+  if (interval === undefined) throw errors.invalidArgument('Snapshot needs an <Interval> in seconds (1 to 100).', 'Interval', '');
+  const destBucket = text(s.DestBucket, 'DestBucket')?.trim() || channelBucket;
+  return {
+    roleName: text(s.RoleName, 'RoleName') ?? '',
+    destBucket,
+    notifyTopic: text(s.NotifyTopic, 'NotifyTopic') ?? '',
+    interval: integer(interval.trim(), 'Interval', 1, 100),
+  };
+}
+
 /** Validates a parsed <LiveChannelConfiguration> document into a channel configuration. */
-export function parseChannelConfiguration(doc: Record<string, unknown>): ChannelConfig {
+export function parseChannelConfiguration(doc: Record<string, unknown>, bucket: string): ChannelConfig {
   const root = doc.LiveChannelConfiguration;
   if (root === undefined || typeof root !== 'object' || root === null) {
     throw errors.malformedXml('The root element must be <LiveChannelConfiguration>.');
@@ -74,11 +94,13 @@ export function parseChannelConfiguration(doc: Record<string, unknown>): Channel
   }
   const playlistName = text(t.PlaylistName, 'PlaylistName') ?? DEFAULT_PLAYLIST_NAME;
   validatePlaylistName(playlistName);
+  const snapshot = parseSnapshot(c.Snapshot, bucket);
   return {
     description,
     status,
     fragDuration: fragDuration === undefined ? DEFAULT_FRAG_DURATION : integer(fragDuration, 'FragDuration', 1, 100),
     fragCount: fragCount === undefined ? DEFAULT_FRAG_COUNT : integer(fragCount, 'FragCount', 1, 100),
     playlistName,
+    ...(snapshot ? { snapshot } : {}),
   };
 }

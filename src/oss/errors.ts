@@ -45,6 +45,9 @@ export const errors = {
     new OssError(400, 'EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${limit} bytes.`),
   methodNotAllowed: (method: string) => new OssError(405, 'MethodNotAllowed', `The specified method (${method}) is not allowed against this resource.`),
   notImplemented: (what: string) => new OssError(501, 'NotImplemented', `${what} is not implemented by this gateway.`),
+  /** A channel asked for snapshots on a gateway that has no ffmpeg to make them. */
+  snapshotsUnavailable: (advice: string) =>
+    new OssError(501, 'NotImplemented', `Snapshots need ffmpeg, and this gateway found none when it started: ${advice}; then restart the gateway.`),
   invalidUri: (message: string) => new OssError(400, 'InvalidURI', message),
   /** The object was stored, but its upload callback failed (OSS answers 203 then). */
   callbackFailed: (message: string, etag: string) => new OssError(203, 'CallbackFailed', message, { ETag: etag }),

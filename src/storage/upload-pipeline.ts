@@ -2,26 +2,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import { LiveWindow, type LivePlaylistState, type PlaylistEntry } from '../media/playlist.js';
 import type { Metrics } from '../metrics.js';
 import type { ObjectData, ObjectInfo, ObjectStore } from './object-store.js';
-import { backoffDelay, isRetryable, type BackoffPolicy } from './retry.js';
+import type { BackoffPolicy } from './retry.js';
+import { putWithRetries, type RetryingPutOptions } from './retrying-put.js';
+import type { Semaphore } from './semaphore.js';
 
-/** Bounds the number of storage writes in flight across all channels. */
-export class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly limit: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await task();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
+export { Semaphore } from './semaphore.js';
 
 /** Why a segment never reached storage. */
 export type DropReason = 'queue_full' | 'storage_error' | 'shutdown' | 'fenced';
@@ -105,12 +90,21 @@ export class ChannelUploader {
   private running: Promise<void> | undefined;
   private working = false;
   private deadline = Number.POSITIVE_INFINITY;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly putOptions: RetryingPutOptions;
   readonly stats = { written: 0, dropped: 0, retries: 0, playlists: 0 };
 
   constructor(private readonly o: ChannelUploaderOptions) {
     this.window = new LiveWindow(o.fragCount, o.resume);
-    this.sleep = o.sleep ?? defaultSleep;
+    this.putOptions = {
+      store: o.store,
+      semaphore: o.semaphore,
+      backoff: o.policy.backoff,
+      metrics: o.metrics,
+      log: o.log,
+      channel: o.channel,
+      onStorageFull: o.onStorageFull,
+      sleep: o.sleep ?? defaultSleep,
+    };
   }
 
   get pendingBytes(): number {
@@ -272,35 +266,13 @@ export class ChannelUploader {
     await this.o.onPlaylistStored({ ...s, entries: [...s.entries] }, text);
   }
 
-  /** One object with retries; undefined when it was given up (non-retryable, abandoned, past the deadline). */
+  /** One object with retries; undefined when it was given up (fenced, non-retryable, abandoned, past the deadline). */
   private async write(kind: 'segment' | 'playlist', key: string, data: ObjectData, contentType: string, abandoned: () => boolean): Promise<ObjectInfo | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      if (this.fenced) {
-        this.o.log.error({ channel: this.o.channel, key }, `${kind} write refused: this node no longer holds the channel's publish lease`);
-        return undefined;
-      }
-      const started = process.hrtime.bigint();
-      try {
-        const info = await this.o.semaphore.run(() => this.o.store.put(key, data, contentType));
-        this.o.metrics.storageLatency.observe({ kind, outcome: 'ok' }, Number(process.hrtime.bigint() - started) / 1e9);
-        return info;
-      } catch (err) {
-        this.o.metrics.storageLatency.observe({ kind, outcome: 'error' }, Number(process.hrtime.bigint() - started) / 1e9);
-        const retry = isRetryable(err);
-        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') this.o.onStorageFull?.();
-        if (!retry) {
-          this.o.log.error({ err, channel: this.o.channel, key }, `${kind} write refused by storage; not retried`);
-          return undefined;
-        }
-        if (abandoned() || Date.now() > this.deadline) return undefined;
-        this.stats.retries++;
-        this.o.metrics.storageRetries.inc({ kind });
-        if (attempt === 0 || attempt % 10 === 0) {
-          this.o.log.warn({ channel: this.o.channel, key, attempt, err: (err as Error).message }, `${kind} write failed; retrying`);
-        }
-        await this.sleep(backoffDelay(attempt, this.o.policy.backoff));
-        if (abandoned()) return undefined;
-      }
+    if (this.fenced) {
+      this.o.log.error({ channel: this.o.channel, key }, `${kind} write refused: this node no longer holds the channel's publish lease`);
+      return undefined;
     }
+    const giveUp = () => this.fenced || abandoned() || Date.now() > this.deadline;
+    return putWithRetries(this.putOptions, kind, key, data, contentType, giveUp, () => this.stats.retries++);
   }
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { ffmpegPath } from '../../scripts/lib/ffmpeg.js';
+import { ffmpegPath } from '../../src/ffmpeg-path.js';
 
 export interface PushProcess {
   exited: Promise<number | null>;

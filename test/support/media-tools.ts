@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import { ffmpegPath, ffprobePath } from '../../scripts/lib/ffmpeg.js';
+import { ffmpegPath, ffprobePath } from '../../src/ffmpeg-path.js';
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);

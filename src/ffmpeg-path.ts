@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
+/** Helpers to find ffmpeg and ffprobe, for the gateway (snapshots), its scripts and tests. */
 function onPath(name: string): string | undefined {
   try {
     const out = execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
@@ -21,15 +22,18 @@ function fromFfmpegStatic(): string | undefined {
   }
 }
 
+/** What to do when no ffmpeg is found: the one piece of advice every caller prints. */
+export const FFMPEG_ADVICE = 'install ffmpeg (`apt-get install ffmpeg`), set FFMPEG_PATH to an ffmpeg binary, or `npm install ffmpeg-static`';
+
 /** ffmpeg from FFMPEG_PATH, then ffmpeg-static, then PATH. Throws with advice when absent. */
 export function ffmpegPath(): string {
   const env = process.env.FFMPEG_PATH;
   if (env) {
-    if (!existsSync(env)) throw new Error(`FFMPEG_PATH=${env} does not exist`);
+    if (!existsSync(env)) throw new Error(`FFMPEG_PATH=${env} does not exist: ${FFMPEG_ADVICE}`);
     return env;
   }
   const found = fromFfmpegStatic() ?? onPath('ffmpeg');
-  if (!found) throw new Error('ffmpeg not found: set FFMPEG_PATH, install ffmpeg-static, or `apt-get install ffmpeg`');
+  if (!found) throw new Error(`ffmpeg not found: ${FFMPEG_ADVICE}`);
   return found;
 }
 

@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURE_DIR } from '../../scripts/lib/fixtures.js';
+import { runPackager } from '../../test/support/packager-run.js';
+import { ffmpegPath } from '../ffmpeg-path.js';
+import { parseFlv } from '../media/flv.js';
+import type { KeyframeInfo } from '../media/packager.js';
+import { Metrics } from '../metrics.js';
+import { DecoderPool } from './decoder-pool.js';
+
+/** Width and height from a JPEG's SOF0 marker. */
+export function jpegSize(jpeg: Buffer): [number, number] {
+  const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
+  if (sof < 0) throw new Error('no SOF0 marker');
+  return [jpeg.readUInt16BE(sof + 7), jpeg.readUInt16BE(sof + 5)];
+}
+
+const keyframesOf = (file: string, extra: { intervalMs?: number } = {}): KeyframeInfo[] =>
+  runPackager(parseFlv(readFileSync(file)), { keyframeIntervalMs: extra.intervalMs ?? 1000 }).events.flatMap((e) => (e.type === 'keyframe' ? [e.keyframe] : []));
+
+let k720: KeyframeInfo[];
+let k360: KeyframeInfo[];
+let pool: DecoderPool | undefined;
+
+beforeAll(() => {
+  k720 = keyframesOf(`${FIXTURE_DIR}/main.flv`);
+  k360 = keyframesOf(`${FIXTURE_DIR}/video-only.flv`);
+});
+afterEach(() => pool?.close());
+
+const newPool = (size: number, timeoutMs = 5000) =>
+  (pool = new DecoderPool({ ffmpeg: ffmpegPath(), size, quality: 4, timeoutMs, idleMs: 60_000, metrics: new Metrics(false) }));
+
+describe('DecoderPool (real ffmpeg)', () => {
+  it('turns each keyframe into one JPEG of the video size, in order, with one long-lived ffmpeg', async () => {
+    const p = newPool(1);
+    const jpegs: Buffer[] = [];
+    for (const k of k720) jpegs.push(await p.tryDecode(k.picture, k.width, k.height)!);
+    expect(jpegs.length).toBe(k720.length);
+    for (const j of jpegs) expect(jpegSize(j)).toEqual([1280, 720]);
+    expect(p.running).toBe(1);
+    // testsrc2 moves: each picture is its own, not a stale one
+    expect(new Set(jpegs.map((j) => j.toString('base64'))).size).toBe(jpegs.length);
+    // ffprobe agrees
+    const dir = mkdtempSync(join(tmpdir(), 'snap-'));
+    writeFileSync(join(dir, 'a.jpg'), jpegs[0]!);
+    const probed = execFileSync(ffmpegPath().replace(/ffmpeg$/, 'ffprobe'), ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', join(dir, 'a.jpg')], { encoding: 'utf8' });
+    expect(probed.trim()).toBe('mjpeg,1280,720');
+  }, 30_000);
+
+  it('decodes an x264 stream with HRD parameters and B-frames at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snap-hrd-'));
+    const file = join(dir, 'hrd.flv');
+    execFileSync(ffmpegPath(), ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '3', '-c:v', 'libx264', '-bf', '3', '-g', '25', '-b:v', '300k', '-maxrate', '300k', '-bufsize', '600k', '-x264-params', 'nal-hrd=cbr', '-f', 'flv', file]);
+    const ks = keyframesOf(file);
+    expect(ks.length).toBe(3);
+    const p = newPool(1, 2000);
+    for (const k of ks) expect(jpegSize(await p.tryDecode(k.picture, k.width, k.height)!)).toEqual([320, 240]);
+  }, 30_000);
+
+  it('keeps one decoder per resolution and, when full, replaces the idle one of another resolution', async () => {
+    const p = newPool(1);
+    expect(jpegSize(await p.tryDecode(k720[0]!.picture, 1280, 720)!)).toEqual([1280, 720]);
+    expect(jpegSize(await p.tryDecode(k360[0]!.picture, 640, 360)!)).toEqual([640, 360]);
+    expect(p.running).toBe(1);
+    const two = newPool(2);
+    await two.tryDecode(k720[0]!.picture, 1280, 720);
+    await two.tryDecode(k360[0]!.picture, 640, 360);
+    expect(jpegSize(await two.tryDecode(k720[1]!.picture, 1280, 720)!)).toEqual([1280, 720]);
+    expect(two.running).toBe(2);
+    two.close();
+  }, 30_000);
+
+  it('refuses a picture when every decoder is busy instead of queueing it', async () => {
+    const p = newPool(1);
+    const first = p.tryDecode(k720[0]!.picture, 1280, 720);
+    expect(first).toBeDefined();
+    expect(p.tryDecode(k720[1]!.picture, 1280, 720)).toBeUndefined();
+    expect(p.tryDecode(k360[0]!.picture, 640, 360)).toBeUndefined();
+    await first;
+    const next = p.tryDecode(k720[1]!.picture, 1280, 720);
+    expect(next).toBeDefined();
+    expect(jpegSize(await next!)).toEqual([1280, 720]);
+  }, 30_000);
+
+  it('fails a picture that yields no image within the timeout, and the next one gets a fresh decoder', async () => {
+    const p = newPool(1, 1500);
+    await p.tryDecode(k720[0]!.picture, 1280, 720);
+    const garbage = Buffer.from([0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1, 0x09, 0xf0]);
+    await expect(p.tryDecode(garbage, 1280, 720)!).rejects.toThrow(/no JPEG within 1500 ms/);
+    expect(p.running).toBe(0);
+    expect(jpegSize(await p.tryDecode(k720[2]!.picture, 1280, 720)!)).toEqual([1280, 720]);
+  }, 30_000);
+
+  it('fails at once when ffmpeg cannot run', async () => {
+    pool = new DecoderPool({ ffmpeg: '/nonexistent/ffmpeg', size: 1, quality: 4, timeoutMs: 5000, idleMs: 60_000, metrics: new Metrics(false) });
+    await expect(pool.tryDecode(k720[0]!.picture, 1280, 720)!).rejects.toThrow(/ENOENT/);
+    expect(pool.running).toBe(0);
+  });
+});

@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { JpegSplitter } from './jpeg-splitter.js';
+
+export interface JpegDecoderOptions {
+  ffmpeg: string;
+  /** JPEG quality as ffmpeg's -q:v (2 best .. 31). */
+  quality: number;
+  timeoutMs: number;
+}
+
+/**
+ * One long-lived ffmpeg that turns H.264 pictures (keyframePicture: Annex B, ending with an
+ * AUD) into JPEGs, one at a time: starting ffmpeg costs ~80 ms of CPU, a 720p picture in a
+ * running one ~10 ms. Each picture yields exactly one JPEG: the decoder works with one thread
+ * and no reorder delay (the SPS says none), and the AUD closes the picture for the parser.
+ * Its output stays the size of the first picture, so a decoder serves one resolution.
+ * A decode that fails or times out ends the process: it is out of step and is not reused.
+ */
+export class JpegDecoder {
+  private readonly proc: ChildProcess;
+  private readonly splitter = new JpegSplitter();
+  private waiting: { resolve: (jpeg: Buffer) => void; reject: (err: Error) => void; timer: NodeJS.Timeout } | undefined;
+  private stderr = '';
+  private dead: Error | undefined;
+  /** Epoch ms of the last decode's end (or of the start). */
+  idleSince = Date.now();
+
+  constructor(
+    private readonly o: JpegDecoderOptions,
+    private readonly onExit: (decoder: JpegDecoder) => void,
+  ) {
+    // no -fflags nobuffer: it drops the pictures read while probing the input
+    const args = [
+      '-hide_banner', '-nostdin', '-loglevel', 'error',
+      '-threads', '1', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
+      '-f', 'h264', '-i', 'pipe:0',
+      '-map', '0:v:0', '-pix_fmt', 'yuvj420p', '-c:v', 'mjpeg', '-q:v', String(o.quality), '-threads', '1',
+      '-f', 'image2pipe', '-flush_packets', '1', 'pipe:1',
+    ];
+    this.proc = spawn(o.ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc.stdout!.on('data', (chunk: Buffer) => this.onOutput(chunk));
+    this.proc.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString()).slice(-2000);
+    });
+    this.proc.stdin!.on('error', () => {}); // EPIPE when ffmpeg exits first: 'exit' reports it
+    this.proc.on('error', (err) => this.fail(err));
+    this.proc.on('exit', (code, signal) => this.fail(new Error(`ffmpeg exited (${signal ?? code})${this.stderr ? `: ${this.stderr.trim()}` : ''}`)));
+  }
+
+  get busy(): boolean {
+    return this.waiting !== undefined;
+  }
+
+  get alive(): boolean {
+    return this.dead === undefined;
+  }
+
+  decode(picture: Buffer): Promise<Buffer> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (this.waiting) return Promise.reject(new Error('decoder busy'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new Error(`no JPEG within ${this.o.timeoutMs} ms${this.stderr ? `: ${this.stderr.trim()}` : ''}`)), this.o.timeoutMs);
+      this.waiting = { resolve, reject, timer };
+      this.proc.stdin!.write(picture);
+    });
+  }
+
+  close(): void {
+    this.fail(new Error('decoder closed'));
+  }
+
+  private onOutput(chunk: Buffer): void {
+    let images: Buffer[];
+    try {
+      images = this.splitter.push(chunk);
+    } catch (err) {
+      return this.fail(err as Error);
+    }
+    for (const jpeg of images) {
+      const w = this.waiting;
+      // an image nobody asked for: this decoder is out of step with its requests
+      if (!w) return this.fail(new Error('ffmpeg wrote an image nobody asked for'));
+      this.waiting = undefined;
+      clearTimeout(w.timer);
+      this.idleSince = Date.now();
+      this.stderr = '';
+      w.resolve(jpeg);
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.dead) return;
+    this.dead = err;
+    const w = this.waiting;
+    this.waiting = undefined;
+    if (w) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    this.onExit(this);
+  }
+}
