@@ -42,13 +42,13 @@ async function oss(method, objectKey, query, body) {
   return doc;
 }
 
-/** A URL signed in the query string, e.g. for the preview player. */
-async function signedUrl(objectKey, query, seconds = 3600) {
+/** A URL signed in the query string, e.g. for the preview player or a snapshot in another bucket. */
+async function signedUrl(objectKey, query, seconds = 3600, bucketName = bucket()) {
   const key = keyOf();
   const expires = Math.floor(Date.now() / 1000) + seconds;
-  const toSign = `GET\n\n\n${expires}\n${resource(bucket(), objectKey, query)}`;
+  const toSign = `GET\n\n\n${expires}\n${resource(bucketName, objectKey, query)}`;
   const auth = [['OSSAccessKeyId', key.id], ['Expires', String(expires)], ['Signature', await hmacSha1(key.secret, toSign)]];
-  return `/${bucket()}/${encodeKey(objectKey)}?${queryString([...query, ...auth])}`;
+  return `/${bucketName}/${encodeKey(objectKey)}?${queryString([...query, ...auth])}`;
 }
 
 /** The OSS push-URL signature: Expires + "\n" + "/bucket/channel". */
@@ -100,8 +100,9 @@ function render(rows) {
 function createRow(name) {
   const tr = document.createElement('tr');
   tr.dataset.channel = name;
-  for (let i = 0; i < 6; i++) tr.append(document.createElement('td'));
+  for (let i = 0; i < 7; i++) tr.append(document.createElement('td'));
   tr.children[5].className = 'url';
+  tr.children[6].className = 'snapshot';
   const actions = document.createElement('td');
   const button = (label, onClick) => {
     const b = document.createElement('button');
@@ -114,6 +115,7 @@ function createRow(name) {
   button('Copy URL', () => navigator.clipboard?.writeText(tr.dataset.url).then(() => say(`Publish URL for ${name} copied.`)));
   button('Disable', () => setStatus(name, tr.dataset.status === 'disabled' ? 'enabled' : 'disabled')).className = 'toggle';
   button('Preview', () => preview(name));
+  button('History', () => showHistory(name));
   tr.append(actions);
   return tr;
 }
@@ -126,7 +128,7 @@ function updateRow(tr, { name, stat, url }) {
     name,
     status,
     live ? `${kbps.toFixed(0)} kbit/s` : '',
-    live && text(stat, 'Width') ? `${text(stat, 'Width')}x${text(stat, 'Height')}` : '',
+    live && text(stat, 'Video > Width') ? `${text(stat, 'Video > Width')}x${text(stat, 'Video > Height')}` : '',
     live ? text(stat, 'FrameRate') : '',
     url,
   ];
@@ -137,6 +139,86 @@ function updateRow(tr, { name, stat, url }) {
   tr.dataset.status = status;
   tr.dataset.url = url;
   tr.querySelector('button.toggle').textContent = status === 'disabled' ? 'Enable' : 'Disable';
+  updateSnapshot(tr, stat);
+}
+
+/**
+ * The newest snapshot of a live channel with the Snapshot option (its stat names it); the
+ * last one shown stays when the channel goes idle. Only a new key loads a new image.
+ */
+async function updateSnapshot(tr, stat) {
+  const key = text(stat, 'Snapshot > Key');
+  if (!key || tr.dataset.snapshot === key) return;
+  tr.dataset.snapshot = key;
+  const src = await signedUrl(key, [], 3600, text(stat, 'Snapshot > DestBucket'));
+  let img = tr.children[6].querySelector('img');
+  if (!img) {
+    img = document.createElement('img');
+    tr.children[6].append(img);
+  }
+  img.alt = `${tr.dataset.channel} at ${text(stat, 'Snapshot > Time')}`;
+  img.title = img.alt;
+  img.src = src;
+}
+
+let historyChannel;
+
+const localInput = (ms) => {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 19);
+};
+
+async function showHistory(name) {
+  historyChannel = name;
+  $('history-section').hidden = false;
+  $('history-name').textContent = name;
+  $('vod-result').replaceChildren();
+  try {
+    const doc = await oss('GET', name, [['live', ''], ['comp', 'history']]);
+    const records = [...doc.querySelectorAll('LiveRecord')].reverse();
+    $('history').querySelector('tbody').replaceChildren(
+      ...records.map((r) => {
+        const tr = document.createElement('tr');
+        const start = text(r, 'StartTime');
+        const end = text(r, 'EndTime');
+        for (const v of [start, end || 'live', text(r, 'RemoteAddr'), text(r, 'EndReason'), text(r, 'NodeId')]) {
+          const td = document.createElement('td');
+          td.textContent = v;
+          tr.append(td);
+        }
+        tr.addEventListener('click', () => {
+          $('vod-start').value = localInput(Date.parse(start));
+          $('vod-end').value = localInput(end ? Date.parse(end) + 1000 : Date.now());
+        });
+        return tr;
+      }),
+    );
+    if (records.length === 0) say(`${name} has no pushes yet.`);
+  } catch (err) {
+    say(err.message, true);
+  }
+}
+
+async function makeVod(event) {
+  event.preventDefault();
+  const channel = historyChannel;
+  const name = $('vod-name').value.trim();
+  const startTime = Math.floor(new Date($('vod-start').value).getTime() / 1000);
+  const endTime = Math.ceil(new Date($('vod-end').value).getTime() / 1000);
+  try {
+    await oss('POST', `${channel}/${name}`, [['vod', ''], ['endTime', String(endTime)], ['startTime', String(startTime)]]);
+    const link = document.createElement('a');
+    link.href = '#';
+    link.textContent = `Play ${channel}/${name}`;
+    link.addEventListener('click', (e) => {
+      e.preventDefault();
+      play(`${channel}/${name}`, `${channel}/${name}`);
+    });
+    $('vod-result').replaceChildren(`Made ${channel}/${name}. `, link);
+  } catch (err) {
+    $('vod-result').textContent = '';
+    say(err.message, true);
+  }
 }
 
 async function setStatus(name, status) {
@@ -151,7 +233,11 @@ async function setStatus(name, status) {
 
 async function preview(name) {
   const channel = await oss('GET', name, [['live', '']]);
-  const playlist = `${name}/${text(channel, 'PlaylistName')}`;
+  await play(`${name}/${text(channel, 'PlaylistName')}`, name);
+}
+
+/** Plays a playlist of the bucket (live or VOD), its segments signed by hls/sign. */
+async function play(playlist, name) {
   const url = await signedUrl(playlist, [['x-oss-process', 'hls/sign']]);
   $('preview-section').hidden = false;
   $('preview-name').textContent = name;
@@ -225,6 +311,10 @@ async function start() {
   });
   $('bucket').addEventListener('change', () => keyOf() && refresh());
   $('create').addEventListener('submit', create);
+  $('vod').addEventListener('submit', makeVod);
+  $('close-history').addEventListener('click', () => {
+    $('history-section').hidden = true;
+  });
   $('close-preview').addEventListener('click', () => {
     hls?.destroy();
     hls = undefined;

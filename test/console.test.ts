@@ -67,6 +67,63 @@ describe('web console in Chromium', () => {
     }
   }, 90_000);
 
+  it("shows a live channel's snapshot, its push history, and makes and plays a VOD playlist", async () => {
+    const pub = t.client('pub');
+    await pub.putChannel('console-thumbs', {
+      Target: { Type: 'HLS', FragDuration: '2', FragCount: '3' },
+      Snapshot: { RoleName: '', DestBucket: 'media', NotifyTopic: '', Interval: '1' },
+    });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${t.endpoint}/console`);
+    await page.selectOption('#bucket', 'pub');
+    await page.fill('#key-id', KEY.accessKeyId);
+    await page.fill('#key-secret', KEY.accessKeySecret);
+    await page.click('#login button[type=submit]');
+    const row = page.locator('tr[data-channel="console-thumbs"]');
+    await row.waitFor();
+
+    const url = pub.getRtmpUrl('console-thumbs', { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, `rtmp://127.0.0.1:${t.app.rtmpPort()}`);
+    const push = ffmpegPush(url, await fixture('main.flv'));
+    try {
+      const img = row.locator('td.snapshot img');
+      // the image, from the private DestBucket through a signed URL, loaded at the video's size
+      const first = await eventually(async () => {
+        const size = await img.evaluate((el: HTMLImageElement) => (el.complete ? [el.naturalWidth, el.naturalHeight, el.getAttribute('src')] : undefined)).catch(() => undefined);
+        return size && size[0] === 1280 ? size : undefined;
+      }, 20_000, 'a snapshot thumbnail in the row');
+      expect(first[1]).toBe(720);
+      expect(first[2]).toMatch(/^\/media\/console-thumbs\/\d{13}\.jpg\?OSSAccessKeyId=/);
+      // refreshed while live
+      await eventually(async () => ((await img.getAttribute('src')) !== first[2] ? true : undefined), 10_000, 'a newer snapshot');
+      mkdirSync('test-artifacts', { recursive: true });
+      await page.screenshot({ path: 'test-artifacts/console-snapshot.png', fullPage: true });
+      expect(await push.exited).toBe(0);
+
+      await row.locator('button', { hasText: 'History' }).click();
+      const record = page.locator('#history tbody tr').first();
+      await eventually(async () => ((await record.locator('td').nth(3).textContent()) === 'unpublished' ? true : undefined), 10_000, 'the ended push in the history');
+      expect(await record.locator('td').nth(2).textContent()).toMatch(/^127\.0\.0\.1/);
+      await record.click();
+      expect(await page.inputValue('#vod-start')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+      await page.fill('#vod-name', 'console-vod.m3u8');
+      await page.click('#vod button[type=submit]');
+      const link = page.locator('#vod-result a');
+      await link.waitFor();
+      expect(await link.textContent()).toBe('Play console-thumbs/console-vod.m3u8');
+      const vod = (await pub.get('console-thumbs/console-vod.m3u8')).content.toString();
+      expect(vod).toContain('#EXT-X-ENDLIST');
+      await link.click();
+      await eventually(async () => ((await page.evaluate(() => (document.getElementById('preview') as HTMLVideoElement).currentTime)) > 1 ? true : undefined), 20_000, 'the VOD playing');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      push.kill();
+      await push.exited;
+      await page.close();
+    }
+  }, 90_000);
+
   it('shows the API error when the key is wrong', async () => {
     const page = await browser.newPage();
     await page.goto(`${t.endpoint}/console`);
