@@ -1,4 +1,4 @@
-// npm run bench:ingest -- --streams N --seconds S [--compare nginx] [--workers N] [--nodes N] [--catalog postgres] [--notify]
+// npm run bench:ingest -- --streams N --seconds S [--compare nginx] [--workers N] [--nodes N] [--catalog postgres] [--notify] [--snapshot-interval S]
 // Many real-time RTMP publishers against the gateway (its own process, or --nodes processes on
 // one PostgreSQL catalog and one storage root, publishers spread over them), and optionally the
 // same load against nginx-rtmp in the same run, with CPU, RSS, lag and latency per server.
@@ -37,6 +37,8 @@ const { values } = parseArgs({
     pin: { type: 'boolean', default: false },
     /** Event notifications of every event to a receiver in this process (what they cost, how late they come). */
     notify: { type: 'boolean', default: false },
+    /** Snapshot Interval (s) on every channel: the gateway runs twice, without and with snapshots. */
+    'snapshot-interval': { type: 'string' },
   },
 });
 const WORKERS = Number(values.workers);
@@ -52,9 +54,13 @@ const RAMP_S = Number(values.ramp);
 const SERVER_CPU = values.pin ? ['taskset', '-c', '0'] : [];
 if (values.pin) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
 const WARMUP_S = 5;
+const SNAPSHOT_INTERVAL = values['snapshot-interval'] === undefined ? undefined : Number(values['snapshot-interval']);
+if (SNAPSHOT_INTERVAL !== undefined && !(SNAPSHOT_INTERVAL >= 1 && SNAPSHOT_INTERVAL <= 100)) throw new Error('--snapshot-interval: 1 to 100 seconds');
 
 interface Target {
   name: string;
+  /** Its channels have the Snapshot option. */
+  snapshots?: boolean;
   /** Publisher i goes to rtmpPorts[i % length]. */
   rtmpPorts: number[];
   pids: number[];
@@ -107,7 +113,7 @@ function rssBytes(roots: number[]): number {
 }
 
 
-async function startGateway(dir: string): Promise<Target> {
+async function startGateway(dir: string, snapshotInterval?: number): Promise<Target> {
   const dataDir = join(dir, 'data');
   const db = CATALOG === 'postgres' ? await createBenchDatabase(PG_SERVER) : undefined;
   const gateways: GatewayProcess[] = [];
@@ -133,7 +139,8 @@ async function startGateway(dir: string): Promise<Target> {
     gateways.push(await spawnGateway(cfg, SERVER_CPU));
   }
   for (let i = 0; i < STREAMS; i++) {
-    const body = `<LiveChannelConfiguration><Target><Type>HLS</Type><FragDuration>${FRAG}</FragDuration><FragCount>3</FragCount></Target></LiveChannelConfiguration>`;
+    const snapshot = snapshotInterval ? `<Snapshot><DestBucket>bench</DestBucket><Interval>${snapshotInterval}</Interval></Snapshot>` : '';
+    const body = `<LiveChannelConfiguration><Target><Type>HLS</Type><FragDuration>${FRAG}</FragDuration><FragCount>3</FragCount></Target>${snapshot}</LiveChannelConfiguration>`;
     const res = await fetch(`http://127.0.0.1:${gateways[0]!.http}/bench/s${i}?live`, { method: 'PUT', body });
     if (res.status !== 200) throw new Error(`PutLiveChannel s${i}: ${res.status} ${await res.text()}`);
   }
@@ -142,7 +149,8 @@ async function startGateway(dir: string): Promise<Target> {
   for (let i = 0; i < STREAMS; i++) mkdirSync(join(root, `s${i}`), { recursive: true });
   const shape = [NODES > 1 ? `${NODES} nodes` : '', WORKERS > 1 ? `${WORKERS} workers${NODES > 1 ? ' each' : ''}` : '', CATALOG === 'postgres' ? 'PostgreSQL' : ''].filter(Boolean).join(', ');
   return {
-    name: shape ? `livechannel (${shape})` : 'livechannel',
+    name: (shape ? `livechannel (${shape})` : 'livechannel') + (snapshotInterval ? ` + snapshots every ${snapshotInterval} s` : ''),
+    snapshots: snapshotInterval !== undefined,
     rtmpPorts: gateways.map((g) => g.rtmp),
     pids: gateways.map((g) => g.child.pid!),
     watchDir: root,
@@ -217,7 +225,19 @@ interface Result {
   eventLoopUtilization?: number;
   /** PostgreSQL's CPU, % of a core (PostgreSQL only). */
   catalogCpuPercent?: number;
+  /** Snapshot outcomes over the measured window (channels with the Snapshot option). */
+  snapshots?: Record<string, number>;
   failed: number;
+}
+
+/** livechannel_snapshots_total by outcome, summed over the gateways. */
+async function snapshotCounts(urls: readonly string[]): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const url of urls) {
+    const text = await (await fetch(url)).text();
+    for (const m of text.matchAll(/^livechannel_snapshots_total\{outcome="(\w+)"\} (\d+)$/gm)) counts[m[1]!] = (counts[m[1]!] ?? 0) + Number(m[2]);
+  }
+  return counts;
 }
 
 async function run(target: Target, prepared: ReturnType<typeof prepare>): Promise<Result> {
@@ -280,6 +300,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   );
   for (const [why, streams] of refusals) console.error(`${streams.length} streams refused (first s${streams[0]}, last s${streams.at(-1)}): ${why}`);
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
+  const snapshots0 = target.snapshots ? await snapshotCounts(target.metricsUrls ?? []) : undefined;
   const cpu0 = cpuTicks(target.pids);
   const tx0 = await target.catalogTransactions?.();
   const pgCpu0 = cpuTicks(postgresPids(), false);
@@ -313,6 +334,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   // processes that ended within the window drop out of this sum: an estimate from below
   const pgCpuPercent = ((cpuTicks(postgresPids(), false) - pgCpu0) / CLK_TCK / elapsedS) * 100;
   const tx1 = await target.catalogTransactions?.();
+  const snapshots1 = snapshots0 ? await snapshotCounts(target.metricsUrls ?? []) : undefined;
   const generatorCpu = process.cpuUsage(generatorCpu0);
   const generatorCpuPercent = ((generatorCpu.user + generatorCpu.system) / 1e6 / elapsedS) * 100;
   clearInterval(sampling);
@@ -368,6 +390,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     generatorCpuPercent,
     ...(eluSamples.length ? { eventLoopUtilization: eluSamples.reduce((a, b) => a + b, 0) / eluSamples.length } : {}),
     ...(tx0 !== undefined && tx1 !== undefined ? { catalogTxPerStreamSecond: (tx1 - tx0) / elapsedS / STREAMS, catalogCpuPercent: pgCpuPercent } : {}),
+    ...(snapshots1 ? { snapshots: Object.fromEntries(Object.entries(snapshots1).map(([k, v]) => [k, v - (snapshots0![k] ?? 0)])) } : {}),
     failed,
   };
 }
@@ -380,9 +403,10 @@ execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
 
 const notifications = values.notify ? await startEventReceiver() : undefined;
 const results: Result[] = [];
-for (const which of ['livechannel', ...(values.compare === 'nginx' ? ['nginx'] : [])]) {
+const runs = ['livechannel', ...(SNAPSHOT_INTERVAL ? ['snapshots'] : []), ...(values.compare === 'nginx' ? ['nginx'] : [])];
+for (const which of runs) {
   const dir = mkdtempSync(join(tmpdir(), `bench-${which}-`));
-  const target = which === 'nginx' ? await startNginx(dir) : await startGateway(dir);
+  const target = which === 'nginx' ? await startNginx(dir) : await startGateway(dir, which === 'snapshots' ? SNAPSHOT_INTERVAL : undefined);
   try {
     results.push(await run(target, prepared));
   } finally {
@@ -415,8 +439,21 @@ if (notifications) {
   );
   notifications.close();
 }
-if (results.length === 2) {
-  const [g, n] = results as [Result, Result];
+const snapshotRun = results.find((r) => r.snapshots);
+if (snapshotRun) {
+  const plain = results[0]!;
+  const s = snapshotRun.snapshots!;
+  const offered = Object.values(s).reduce((a, b) => a + b, 0);
+  const window = SECONDS - WARMUP_S;
+  console.log(
+    `\nsnapshots every ${SNAPSHOT_INTERVAL} s: ${offered} keyframes offered in the ${window} s window (about ${Math.round((STREAMS * window) / SNAPSHOT_INTERVAL!)} intervals): ` +
+      Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', '),
+  );
+  const perStream = (r: Result) => r.cpuPercent / live(r);
+  console.log(`CPU per stream with snapshots ÷ without: ${(perStream(snapshotRun) / perStream(plain)).toFixed(3)}× (${perStream(snapshotRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core; decoders included)`);
+}
+if (values.compare === 'nginx') {
+  const [g, n] = [results[0]!, results.at(-1)!];
   console.log('');
   const perStream = (r: Result) => r.cpuPercent / live(r);
   const rssPerStream = (r: Result) => Math.max(1, r.rssPeak - r.rssIdle) / live(r);
