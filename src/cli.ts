@@ -75,7 +75,19 @@ export function buildProgram(): Command {
       const app =
         index === undefined
           ? createApp(config)
-          : createApp({ ...config, nodeId: `${config.nodeId ?? defaultNodeId(config)}/w${index}` }, { metricsText: groupMetrics });
+          : createApp(
+              {
+                ...config,
+                nodeId: `${config.nodeId ?? defaultNodeId(config)}/w${index}`,
+                // the gateway's decoders, shared out among its workers
+                snapshots: {
+                  ...config.snapshots,
+                  decoders: Math.max(1, Math.ceil(config.snapshots.decoders / workers)),
+                  maxQueued: Math.ceil(config.snapshots.maxQueued / workers),
+                },
+              },
+              { metricsText: groupMetrics },
+            );
       await app.start();
       if (index === undefined) printBanner(config, app.urls, app.httpPort(), app.rtmpPort());
       else joinPrimary(app.metrics.registry, { httpPort: app.httpPort(), rtmpPort: app.rtmpPort() });

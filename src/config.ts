@@ -149,6 +149,8 @@ const schema = z
         timeoutMs: z.number().int().min(100).default(5000),
         /** A decoder with nothing to do for this long exits. */
         idleMs: z.number().int().min(1000).default(60_000),
+        /** Keyframes that may wait for a decoder (they come in bursts); default 16 per decoder. */
+        maxQueued: z.number().int().min(0).max(100_000).optional(),
         /** JPEG quality as ffmpeg's -q:v: 2 (best) to 31. */
         quality: z.number().int().min(2).max(31).default(4),
       })
@@ -335,6 +337,7 @@ export interface SnapshotsConfig {
   decoders: number;
   timeoutMs: number;
   idleMs: number;
+  maxQueued: number;
   quality: number;
 }
 
@@ -463,7 +466,7 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
     cluster: c.cluster,
     http: c.http,
     playback: c.playback,
-    snapshots: { ...c.snapshots, decoders: c.snapshots.decoders ?? availableParallelism() },
+    snapshots: snapshotsConfig(c.snapshots),
     rtmp: c.rtmp,
     publicHost: c.publicHost ?? c.http.host,
     dataDir,
@@ -483,6 +486,11 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
     limits: c.limits,
     demo,
   };
+}
+
+function snapshotsConfig(c: Omit<SnapshotsConfig, 'decoders' | 'maxQueued'> & { decoders?: number; maxQueued?: number }): SnapshotsConfig {
+  const decoders = c.decoders ?? availableParallelism();
+  return { ...c, decoders, maxQueued: c.maxQueued ?? 16 * decoders };
 }
 
 /** Reads the config file (if any), applies env overrides and validates. */

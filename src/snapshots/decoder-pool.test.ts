@@ -31,8 +31,8 @@ beforeAll(() => {
 });
 afterEach(() => pool?.close());
 
-const newPool = (size: number, timeoutMs = 5000) =>
-  (pool = new DecoderPool({ ffmpeg: ffmpegPath(), size, quality: 4, timeoutMs, idleMs: 60_000, metrics: new Metrics(false) }));
+const newPool = (size: number, timeoutMs = 5000, maxQueued = 0) =>
+  (pool = new DecoderPool({ ffmpeg: ffmpegPath(), size, quality: 4, timeoutMs, idleMs: 60_000, maxQueued, metrics: new Metrics(false) }));
 
 describe('DecoderPool (real ffmpeg)', () => {
   it('turns each keyframe into one JPEG of the video size, in order, with one long-lived ffmpeg', async () => {
@@ -74,7 +74,18 @@ describe('DecoderPool (real ffmpeg)', () => {
     two.close();
   }, 30_000);
 
-  it('refuses a picture when every decoder is busy instead of queueing it', async () => {
+  it('lets a burst wait in a bounded queue, in order, and refuses what does not fit', async () => {
+    const p = newPool(1, 5000, 2);
+    const taken = [p.tryDecode(k720[0]!.picture, 1280, 720), p.tryDecode(k360[0]!.picture, 640, 360), p.tryDecode(k720[1]!.picture, 1280, 720)];
+    expect(p.queued).toBe(2);
+    expect(p.tryDecode(k720[2]!.picture, 1280, 720)).toBeUndefined();
+    const sizes = await Promise.all(taken.map(async (j) => jpegSize(await j!)));
+    expect(sizes).toEqual([[1280, 720], [640, 360], [1280, 720]]);
+    expect(p.queued).toBe(0);
+    expect(p.running).toBe(1);
+  }, 30_000);
+
+  it('refuses a picture when every decoder is busy and no queue is allowed', async () => {
     const p = newPool(1);
     const first = p.tryDecode(k720[0]!.picture, 1280, 720);
     expect(first).toBeDefined();
@@ -96,7 +107,7 @@ describe('DecoderPool (real ffmpeg)', () => {
   }, 30_000);
 
   it('fails at once when ffmpeg cannot run', async () => {
-    pool = new DecoderPool({ ffmpeg: '/nonexistent/ffmpeg', size: 1, quality: 4, timeoutMs: 5000, idleMs: 60_000, metrics: new Metrics(false) });
+    pool = new DecoderPool({ ffmpeg: '/nonexistent/ffmpeg', size: 1, quality: 4, timeoutMs: 5000, idleMs: 60_000, maxQueued: 0, metrics: new Metrics(false) });
     await expect(pool.tryDecode(k720[0]!.picture, 1280, 720)!).rejects.toThrow(/ENOENT/);
     expect(pool.running).toBe(0);
   });

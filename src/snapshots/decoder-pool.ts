@@ -9,32 +9,61 @@ export interface DecoderPoolOptions {
   timeoutMs: number;
   /** A decoder idle this long exits. */
   idleMs: number;
+  /** Pictures that may wait for a decoder (keyframes of many channels come in bursts); past it, refused. */
+  maxQueued: number;
   metrics: Metrics;
+}
+
+interface Waiting {
+  picture: Buffer;
+  resolution: string;
+  resolve: (jpeg: Buffer) => void;
+  reject: (err: Error) => void;
 }
 
 /**
  * The gateway's bounded set of JPEG decoders, kept per resolution (a decoder's output keeps
  * its first picture's size). A picture goes to an idle decoder of its resolution, else to a
  * new one while there is room, else to one that replaces the longest-idle decoder of another
- * resolution; when every decoder is busy it is refused, never queued.
+ * resolution. When none is free it waits in a bounded queue, first come first served; when
+ * the queue is full it is refused.
  */
 export class DecoderPool {
   private readonly decoders = new Map<JpegDecoder, string>();
+  private readonly queue: Waiting[] = [];
   private readonly sweep: NodeJS.Timeout;
 
   constructor(private readonly o: DecoderPoolOptions) {
     this.sweep = setInterval(() => this.closeIdle(), Math.min(o.idleMs, 10_000)).unref();
   }
 
-  /** The JPEG, or undefined when no decoder is free (the caller skips this snapshot). */
+  /** The JPEG, or undefined when the pool is too far behind to take it (the caller skips this snapshot). */
   tryDecode(picture: Buffer, width: number, height: number): Promise<Buffer> | undefined {
-    const decoder = this.decoderFor(`${width}x${height}`);
-    if (!decoder) return undefined;
+    const resolution = `${width}x${height}`;
+    const free = this.queue.length === 0 ? this.decoderFor(resolution) : undefined;
+    if (!free && this.queue.length >= this.o.maxQueued) return undefined;
     const started = performance.now();
-    return decoder.decode(picture).then((jpeg) => {
+    const jpeg = free ? free.decode(picture).finally(() => this.pump()) : new Promise<Buffer>((resolve, reject) => this.queue.push({ picture, resolution, resolve, reject }));
+    return jpeg.then((j) => {
       this.o.metrics.snapshotDecodeSeconds.observe((performance.now() - started) / 1000);
-      return jpeg;
+      return j;
     });
+  }
+
+  /** Pictures waiting for a decoder. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Hands waiting pictures, in order, to decoders that can take them. */
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const next = this.queue[0]!;
+      const decoder = this.decoderFor(next.resolution);
+      if (!decoder) return;
+      this.queue.shift();
+      decoder.decode(next.picture).then(next.resolve, next.reject).finally(() => this.pump());
+    }
   }
 
   get running(): number {
@@ -43,6 +72,7 @@ export class DecoderPool {
 
   close(): void {
     clearInterval(this.sweep);
+    for (const w of this.queue.splice(0)) w.reject(new Error('decoders closed'));
     for (const d of [...this.decoders.keys()]) d.close();
   }
 

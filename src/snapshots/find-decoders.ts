@@ -11,5 +11,5 @@ export function findSnapshotDecoders(config: SnapshotsConfig, metrics: Metrics):
   } catch (err) {
     return { unavailable: (err as Error).message };
   }
-  return { pool: new DecoderPool({ ffmpeg, size: config.decoders, quality: config.quality, timeoutMs: config.timeoutMs, idleMs: config.idleMs, metrics }) };
+  return { pool: new DecoderPool({ ffmpeg, size: config.decoders, quality: config.quality, timeoutMs: config.timeoutMs, idleMs: config.idleMs, maxQueued: config.maxQueued, metrics }) };
 }

@@ -34,7 +34,8 @@ export class JpegDecoder {
       '-hide_banner', '-nostdin', '-loglevel', 'error',
       '-threads', '1', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
       '-f', 'h264', '-i', 'pipe:0',
-      '-map', '0:v:0', '-pix_fmt', 'yuvj420p', '-c:v', 'mjpeg', '-q:v', String(o.quality), '-threads', '1',
+      // full-range 4:2:0 as JPEG viewers expect; the standard Huffman tables (optimal ones cost ~1.5 ms more per 720p picture)
+      '-map', '0:v:0', '-pix_fmt', 'yuvj420p', '-c:v', 'mjpeg', '-q:v', String(o.quality), '-huffman', 'default', '-threads', '1',
       '-f', 'image2pipe', '-flush_packets', '1', 'pipe:1',
     ];
     this.proc = spawn(o.ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'] });
