@@ -8,7 +8,9 @@ import { LivePackager, type PackagerEvent } from '../media/packager.js';
 import { tsChunkPool } from '../media/ts-muxer.js';
 import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { ChannelUploader, type DropReason, type Semaphore, type UploadPolicy } from '../storage/upload-pipeline.js';
+import { unrefSleep } from '../storage/retrying-put.js';
+import type { Semaphore } from '../storage/semaphore.js';
+import { ChannelUploader, type DropReason, type UploadPolicy } from '../storage/upload-pipeline.js';
 import { ChannelSnapshots } from '../snapshots/channel-snapshots.js';
 import type { DecoderPool } from '../snapshots/decoder-pool.js';
 import { RateMeter } from './rate-meter.js';
@@ -180,7 +182,7 @@ export class LiveSession implements MediaSink {
         metrics: o.metrics,
         log: o.log,
         channel: o.channel.name,
-        sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref()),
+        sleep: unrefSleep,
       },
       wallTime: (ms) => this.firstMediaWall! + ms,
       mayWrite: () => !this.fenced && o.lease.holds(),

@@ -8,7 +8,8 @@ import { Metrics } from '../metrics.js';
 import { vodPlaylistText } from '../oss/vod-playlist.js';
 import { FsObjectStore } from '../storage/fs-store.js';
 import { dataLength, type ObjectData, type StagedObject } from '../storage/object-store.js';
-import { ChannelUploader, DEFAULT_UPLOAD_POLICY, Semaphore } from '../storage/upload-pipeline.js';
+import { Semaphore } from '../storage/semaphore.js';
+import { ChannelUploader, DEFAULT_UPLOAD_POLICY } from '../storage/upload-pipeline.js';
 import { globToRegExp, RetentionSweeper } from './retention-sweeper.js';
 
 const log = Fastify({ logger: { level: 'silent' } }).log;

@@ -55,10 +55,15 @@ export class ChannelSnapshots {
     });
   }
 
+  /** Resolves once the snapshot in the works (if any) is stored or given up. */
+  async settled(): Promise<void> {
+    await this.inFlight;
+  }
+
   /** Waits for the snapshot in the works; no new ones are taken. */
   async finish(): Promise<void> {
     this.closed = true;
-    await this.inFlight;
+    await this.settled();
   }
 
   private async store(keyframe: KeyframeInfo, decoding: Promise<Buffer>): Promise<void> {

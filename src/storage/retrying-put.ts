@@ -20,6 +20,9 @@ export interface RetryingPutOptions {
   sleep: (ms: number) => Promise<void>;
 }
 
+/** A timer that does not keep the process alive. */
+export const unrefSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 /**
  * Stores one object, retrying retryable failures with backoff until `giveUp` says stop;
  * undefined when it was given up or storage refused it for good. Every attempt is timed in

@@ -7,7 +7,8 @@ import type { LivePlaylistState } from '../media/playlist.js';
 import { Metrics } from '../metrics.js';
 import { FsObjectStore } from './fs-store.js';
 import type { ObjectData, ObjectInfo, ObjectStore } from './object-store.js';
-import { ChannelUploader, DEFAULT_UPLOAD_POLICY, Semaphore, type SegmentUpload } from './upload-pipeline.js';
+import { Semaphore } from './semaphore.js';
+import { ChannelUploader, DEFAULT_UPLOAD_POLICY, type SegmentUpload } from './upload-pipeline.js';
 
 const log = Fastify({ logger: { level: 'silent' } }).log;
 let dir: string;

@@ -3,10 +3,8 @@ import { LiveWindow, type LivePlaylistState, type PlaylistEntry } from '../media
 import type { Metrics } from '../metrics.js';
 import type { ObjectData, ObjectInfo, ObjectStore } from './object-store.js';
 import type { BackoffPolicy } from './retry.js';
-import { putWithRetries, type RetryingPutOptions } from './retrying-put.js';
+import { putWithRetries, unrefSleep, type RetryingPutOptions } from './retrying-put.js';
 import type { Semaphore } from './semaphore.js';
-
-export { Semaphore } from './semaphore.js';
 
 /** Why a segment never reached storage. */
 export type DropReason = 'queue_full' | 'storage_error' | 'shutdown' | 'fenced';
@@ -73,7 +71,6 @@ export interface ChannelUploaderOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
  * Writes one channel's segments in order and, after each, the live playlist, which is
@@ -103,7 +100,7 @@ export class ChannelUploader {
       log: o.log,
       channel: o.channel,
       onStorageFull: o.onStorageFull,
-      sleep: o.sleep ?? defaultSleep,
+      sleep: o.sleep ?? unrefSleep,
     };
   }
 
