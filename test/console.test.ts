@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../scripts/lib/fixtures.js';
 import { launchBrowser } from './support/browser.js';
@@ -17,18 +17,24 @@ afterAll(async () => {
   await t?.close();
 });
 
+/** The console signed in with KEY on bucket "pub"; page errors are collected. */
+async function signedInPage(): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(`${t.endpoint}/console`);
+  await page.selectOption('#bucket', 'pub');
+  await page.fill('#key-id', KEY.accessKeyId);
+  await page.fill('#key-secret', KEY.accessKeySecret);
+  await page.click('#login button[type=submit]');
+  return { page, pageErrors };
+}
+
 describe('web console in Chromium', () => {
   it('lists a channel going live while ffmpeg pushes, previews it, and disables it', async () => {
     const pub = t.client('pub');
     await pub.putChannel('console-show', { Target: { Type: 'HLS', FragDuration: '2', FragCount: '3' } });
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${t.endpoint}/console`);
-    await page.selectOption('#bucket', 'pub');
-    await page.fill('#key-id', KEY.accessKeyId);
-    await page.fill('#key-secret', KEY.accessKeySecret);
-    await page.click('#login button[type=submit]');
+    const { page, pageErrors } = await signedInPage();
 
     const row = page.locator('tr[data-channel="console-show"]');
     await row.waitFor();
@@ -73,14 +79,7 @@ describe('web console in Chromium', () => {
       Target: { Type: 'HLS', FragDuration: '2', FragCount: '3' },
       Snapshot: { RoleName: '', DestBucket: 'media', NotifyTopic: '', Interval: '1' },
     });
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${t.endpoint}/console`);
-    await page.selectOption('#bucket', 'pub');
-    await page.fill('#key-id', KEY.accessKeyId);
-    await page.fill('#key-secret', KEY.accessKeySecret);
-    await page.click('#login button[type=submit]');
+    const { page, pageErrors } = await signedInPage();
     const row = page.locator('tr[data-channel="console-thumbs"]');
     await row.waitFor();
 
