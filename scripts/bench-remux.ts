@@ -8,7 +8,8 @@ import { FlvDemuxer } from '../src/media/flv.js';
 import { LivePackager } from '../src/media/packager.js';
 import { remuxFile } from '../src/tools/remux.js';
 import { ffmpegPath } from '../src/ffmpeg-path.js';
-import { benchFixture } from './lib/fixtures.js';
+import { hevcTags } from './lib/enhanced-flv.js';
+import { benchFixture, benchHevcFixture } from './lib/fixtures.js';
 
 const { values } = parseArgs({
   options: {
@@ -75,6 +76,18 @@ const core = () => {
 core(); // warm-up
 const coreTimes = Array.from({ length: runs }, () => time(core));
 
+// HEVC: the same packager over Enhanced RTMP 'hvc1' tags (built in memory from x265 output)
+const hevc = hevcTags(readFileSync(await benchHevcFixture()), 30);
+const hevcBytes = hevc.reduce((n, t) => n + t.data.length + 15, 0);
+const hevcSeconds = hevc.at(-1)!.timestamp / 1000 + 1 / 30;
+const hevcCore = () => {
+  const packager = new LivePackager({ fragDuration, fragCount: 3 });
+  for (const t of hevc) packager.push(t.type, t.timestamp, t.data);
+  packager.finish();
+};
+hevcCore();
+const hevcTimes = Array.from({ length: runs }, () => time(hevcCore));
+
 const ffVersion = execFileSync(ffmpeg, ['-version'], { encoding: 'utf8' }).split('\n')[0];
 const row = (name: string, secs: number) =>
   `| ${name} | ${(secs * 1000).toFixed(0)} ms | ${(mb / secs).toFixed(1)} MB/s | ${(mediaSeconds / secs).toFixed(0)}× real time | ${(median(ffTimes) / secs).toFixed(2)}× |`;
@@ -86,3 +99,7 @@ console.log('|---|---|---|---|---|');
 console.log(row('media core (FLV demux + packager, in memory)', median(coreTimes)));
 console.log(row('remux command (file read + segments written)', median(remuxTimes)));
 console.log(row('ffmpeg -c copy -f hls', median(ffTimes)));
+const h = median(hevcTimes);
+console.log(
+  `| HEVC media core (packager over Enhanced RTMP tags, in memory; ${(hevcBytes / 1e6).toFixed(1)} MB, ${hevcSeconds.toFixed(1)} s) | ${(h * 1000).toFixed(0)} ms | ${(hevcBytes / 1e6 / h).toFixed(1)} MB/s | ${(hevcSeconds / h).toFixed(0)}× real time | — |`,
+);

@@ -43,7 +43,7 @@ export function buildProgram(): Command {
       const a = result.media.audio;
       console.log(
         `${result.segments.length} segments, ${total.toFixed(3)} s` +
-          (v ? `, video ${v.width}x${v.height} H.264 ${v.profile}@${v.level}${v.frameRate ? ` ${v.frameRate} fps` : ''}` : ', no video') +
+          (v ? `, video ${v.width}x${v.height} ${v.codec === 'H265' ? 'HEVC' : 'H.264'} ${v.profile}@${v.level}${v.frameRate ? ` ${v.frameRate} fps` : ''}` : ', no video') +
           (a ? `, audio AAC ${a.sampleRate} Hz ${a.channels} ch` : ', no audio'),
       );
       if (result.segments.length === 0) {

@@ -57,7 +57,14 @@ describe('playback in Chromium with hls.js', () => {
       const page = await browser.newPage();
       const read = await playWithHlsJs(page, t.endpoint, `${t.endpoint}/pub/browser-live/playlist.m3u8`);
       const s = await waitForPlayer(read, (x) => x.startTime !== null && x.currentTime - x.startTime > 10, 30_000);
-      expect(s.errors).toEqual([]);
+      // On a loaded machine (the whole suite in parallel) the player can run dry at the live
+      // edge: a stall, which the test allows up to a segment, after which hls.js may nudge the
+      // playhead over the few milliseconds between the end of what played and the start of the
+      // next fragment's audio and video, and reports that as a non-fatal error. That nudge is
+      // allowed; any other error fails.
+      const nudges = new Set(['bufferSeekOverHole', 'bufferNudgeOnStall']);
+      expect(s.errors.filter((e) => e.fatal || !nudges.has(e.details)), JSON.stringify(s)).toEqual([]);
+      expect(s.errors.length, JSON.stringify(s)).toBeLessThanOrEqual(2);
       expect(Math.max(0, ...s.stalls)).toBeLessThan(2000);
       await page.close();
     } finally {

@@ -56,6 +56,12 @@ export function isSequenceHeader(t: FlvTag): boolean {
 
 type Maker = (out: string, scratch: string) => Promise<void>;
 
+/** An HEVC elementary stream (Annex B) for Enhanced RTMP tests: an AUD before each access unit, no B-frames, closed GOPs. */
+async function encodeHevc(out: string, o: { seconds: number; size: string; fps: number; gopFrames: number; kbps: number }): Promise<void> {
+  const params = `keyint=${o.gopFrames}:min-keyint=${o.gopFrames}:scenecut=0:bframes=0:aud=1:open-gop=0:log-level=error`;
+  await run(ffmpegPath(), ['-y', '-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${o.size}:rate=${o.fps}`, '-t', String(o.seconds), '-c:v', 'libx265', '-x265-params', params, '-b:v', `${o.kbps}k`, '-f', 'hevc', out], { maxBuffer: 16 << 20 });
+}
+
 const MAKERS: Record<string, Maker> = {
   // 720p30 H.264 main with B-frames, 2 s GOP, AAC 44.1 kHz stereo.
   'main.flv': (out) => encode({ seconds: 12, size: '1280x720', fps: 30, gopFrames: 60, videoKbps: 1200, audio: true }, out),
@@ -65,6 +71,8 @@ const MAKERS: Record<string, Maker> = {
   'long.flv': (out) => encode({ seconds: 40, size: '640x360', fps: 30, gopFrames: 60, videoKbps: 600, audio: true }, out),
   // 10 s GOP: cuts can only happen every 10 s.
   'gop10.flv': (out) => encode({ seconds: 25, size: '640x360', fps: 30, gopFrames: 300, videoKbps: 400, audio: true }, out),
+  // HEVC 640x360 25 fps, 1 s GOP, 6 s: pushed as Enhanced RTMP 'hvc1' tags (scripts/lib/enhanced-flv.ts)
+  'hevc-360p.hevc': (out) => encodeHevc(out, { seconds: 6, size: '640x360', fps: 25, gopFrames: 25, kbps: 400 }),
   // 720p then 360p in one stream: a new AVC sequence header mid-stream, as OBS sends on a resolution change.
   'res-change.flv': async (out, scratch) => {
     const a = join(scratch, 'res-a.flv');
@@ -127,3 +135,15 @@ export function benchFixture(): string {
   rmSync(clip);
   return path;
 }
+
+/** 30 s of 720p30 HEVC at 2.4 Mbit/s (Annex B, an AUD per access unit), for bench:remux's HEVC row. */
+export async function benchHevcFixture(): Promise<string> {
+  const path = join(FIXTURE_DIR, 'bench-hevc-30s-2400k.hevc');
+  if (existsSync(path)) return path;
+  mkdirSync(FIXTURE_DIR, { recursive: true });
+  console.error('generating the HEVC benchmark fixture (one-off)...');
+  await encodeHevc(`${path}.tmp`, { seconds: 30, size: '1280x720', fps: 30, gopFrames: 60, kbps: 2400 });
+  await rename(`${path}.tmp`, path);
+  return path;
+}
+

@@ -62,10 +62,10 @@ export function windowAckSize(size: number): Buffer {
   return message({ cid: 2, type: 5, payload: p });
 }
 
-/** connect + createStream + publish for `streamName` on app "live". */
-export function publishCommands(tcUrl: string, streamName: string): Buffer {
+/** connect + createStream + publish for `streamName` on app "live"; `connectExtra` joins connect's command object (e.g. Enhanced RTMP's fourCcList). */
+export function publishCommands(tcUrl: string, streamName: string, connectExtra: Record<string, unknown> = {}): Buffer {
   return Buffer.concat([
-    command({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl, type: 'nonprivate', flashVer: 'FMLE/3.0' } }),
+    command({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl, type: 'nonprivate', flashVer: 'FMLE/3.0', ...connectExtra } }),
     command({ cmd: 'createStream', transId: 2, cmdObj: null }),
     command({ cmd: 'publish', transId: 3, cmdObj: null, streamName, type: 'live' }, 1),
   ]);

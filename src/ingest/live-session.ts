@@ -328,7 +328,7 @@ export class LiveSession implements MediaSink {
     const info = this.packager.mediaInfo();
     const stat: LiveStat = { connectedTime: this.connectedTime, remoteAddr: this.remoteAddr };
     if (info.video && this.packager.stats.videoFrames > 0) {
-      stat.video = { width: info.video.width, height: info.video.height, frameRate: info.video.frameRate ?? 0, bandwidth: this.videoRate.rate(now), codec: 'H264' };
+      stat.video = { width: info.video.width, height: info.video.height, frameRate: info.video.frameRate ?? 0, bandwidth: this.videoRate.rate(now), codec: info.video.codec };
     }
     if (info.audio && this.packager.stats.audioFrames > 0) {
       stat.audio = { sampleRate: info.audio.sampleRate, bandwidth: this.audioRate.rate(now), codec: 'AAC' };
@@ -356,6 +356,8 @@ export class LiveSession implements MediaSink {
         this.snapshots?.offer(event.keyframe);
       } else if (event.type === 'notice') {
         this.o.log.info({ channel: this.channelName, code: event.code }, event.message);
+      } else if (event.type === 'media' && this.snapshots && event.info.video?.codec === 'H265') {
+        this.o.log.warn({ bucket: this.bucket, channel: this.channelName }, 'snapshots are made of H.264 video only: this HEVC push gets none');
       }
       // 'playlist' events are not written: the uploader writes playlists from stored segments
     }

@@ -1,3 +1,4 @@
+import { HEVC_NAL_AUD, HEVC_NAL_PPS, HEVC_NAL_SPS, HEVC_NAL_VPS } from './hevc.js';
 import { parseSps, type SpsInfo } from './sps.js';
 
 export const NAL_SLICE = 1;
@@ -8,12 +9,15 @@ export const NAL_PPS = 8;
 export const NAL_AUD = 9;
 
 export interface AvcConfig {
+  codec: 'H264';
   profileIdc: number;
   levelIdc: number;
   /** Bytes in each NALU length prefix (1, 2 or 4). */
   lengthSize: number;
   sps: Uint8Array[];
   pps: Uint8Array[];
+  /** What a keyframe lacking them is given, in order: SPS, PPS. */
+  paramSets: Uint8Array[];
   info: SpsInfo;
 }
 
@@ -42,7 +46,7 @@ export function parseAvcDecoderConfig(data: Uint8Array): AvcConfig {
   const pps = readSet(ppsCount);
   if (sps.length === 0) throw new Error('avcC contains no SPS');
   if (pps.length === 0) throw new Error('avcC contains no PPS');
-  return { profileIdc: data[1]!, levelIdc: data[3]!, lengthSize, sps, pps, info: parseSps(sps[0]!) };
+  return { codec: 'H264', profileIdc: data[1]!, levelIdc: data[3]!, lengthSize, sps, pps, paramSets: [...sps, ...pps], info: parseSps(sps[0]!) };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -58,24 +62,32 @@ export function sameAvcConfig(a: AvcConfig, b: AvcConfig): boolean {
 }
 
 /**
- * NALU layout of one length-prefixed access unit. One instance is reused for every frame
- * so that scanning allocates nothing.
+ * NALU layout of one length-prefixed access unit, H.264 or HEVC. One instance is reused for
+ * every frame so that scanning allocates nothing.
  */
 export class AccessUnitScan {
   count = 0;
   starts = new Int32Array(64);
   lengths = new Int32Array(64);
   types = new Uint8Array(64);
+  /** An IDR picture (H.264) or an IRAP picture (HEVC: BLA, IDR, CRA). */
   hasIdr = false;
   hasSps = false;
   hasPps = false;
+  /** HEVC only. */
+  hasVps = false;
   /** Total NALU payload bytes, AUDs excluded. */
   payloadBytes = 0;
 
+  /** Whether the access unit carries every parameter set a decoder starting there needs. */
+  hasParamSets(hevc: boolean): boolean {
+    return this.hasSps && this.hasPps && (!hevc || this.hasVps);
+  }
+
   /** Returns an error message when the data is not a well-formed sequence of NALUs. */
-  scan(data: Uint8Array, lengthSize: number): string | undefined {
+  scan(data: Uint8Array, lengthSize: number, hevc = false): string | undefined {
     this.count = 0;
-    this.hasIdr = this.hasSps = this.hasPps = false;
+    this.hasIdr = this.hasSps = this.hasPps = this.hasVps = false;
     this.payloadBytes = 0;
     let p = 0;
     while (p < data.length) {
@@ -85,23 +97,41 @@ export class AccessUnitScan {
       p += lengthSize;
       if (len === 0) continue;
       if (p + len > data.length) return `NALU of ${len} bytes overruns the ${data.length}-byte frame`;
+      if (hevc) {
+        const type = (data[p]! >> 1) & 0x3f;
+        if (type === HEVC_NAL_AUD) {
+          p += len;
+          continue;
+        }
+        this.add(p, len, type);
+        if (type >= 16 && type <= 23) this.hasIdr = true;
+        else if (type === HEVC_NAL_VPS) this.hasVps = true;
+        else if (type === HEVC_NAL_SPS) this.hasSps = true;
+        else if (type === HEVC_NAL_PPS) this.hasPps = true;
+        p += len;
+        continue;
+      }
       const type = data[p]! & 0x1f;
       if (type === NAL_AUD) {
         p += len;
         continue;
       }
-      if (this.count === this.starts.length) this.grow();
-      this.starts[this.count] = p;
-      this.lengths[this.count] = len;
-      this.types[this.count] = type;
-      this.count++;
-      this.payloadBytes += len;
+      this.add(p, len, type);
       if (type === NAL_IDR) this.hasIdr = true;
       else if (type === NAL_SPS) this.hasSps = true;
       else if (type === NAL_PPS) this.hasPps = true;
       p += len;
     }
     return undefined;
+  }
+
+  private add(start: number, len: number, type: number): void {
+    if (this.count === this.starts.length) this.grow();
+    this.starts[this.count] = start;
+    this.lengths[this.count] = len;
+    this.types[this.count] = type;
+    this.count++;
+    this.payloadBytes += len;
   }
 
   private grow(): void {

@@ -16,6 +16,9 @@ const SOUND_FORMATS: Record<number, string> = {
 export type VideoTag =
   | { kind: 'avc-config'; data: Uint8Array }
   | { kind: 'avc-frame'; keyframe: boolean; cts: number; data: Uint8Array }
+  /** Enhanced RTMP 'hvc1': the HEVCDecoderConfigurationRecord. */
+  | { kind: 'hevc-config'; data: Uint8Array }
+  | { kind: 'hevc-frame'; keyframe: boolean; cts: number; data: Uint8Array }
   | { kind: 'ignored' }
   | { kind: 'unsupported'; codec: string }
   | { kind: 'malformed'; reason: string };
@@ -31,11 +34,7 @@ const IGNORED: VideoTag = { kind: 'ignored' };
 export function parseVideoTag(d: Uint8Array): VideoTag {
   if (d.length < 1) return { kind: 'malformed', reason: 'empty video tag' };
   const b0 = d[0]!;
-  if (b0 & 0x80) {
-    // Enhanced RTMP: FourCC codecs (HEVC, AV1, VP9).
-    const fourcc = d.length >= 5 ? String.fromCharCode(d[1]!, d[2]!, d[3]!, d[4]!) : '?';
-    return { kind: 'unsupported', codec: `enhanced-RTMP ${fourcc}` };
-  }
+  if (b0 & 0x80) return parseExVideoTag(d);
   const frameType = b0 >> 4;
   const codecId = b0 & 0x0f;
   if (codecId !== CODEC_AVC) return { kind: 'unsupported', codec: VIDEO_CODECS[codecId] ?? `video codec ${codecId}` };
@@ -48,6 +47,59 @@ export function parseVideoTag(d: Uint8Array): VideoTag {
   // Composition time is a signed 24-bit integer.
   const cts = ((d[2]! << 24) | (d[3]! << 16) | (d[4]! << 8)) >> 8;
   return { kind: 'avc-frame', keyframe: frameType === 1, cts, data: d.subarray(5) };
+}
+
+const EX_SEQUENCE_START = 0;
+const EX_CODED_FRAMES = 1;
+const EX_CODED_FRAMES_X = 3;
+const EX_METADATA = 4;
+const EX_MULTITRACK = 6;
+const EX_MOD_EX = 7;
+const FOURCC_NAMES: Record<string, string> = { av01: 'AV1', vp09: 'VP9', avc1: 'H.264 (enhanced RTMP)' };
+
+/**
+ * An Enhanced RTMP video tag (isExHeader set): the packet type in the low nibble, ModEx
+ * prefixes skipped, then a FourCC. 'hvc1' is read; other codecs and multitrack are refused.
+ */
+function parseExVideoTag(d: Uint8Array): VideoTag {
+  const frameType = (d[0]! >> 4) & 0x07;
+  let packetType = d[0]! & 0x0f;
+  let p = 1;
+  while (packetType === EX_MOD_EX) {
+    if (p >= d.length) return { kind: 'malformed', reason: 'truncated ModEx in an enhanced video tag' };
+    let size = d[p++]! + 1;
+    if (size === 256) {
+      if (p + 2 > d.length) return { kind: 'malformed', reason: 'truncated ModEx size' };
+      size = ((d[p]! << 8) | d[p + 1]!) + 1;
+      p += 2;
+    }
+    p += size;
+    if (p >= d.length) return { kind: 'malformed', reason: 'truncated ModEx in an enhanced video tag' };
+    packetType = d[p++]! & 0x0f;
+  }
+  if (frameType === 5 && packetType !== EX_METADATA) return IGNORED; // video command frame
+  if (packetType === EX_MULTITRACK) return { kind: 'unsupported', codec: 'enhanced-RTMP multitrack video' };
+  if (p + 4 > d.length) return { kind: 'malformed', reason: 'enhanced video tag shorter than its FourCC' };
+  const fourcc = String.fromCharCode(d[p]!, d[p + 1]!, d[p + 2]!, d[p + 3]!);
+  p += 4;
+  if (fourcc !== 'hvc1') return { kind: 'unsupported', codec: FOURCC_NAMES[fourcc] ?? `enhanced-RTMP ${JSON.stringify(fourcc)}` };
+  switch (packetType) {
+    case EX_SEQUENCE_START:
+      return { kind: 'hevc-config', data: d.subarray(p) };
+    case EX_CODED_FRAMES: {
+      if (p + 3 > d.length) return { kind: 'malformed', reason: 'HEVC coded frames shorter than their composition time' };
+      const cts = ((d[p]! << 24) | (d[p + 1]! << 16) | (d[p + 2]! << 8)) >> 8;
+      return { kind: 'hevc-frame', keyframe: frameType === 1, cts, data: d.subarray(p + 3) };
+    }
+    case EX_CODED_FRAMES_X:
+      return { kind: 'hevc-frame', keyframe: frameType === 1, cts: 0, data: d.subarray(p) };
+    case 2: // sequence end
+    case EX_METADATA: // HDR colour metadata (AMF)
+    case 5: // MPEG-2 TS sequence start
+      return IGNORED;
+    default:
+      return { kind: 'malformed', reason: `unknown enhanced video packet type ${packetType}` };
+  }
 }
 
 export function parseAudioTag(d: Uint8Array): AudioTag {

@@ -70,14 +70,15 @@ describe('LivePackager on a real stream', () => {
     return expectCleanDecode(r);
   });
 
-  it('drops unsupported audio (MP3) and video (HEVC) with one notice each, keeping the rest', async () => {
+  it('drops unsupported audio (MP3) and video (AV1 over Enhanced RTMP) with one notice each, keeping the rest', async () => {
     const tags = main.map((t) => (t.type === TAG_AUDIO ? { ...t, data: Uint8Array.from([0x2f, 0xff, 0xfb, 0x90]) } : t));
-    tags.splice(5, 0, { type: TAG_VIDEO, timestamp: 100, data: Uint8Array.from([0x90, 0x68, 0x76, 0x63, 0x31, 0, 0]) });
-    tags.splice(9, 0, { type: TAG_VIDEO, timestamp: 130, data: Uint8Array.from([0x90, 0x68, 0x76, 0x63, 0x31, 0, 0]) });
+    const av1 = Uint8Array.from([0x90, ...Buffer.from('av01'), 0, 0]);
+    tags.splice(5, 0, { type: TAG_VIDEO, timestamp: 100, data: av1 });
+    tags.splice(9, 0, { type: TAG_VIDEO, timestamp: 130, data: av1 });
     const r = runPackager(tags);
     expect(r.notices).toEqual([
       { code: 'unsupported-audio', message: 'audio codec MP3 is not supported (AAC only); audio dropped' },
-      { code: 'unsupported-video', message: 'video codec enhanced-RTMP hvc1 is not supported (H.264 only); video dropped' },
+      { code: 'unsupported-video', message: 'video codec AV1 is not supported (H.264 and HEVC only); video dropped' },
     ]);
     expect(r.packager.mediaInfo().audio).toBeUndefined();
     expect(r.segments).toHaveLength(6);

@@ -1,5 +1,6 @@
 import { parseAudioSpecificConfig, sameAacConfig, type AacConfig } from './aac.js';
 import { AccessUnitScan, parseAvcDecoderConfig, sameAvcConfig, type AvcConfig } from './avc.js';
+import { hevcProfileName, parseHevcDecoderConfig, sameHevcConfig, type HevcConfig } from './hevc.js';
 import { AudioClock } from './audio-clock.js';
 import { keyframePicture, withoutReorderDelay } from './keyframe-picture.js';
 import { parseAudioTag, parseVideoTag } from './flv-tags.js';
@@ -44,7 +45,7 @@ export interface PackagerResume {
 const PUSH_GAP_MS = 1000;
 
 export interface VideoInfo {
-  codec: 'H264';
+  codec: 'H264' | 'H265';
   width: number;
   height: number;
   profile: string;
@@ -147,7 +148,7 @@ export class LivePackager {
   private readonly videoClock = new VideoClock();
   private readonly segmentUri: (sequence: number) => string;
   private readonly noticed = new Set<NoticeCode>();
-  private avc: AvcConfig | undefined;
+  private video: AvcConfig | HevcConfig | undefined;
   private aac: AacConfig | undefined;
   private nextSequence: number;
   private pendingDiscontinuity: boolean;
@@ -198,8 +199,9 @@ export class LivePackager {
 
   mediaInfo(): MediaInfo {
     const info: MediaInfo = {};
-    if (this.avc) {
-      const sps = this.avc.info;
+    const video = this.video;
+    if (video?.codec === 'H264') {
+      const sps = video.info;
       info.video = {
         codec: 'H264',
         width: sps.width,
@@ -208,6 +210,9 @@ export class LivePackager {
         level: sps.levelIdc / 10,
         frameRate: sps.frameRate ?? this.fps.fps,
       };
+    } else if (video?.codec === 'H265') {
+      const sps = video.info;
+      info.video = { codec: 'H265', width: sps.width, height: sps.height, profile: hevcProfileName(sps.profileIdc), level: sps.levelIdc / 30, frameRate: this.fps.fps };
     }
     if (this.aac) {
       info.audio = {
@@ -249,21 +254,26 @@ export class LivePackager {
         return;
       case 'unsupported':
         this.stats.droppedFrames++;
-        return this.notice('unsupported-video', `video codec ${tag.codec} is not supported (H.264 only); video dropped`);
+        return this.notice('unsupported-video', `video codec ${tag.codec} is not supported (H.264 and HEVC only); video dropped`);
       case 'malformed':
         this.stats.droppedFrames++;
         return this.notice('malformed-video', tag.reason);
       case 'avc-config':
-        return this.onAvcConfig(tag.data);
+        return this.onVideoConfig(tag.data, false);
+      case 'hevc-config':
+        return this.onVideoConfig(tag.data, true);
       case 'avc-frame':
+      case 'hevc-frame':
         break;
     }
-    const avc = this.avc;
-    if (!avc) {
+    const video = this.video;
+    const hevc = tag.kind === 'hevc-frame';
+    // no sequence header yet, or frames of another codec than the sequence header's
+    if (!video || hevc !== (video.codec === 'H265')) {
       this.stats.droppedFrames++;
       return;
     }
-    const error = this.scan.scan(tag.data, avc.lengthSize);
+    const error = this.scan.scan(tag.data, video.lengthSize, hevc);
     if (error) {
       this.stats.droppedFrames++;
       return this.notice('malformed-video', error);
@@ -281,8 +291,8 @@ export class LivePackager {
       this.videoClock.setFrameRate(this.fps.fps);
     }
     const [dts90, pts90] = this.videoClock.next(dts + this.originMs, tag.cts);
-    this.muxer.writeVideo(tag.data, this.scan, avc, dts90, Math.max(0, pts90), idr);
-    if (idr && this.keyframeIntervalMs !== undefined) this.offerKeyframe(avc, tag.data, dts);
+    this.muxer.writeVideo(tag.data, this.scan, video, dts90, Math.max(0, pts90), idr);
+    if (idr && this.keyframeIntervalMs !== undefined && video.codec === 'H264') this.offerKeyframe(video, tag.data, dts);
     this.lastEndMs = Math.max(this.lastEndMs, dts + this.timeline.frameStep(TRACK_VIDEO));
   }
 
@@ -327,23 +337,24 @@ export class LivePackager {
     this.lastEndMs = Math.max(this.lastEndMs, dts + this.timeline.frameStep(TRACK_AUDIO));
   }
 
-  private onAvcConfig(data: Uint8Array): void {
-    let config: AvcConfig;
+  private onVideoConfig(data: Uint8Array, hevc: boolean): void {
+    let config: AvcConfig | HevcConfig;
     try {
-      config = parseAvcDecoderConfig(data);
+      config = hevc ? parseHevcDecoderConfig(data) : parseAvcDecoderConfig(data);
     } catch (err) {
-      return this.notice('bad-video-config', `AVC sequence header rejected: ${(err as Error).message}`);
+      return this.notice('bad-video-config', `${hevc ? 'HEVC' : 'AVC'} sequence header rejected: ${(err as Error).message}`);
     }
-    const previous = this.avc;
-    if (previous && sameAvcConfig(previous, config)) return;
-    this.avc = config;
-    if (this.keyframeIntervalMs !== undefined) this.pictureSps = config.sps.map(withoutReorderDelay);
-    this.videoClock.setFrameRate(config.info.frameRate);
+    const previous = this.video;
+    if (previous?.codec === 'H264' && config.codec === 'H264' && sameAvcConfig(previous, config)) return;
+    if (previous?.codec === 'H265' && config.codec === 'H265' && sameHevcConfig(previous, config)) return;
+    this.video = config;
+    if (this.keyframeIntervalMs !== undefined && config.codec === 'H264') this.pictureSps = config.sps.map(withoutReorderDelay);
+    this.videoClock.setFrameRate(config.codec === 'H264' ? config.info.frameRate : undefined);
     this.segmenter.videoExpected = true;
     if (previous) {
-      const was = `${previous.info.width}x${previous.info.height}`;
-      const now = `${config.info.width}x${config.info.height}`;
-      this.notice('video-config-changed', `H.264 parameters changed (${was} → ${now}); next segment starts a discontinuity`);
+      const was = `${previous.codec === 'H265' ? 'HEVC ' : ''}${previous.info.width}x${previous.info.height}`;
+      const now = `${config.codec === 'H265' ? 'HEVC ' : ''}${config.info.width}x${config.info.height}`;
+      this.notice('video-config-changed', `${config.codec === 'H265' ? 'HEVC' : 'H.264'} parameters changed (${was} → ${now}); next segment starts a discontinuity`);
       this.configChanged();
     }
     this.tracksChanged();
@@ -380,7 +391,7 @@ export class LivePackager {
   }
 
   private trackSet() {
-    return { video: this.avc !== undefined, audio: this.aac !== undefined };
+    return { video: this.video !== undefined, audio: this.aac !== undefined, ...(this.video?.codec === 'H265' ? { hevc: true } : {}) };
   }
 
   private mapTime(timestamp: number, track: number): number {

@@ -1,5 +1,5 @@
 import { writeAdtsHeader, type AacConfig } from './aac.js';
-import type { AccessUnitScan, AvcConfig } from './avc.js';
+import type { AccessUnitScan } from './avc.js';
 import { crc32Mpeg } from './crc32-mpeg.js';
 
 export const TS_PACKET = 188;
@@ -8,6 +8,7 @@ export const PID_PMT = 0x1000;
 export const PID_VIDEO = 0x100;
 export const PID_AUDIO = 0x101;
 const STREAM_TYPE_H264 = 0x1b;
+const STREAM_TYPE_HEVC = 0x24;
 const STREAM_TYPE_AAC_ADTS = 0x0f;
 
 /** 90 kHz clock values wrap at 2^33. */
@@ -66,10 +67,21 @@ function stage(src: Uint8Array, from: number, to: number): void {
 
 const START_CODE = [0, 0, 0, 1];
 const AUD = [0, 0, 0, 1, 0x09, 0xf0];
+/** HEVC access unit delimiter (type 35, pic_type 2: any slice type). */
+const HEVC_AUD = [0, 0, 0, 1, 0x46, 0x01, 0x50];
 
 export interface TrackSet {
   video: boolean;
   audio: boolean;
+  /** The video is HEVC (stream type 0x24), not H.264. */
+  hevc?: boolean;
+}
+
+/** What the muxer needs of a video sequence header. */
+export interface VideoParams {
+  readonly codec: 'H264' | 'H265';
+  /** Put before a keyframe that lacks them, in this order. */
+  readonly paramSets: readonly Uint8Array[];
 }
 
 function wrap90(t: number): number {
@@ -128,7 +140,7 @@ export class TsMuxer {
 
   /** Announces a track set change inside the current segment (new PMT version). */
   updateTracks(tracks: TrackSet): void {
-    if (tracks.video === this.tracks.video && tracks.audio === this.tracks.audio) return;
+    if (tracks.video === this.tracks.video && tracks.audio === this.tracks.audio && Boolean(tracks.hevc) === Boolean(this.tracks.hevc)) return;
     this.flushAudio();
     this.tracks = { ...tracks };
     this.pmtVersion = (this.pmtVersion + 1) & 0x1f;
@@ -155,17 +167,16 @@ export class TsMuxer {
 
   /**
    * Writes one access unit. `data` holds length-prefixed NALUs laid out as `scan` describes;
-   * AUD is prepended, SPS/PPS are inserted before IDR pictures that lack them.
-   * Times are 90 kHz ticks (any range; wrapped to 33 bits here).
+   * an AUD is prepended, the parameter sets are inserted before keyframes (IDR, or HEVC IRAP)
+   * that lack them. Times are 90 kHz ticks (any range; wrapped to 33 bits here).
    */
-  writeVideo(data: Uint8Array, scan: AccessUnitScan, config: AvcConfig, dts: number, pts: number, idr: boolean): void {
-    const insertParams = idr && !(scan.hasSps && scan.hasPps);
+  writeVideo(data: Uint8Array, scan: AccessUnitScan, config: VideoParams, dts: number, pts: number, idr: boolean): void {
+    const hevc = config.codec === 'H265';
+    const aud = hevc ? HEVC_AUD : AUD;
+    const insertParams = idr && !scan.hasParamSets(hevc);
     let paramBytes = 0;
-    if (insertParams) {
-      for (const s of config.sps) paramBytes += 4 + s.length;
-      for (const p of config.pps) paramBytes += 4 + p.length;
-    }
-    const needed = 19 + AUD.length + paramBytes + scan.count * 4 + scan.payloadBytes;
+    if (insertParams) for (const set of config.paramSets) paramBytes += 4 + set.length;
+    const needed = 19 + aud.length + paramBytes + scan.count * 4 + scan.payloadBytes;
     if (needed > this.scratch.length) this.scratch = new Uint8Array(Math.ceil(needed * 1.5));
     const s = this.scratch;
     const dts90 = wrap90(dts);
@@ -183,15 +194,13 @@ export class TsMuxer {
       writeTimestamp(s, 9, 2, pts90);
       o = 14;
     }
-    s.set(AUD, o);
-    o += AUD.length;
+    s.set(aud, o);
+    o += aud.length;
     if (insertParams) {
-      for (const set of [config.sps, config.pps]) {
-        for (const nal of set) {
-          s.set(START_CODE, o);
-          s.set(nal, o + 4);
-          o += 4 + nal.length;
-        }
+      for (const nal of config.paramSets) {
+        s.set(START_CODE, o);
+        s.set(nal, o + 4);
+        o += 4 + nal.length;
       }
     }
     const { starts, lengths } = scan;
@@ -361,7 +370,7 @@ export class TsMuxer {
   private writePmt(): void {
     this.ccPmt = (this.ccPmt + 1) & 15;
     const streams: number[] = [];
-    if (this.tracks.video) streams.push(STREAM_TYPE_H264, 0xe0 | (PID_VIDEO >> 8), PID_VIDEO & 0xff, 0xf0, 0);
+    if (this.tracks.video) streams.push(this.tracks.hevc ? STREAM_TYPE_HEVC : STREAM_TYPE_H264, 0xe0 | (PID_VIDEO >> 8), PID_VIDEO & 0xff, 0xf0, 0);
     if (this.tracks.audio) streams.push(STREAM_TYPE_AAC_ADTS, 0xe0 | (PID_AUDIO >> 8), PID_AUDIO & 0xff, 0xf0, 0);
     const pcrPid = this.tracks.video || !this.tracks.audio ? PID_VIDEO : PID_AUDIO;
     const sectionLength = 9 + streams.length + 4;

@@ -4,7 +4,8 @@ import type { Page } from 'playwright-core';
 const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
 
 export interface PlayerState {
-  errors: { type: string; details: string; fatal: boolean }[];
+  /** hls.js errors, with where the playhead was and what was buffered (audio and video together) then. */
+  errors: { type: string; details: string; fatal: boolean; at?: number; buffered?: string }[];
   stalls: number[];
   currentTime: number;
   startTime: number | null;
@@ -27,7 +28,10 @@ export async function playWithHlsJs(page: Page, origin: string, url: string, pla
       const state: PlayerState = { errors: [], stalls: [], currentTime: 0, startTime: null, frags: [], ended: false };
       w.playerState = state;
       const hls = new w.Hls({ enableWorker: true });
-      hls.on(w.Hls.Events.ERROR, (_e: unknown, d: { type: string; details: string; fatal: boolean }) => state.errors.push({ type: d.type, details: d.details, fatal: d.fatal }));
+      const ranges = () => Array.from({ length: video.buffered.length }, (_, i) => `${video.buffered.start(i).toFixed(3)}-${video.buffered.end(i).toFixed(3)}`).join(',');
+      hls.on(w.Hls.Events.ERROR, (_e: unknown, d: { type: string; details: string; fatal: boolean }) =>
+        state.errors.push({ type: d.type, details: d.details, fatal: d.fatal, at: video.currentTime, buffered: ranges() }),
+      );
       hls.on(w.Hls.Events.FRAG_CHANGED, (_e: unknown, d: { frag: { sn: number } }) => state.frags.push(d.frag.sn));
       let waitingSince: number | null = null;
       video.addEventListener('waiting', () => {

@@ -1,0 +1,81 @@
+// Enhanced RTMP video tags (the published "Enhanced RTMP" spec, v1/v2) built from an HEVC
+// elementary stream, for tests and fixtures: Debian's ffmpeg 5.1 cannot write them.
+import type { FlvTag } from '../../src/media/flv.js';
+
+const AUD = 35;
+const VPS = 32;
+const SPS = 33;
+const PPS = 34;
+
+/** Enhanced RTMP packet types. */
+export const EX_SEQUENCE_START = 0;
+export const EX_CODED_FRAMES = 1;
+export const EX_SEQUENCE_END = 2;
+export const EX_CODED_FRAMES_X = 3;
+
+/** The NAL units of an Annex B byte stream (start codes removed). */
+export function annexBNalUnits(data: Uint8Array): Uint8Array[] {
+  const starts: number[] = [];
+  for (let i = 0; i + 2 < data.length; i++) {
+    if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) {
+      starts.push(i + 3);
+      i += 2;
+    }
+  }
+  return starts.map((s, k) => {
+    let end = k + 1 < starts.length ? starts[k + 1]! - 3 : data.length;
+    while (end > s && data[end - 1] === 0) end--; // the zero byte of a 4-byte start code
+    return data.subarray(s, end);
+  });
+}
+
+const nalType = (nal: Uint8Array) => (nal[0]! >> 1) & 0x3f;
+
+/** An HEVCDecoderConfigurationRecord (hvcC) for one VPS, SPS and PPS, its general profile fields copied from the SPS. */
+export function hvcC(vps: Uint8Array, sps: Uint8Array, pps: Uint8Array): Uint8Array {
+  // sps_video_parameter_set_id .. nesting flag fill byte 2; profile_tier_level's general part is the next 12
+  // (no emulation prevention expected there for the streams x265 writes)
+  const ptl = sps.subarray(3, 15);
+  const head = Uint8Array.from([
+    1, ...ptl.subarray(0, 12),
+    0xf0, 0x00, // min_spatial_segmentation_idc
+    0xfc, // parallelismType
+    0xfd, // chroma_format_idc 1
+    0xf8, 0xf8, // bit depths 8
+    0x00, 0x00, // avgFrameRate
+    0x0f, // constantFrameRate 0, numTemporalLayers 1, temporalIdNested 1, lengthSizeMinusOne 3
+    3,
+  ]);
+  const array = (type: number, nal: Uint8Array) => [0x80 | type, 0, 1, nal.length >> 8, nal.length & 0xff, ...nal];
+  return Uint8Array.from([...head, ...array(VPS, vps), ...array(SPS, sps), ...array(PPS, pps)]);
+}
+
+function exTag(timestamp: number, keyframe: boolean, packetType: number, body: Uint8Array, fourcc = 'hvc1'): FlvTag {
+  const header = [0x80 | ((keyframe ? 1 : 2) << 4) | packetType, ...Buffer.from(fourcc, 'latin1')];
+  return { type: 9, timestamp, data: Uint8Array.from([...header, ...body]) };
+}
+
+/**
+ * FLV video tags for an HEVC Annex B stream whose access units each begin with an AUD (x265's
+ * `aud=1`) and that has no B-frames: a SequenceStart with the hvcC, then one CodedFramesX
+ * (or, with `withCts`, CodedFrames with a zero composition offset) per access unit.
+ */
+export function hevcTags(annexB: Uint8Array, fps: number, opts: { withCts?: boolean } = {}): FlvTag[] {
+  const units: Uint8Array[][] = [];
+  for (const nal of annexBNalUnits(annexB)) {
+    if (nalType(nal) === AUD || units.length === 0) units.push([]);
+    if (nalType(nal) !== AUD) units.at(-1)!.push(nal);
+  }
+  const all = units.flat();
+  const find = (type: number) => all.find((n) => nalType(n) === type)!;
+  const tags: FlvTag[] = [exTag(0, true, EX_SEQUENCE_START, hvcC(find(VPS), find(SPS), find(PPS)))];
+  units.forEach((nals, i) => {
+    const frame = nals.filter((n) => ![VPS, SPS, PPS].includes(nalType(n)));
+    if (frame.length === 0) return;
+    const keyframe = frame.some((n) => nalType(n) >= 16 && nalType(n) <= 23);
+    const body = Buffer.concat(frame.flatMap((n) => [Buffer.from([n.length >>> 24, (n.length >> 16) & 0xff, (n.length >> 8) & 0xff, n.length & 0xff]), n]));
+    const ts = Math.round((i * 1000) / fps);
+    tags.push(opts.withCts ? exTag(ts, keyframe, EX_CODED_FRAMES, Uint8Array.from([0, 0, 0, ...body])) : exTag(ts, keyframe, EX_CODED_FRAMES_X, body));
+  });
+  return tags;
+}

@@ -1,0 +1,127 @@
+import { BitReader, unescapeRbsp } from './bit-reader.js';
+
+export const HEVC_NAL_VPS = 32;
+export const HEVC_NAL_SPS = 33;
+export const HEVC_NAL_PPS = 34;
+export const HEVC_NAL_AUD = 35;
+
+/** NAL unit type of an HEVC NAL unit (first header byte). */
+export const hevcNalType = (firstByte: number) => (firstByte >> 1) & 0x3f;
+/** IRAP pictures (BLA, IDR, CRA): where a decoder can start, and where segments may be cut. */
+export const isHevcIrap = (type: number) => type >= 16 && type <= 23;
+
+export interface HevcSpsInfo {
+  profileIdc: number;
+  tierFlag: number;
+  levelIdc: number;
+  chromaFormatIdc: number;
+  width: number;
+  height: number;
+}
+
+export interface HevcConfig {
+  codec: 'H265';
+  profileIdc: number;
+  /** general_level_idc: 30 × the level (93 = level 3.1). */
+  levelIdc: number;
+  /** Bytes in each NALU length prefix (1, 2 or 4). */
+  lengthSize: number;
+  vps: Uint8Array[];
+  sps: Uint8Array[];
+  pps: Uint8Array[];
+  /** What a keyframe lacking them is given, in order: VPS, SPS, PPS. */
+  paramSets: Uint8Array[];
+  info: HevcSpsInfo;
+}
+
+function skipProfileTierLevel(r: BitReader, maxSubLayersMinus1: number): { profileIdc: number; tierFlag: number; levelIdc: number } {
+  r.skipBits(2); // general_profile_space
+  const tierFlag = r.readBit();
+  const profileIdc = r.readBits(5);
+  r.skipBits(32); // general_profile_compatibility_flags
+  r.skipBits(48); // source and constraint flags
+  const levelIdc = r.readBits(8);
+  const profilePresent: boolean[] = [];
+  const levelPresent: boolean[] = [];
+  for (let i = 0; i < maxSubLayersMinus1; i++) {
+    profilePresent.push(r.readFlag());
+    levelPresent.push(r.readFlag());
+  }
+  if (maxSubLayersMinus1 > 0) for (let i = maxSubLayersMinus1; i < 8; i++) r.skipBits(2);
+  for (let i = 0; i < maxSubLayersMinus1; i++) {
+    if (profilePresent[i]) r.skipBits(88);
+    if (levelPresent[i]) r.skipBits(8);
+  }
+  return { profileIdc, tierFlag, levelIdc };
+}
+
+/** Parses an HEVC sequence parameter set NAL unit (its two header bytes included) for what stat and playlists need. */
+export function parseHevcSps(nal: Uint8Array): HevcSpsInfo {
+  if (nal.length < 4 || hevcNalType(nal[0]!) !== HEVC_NAL_SPS) throw new Error('not an HEVC SPS NAL unit');
+  const r = new BitReader(unescapeRbsp(nal.subarray(2)));
+  r.skipBits(4); // sps_video_parameter_set_id
+  const maxSubLayersMinus1 = r.readBits(3);
+  if (maxSubLayersMinus1 > 6) throw new Error(`sps_max_sub_layers_minus1 ${maxSubLayersMinus1} out of range`);
+  r.skipBits(1); // sps_temporal_id_nesting_flag
+  const ptl = skipProfileTierLevel(r, maxSubLayersMinus1);
+  r.readUE(); // sps_seq_parameter_set_id
+  const chromaFormatIdc = r.readUE();
+  if (chromaFormatIdc > 3) throw new Error(`invalid chroma_format_idc ${chromaFormatIdc}`);
+  const separateColourPlane = chromaFormatIdc === 3 ? r.readFlag() : false;
+  let width = r.readUE();
+  let height = r.readUE();
+  if (r.readFlag()) {
+    const chromaArrayType = separateColourPlane ? 0 : chromaFormatIdc;
+    const subWidthC = chromaArrayType === 1 || chromaArrayType === 2 ? 2 : 1;
+    const subHeightC = chromaArrayType === 1 ? 2 : 1;
+    const left = r.readUE();
+    const right = r.readUE();
+    const top = r.readUE();
+    const bottom = r.readUE();
+    width -= subWidthC * (left + right);
+    height -= subHeightC * (top + bottom);
+  }
+  if (width <= 0 || height <= 0) throw new Error('HEVC SPS gives no picture');
+  return { ...ptl, chromaFormatIdc, width, height };
+}
+
+/** Parses an HEVCDecoderConfigurationRecord (hvcC: Enhanced RTMP's HEVC sequence start). Copies what it keeps. */
+export function parseHevcDecoderConfig(data: Uint8Array): HevcConfig {
+  if (data.length < 23) throw new Error(`hvcC too short (${data.length} bytes)`);
+  if (data[0] !== 1) throw new Error(`unsupported hvcC version ${data[0]}`);
+  const lengthSize = (data[21]! & 0x03) + 1;
+  if (lengthSize === 3) throw new Error('hvcC length size 3 is not allowed');
+  const sets = new Map<number, Uint8Array[]>([[HEVC_NAL_VPS, []], [HEVC_NAL_SPS, []], [HEVC_NAL_PPS, []]]);
+  let p = 23;
+  for (let a = 0, arrays = data[22]!; a < arrays; a++) {
+    if (p + 3 > data.length) throw new Error('hvcC truncated in its NAL unit arrays');
+    const type = data[p]! & 0x3f;
+    const count = (data[p + 1]! << 8) | data[p + 2]!;
+    p += 3;
+    for (let i = 0; i < count; i++) {
+      if (p + 2 > data.length) throw new Error('hvcC truncated in a NAL unit length');
+      const len = (data[p]! << 8) | data[p + 1]!;
+      p += 2;
+      if (p + len > data.length) throw new Error('hvcC NAL unit overruns the record');
+      sets.get(type)?.push(data.slice(p, p + len));
+      p += len;
+    }
+  }
+  const [vps, sps, pps] = [sets.get(HEVC_NAL_VPS)!, sets.get(HEVC_NAL_SPS)!, sets.get(HEVC_NAL_PPS)!];
+  if (vps.length === 0) throw new Error('hvcC contains no VPS');
+  if (sps.length === 0) throw new Error('hvcC contains no SPS');
+  if (pps.length === 0) throw new Error('hvcC contains no PPS');
+  const info = parseHevcSps(sps[0]!);
+  return { codec: 'H265', profileIdc: info.profileIdc, levelIdc: info.levelIdc, lengthSize, vps, sps, pps, paramSets: [...vps, ...sps, ...pps], info };
+}
+
+const HEVC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'Main 10', 3: 'Main Still Picture', 4: 'Range Extensions' };
+
+export function hevcProfileName(profileIdc: number): string {
+  return HEVC_PROFILES[profileIdc] ?? `profile ${profileIdc}`;
+}
+
+export function sameHevcConfig(a: HevcConfig, b: HevcConfig): boolean {
+  const same = (x: Uint8Array[], y: Uint8Array[]) => x.length === y.length && x.every((v, i) => Buffer.compare(v, y[i]!) === 0);
+  return a.lengthSize === b.lengthSize && same(a.paramSets, b.paramSets);
+}
