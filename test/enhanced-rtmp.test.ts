@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hevcTags } from '../scripts/lib/enhanced-flv.js';
 import { fixture } from '../scripts/lib/fixtures.js';
-import { c0c1, command, mediaMessages, publishCommands, ServerMessages } from '../scripts/lib/rtmp-wire.js';
+import { command, mediaMessages, publishCommands, ServerMessages } from '../scripts/lib/rtmp-wire.js';
 import { eventually } from './support/ffmpeg-push.js';
+import { endedPlaylist, handshake, openRtmpSocket } from './support/rtmp-socket.js';
 import { ffmpegWarnings, probeStreams } from './support/media-tools.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
@@ -19,23 +19,12 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-function open(): Promise<{ socket: Socket; received: () => Buffer }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(t.app.rtmpPort(), '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('connect', () => resolve({ socket, received: () => Buffer.concat(chunks) }));
-  });
-}
 
 describe('Enhanced RTMP ingest', () => {
   it('takes an HEVC push: GetLiveChannelStat says H265, and the TS segments decode as HEVC at the pushed size', async () => {
     const tags = hevcTags(readFileSync(await fixture('hevc-360p.hevc')), 25);
-    const { socket, received } = await open();
-    socket.write(c0c1());
-    await eventually(() => (received().length >= 3073 ? true : undefined), 5000, 'S0S1S2');
-    const s1 = received().subarray(1, 1537);
+    const { socket, received } = await openRtmpSocket(t.app.rtmpPort());
+    const s1 = await handshake(socket, received);
     const tcUrl = `rtmp://open.live.test:${t.app.rtmpPort()}/live`;
     socket.write(Buffer.concat([s1, publishCommands(tcUrl, 'hevc', { fourCcList: ['hvc1', 'av01'] }), mediaMessages(tags, 0)]));
 
@@ -48,14 +37,7 @@ describe('Enhanced RTMP ingest', () => {
 
     socket.write(command({ cmd: 'deleteStream', transId: 4, cmdObj: null, streamId: 1 }));
     const channelDir = join(t.dataDir, 'buckets', 'open', 'hevc');
-    const playlist = await eventually(() => {
-      try {
-        const text = readFileSync(join(channelDir, 'playlist.m3u8'), 'utf8');
-        return text.includes('#EXT-X-ENDLIST') ? text : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 15_000, 'ended playlist');
+    const playlist = await endedPlaylist(channelDir);
     const server = new ServerMessages();
     server.feed(received().subarray(3073));
     expect(server.statuses().map((s) => s.code)).toEqual(['NetStream.Publish.Start']);

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../scripts/lib/fixtures.js';
 import { parseFlv, TAG_SCRIPT } from '../src/media/flv.js';
-import { eventually } from './support/ffmpeg-push.js';
+import { endedPlaylist, handshake, openRtmpSocket } from './support/rtmp-socket.js';
 import { ffmpegWarnings } from './support/media-tools.js';
-import { c0c1, command, mediaMessages, publishCommands, ServerMessages, windowAckSize } from '../scripts/lib/rtmp-wire.js';
+import { command, mediaMessages, publishCommands, ServerMessages, windowAckSize } from '../scripts/lib/rtmp-wire.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 let t: TestApp;
@@ -16,23 +15,11 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-function open(): Promise<{ socket: Socket; received: () => Buffer; closed: Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(t.app.rtmpPort(), '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (c) => chunks.push(c));
-    const closed = new Promise<void>((r) => socket.on('close', () => r()));
-    socket.on('error', reject);
-    socket.on('connect', () => resolve({ socket, received: () => Buffer.concat(chunks), closed }));
-  });
-}
 
 describe('RTMP on the wire (hand-made publisher)', () => {
   it('acknowledges the window the publisher announces and survives the 32-bit clock wrap', async () => {
-    const { socket, received } = await open();
-    socket.write(c0c1());
-    await eventually(() => (received().length >= 3073 ? true : undefined), 5000, 'S0S1S2');
-    const s1 = received().subarray(1, 1537);
+    const { socket, received } = await openRtmpSocket(t.app.rtmpPort());
+    const s1 = await handshake(socket, received);
     const tags = parseFlv(readFileSync(await fixture('main.flv'))).filter((x) => x.type !== TAG_SCRIPT);
     const media = mediaMessages(tags, 2 ** 32 - 5000);
     // media follows publish at once, without waiting for the status: it is held during authorisation
@@ -40,14 +27,7 @@ describe('RTMP on the wire (hand-made publisher)', () => {
     socket.write(command({ cmd: 'deleteStream', transId: 4, cmdObj: null, streamId: 1 }));
 
     const channelDir = join(t.dataDir, 'buckets', 'open', 'wire');
-    const playlist = await eventually(() => {
-      try {
-        const text = readFileSync(join(channelDir, 'playlist.m3u8'), 'utf8');
-        return text.includes('#EXT-X-ENDLIST') ? text : undefined;
-      } catch {
-        return undefined;
-      }
-    }, 15_000, 'ended playlist');
+    const playlist = await endedPlaylist(channelDir);
     const server = new ServerMessages();
     server.feed(received().subarray(3073));
     expect(server.statuses().map((s) => s.code)).toEqual(['NetStream.Publish.Start']);
@@ -64,7 +44,7 @@ describe('RTMP on the wire (hand-made publisher)', () => {
   }, 30_000);
 
   it('closes a connection that does not speak RTMP without answering it', async () => {
-    const { socket, received, closed } = await open();
+    const { socket, received, closed } = await openRtmpSocket(t.app.rtmpPort());
     socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     await closed;
     expect(received().length).toBe(0);
