@@ -7,7 +7,7 @@ import { fixture } from '../scripts/lib/fixtures.js';
 import { ffprobePath } from '../src/ffmpeg-path.js';
 import { eventually, ffmpegPush, type PushProcess } from './support/ffmpeg-push.js';
 import { startReceiver, type ReceiverProcess } from './support/receiver-process.js';
-import { ossError, startTestApp, type AliOss, type TestApp } from './support/test-app.js';
+import { KEY, OTHER_KEY, ossError, startTestApp, type AliOss, type TestApp } from './support/test-app.js';
 
 // Snapshots from real ffmpeg pushes: JPEGs in the destination bucket, read back through the
 // object API and probed; their events; the errors of bad Snapshot options.
@@ -133,6 +133,31 @@ describe('snapshots', () => {
     await c.putChannel('snap-ok', channelConfig({ DestBucket: 'open', Interval: '100' }));
     // GetLiveChannelInfo answers what the spec lists (no Snapshot element)
     expect(Object.keys((await c.getChannel('snap-ok')).data).sort()).toEqual(['Description', 'Status', 'Target']);
+  });
+});
+
+describe('who may point snapshots where', () => {
+  it('DestBucket must be a bucket the requester may write: a key limited to some buckets, or an anonymous request', async () => {
+    const limited = await startTestApp({ credentials: [KEY, { ...OTHER_KEY, buckets: ['media'] }] });
+    try {
+      const c = limited.client('media', OTHER_KEY);
+      const denied = await ossError(c.putChannel('thumbs', channelConfig({ DestBucket: 'pub', Interval: '5' })));
+      expect(denied).toMatchObject({ status: 403, code: 'AccessDenied' });
+      expect(denied.message).toMatch(/has no rights on bucket "pub"/);
+      await c.putChannel('thumbs', channelConfig({ DestBucket: 'media', Interval: '5' }));
+      // anonymous, on the public-read-write bucket: only a public-read-write DestBucket
+      const anonymous = (snapshot: Record<string, string>) =>
+        fetch(`${limited.endpoint}/open/anon?live`, {
+          method: 'PUT',
+          body: `<LiveChannelConfiguration><Target><Type>HLS</Type></Target><Snapshot><DestBucket>${snapshot.DestBucket}</DestBucket><Interval>5</Interval></Snapshot></LiveChannelConfiguration>`,
+        });
+      const refused = await anonymous({ DestBucket: 'media' });
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain('<Code>AccessDenied</Code>');
+      expect((await anonymous({ DestBucket: 'open' })).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
   });
 });
 

@@ -29,6 +29,8 @@ export interface ApiRequest {
   key: string;
   query: ReadonlyMap<string, string>;
   body: Buffer | undefined;
+  /** Throws AccessDenied unless whoever sent the request may write to `bucket` (its key's buckets, or the ACL when anonymous). */
+  authorizeWrite?: (bucket: string) => void;
 }
 
 export interface ApiResponse {
@@ -67,6 +69,8 @@ export async function putLiveChannel(deps: ApiDeps, req: ApiRequest): Promise<Ap
     if (!deps.buckets.some((b) => b.name === dest)) {
       throw errors.invalidArgument(`Snapshot DestBucket "${dest}" is not a bucket this gateway serves.`, 'DestBucket', dest);
     }
+    // the gateway writes the JPEGs there on the requester's behalf
+    req.authorizeWrite?.(dest);
     if (deps.snapshotsUnavailable !== undefined) throw errors.snapshotsUnavailable(deps.snapshotsUnavailable);
   }
   if (await deps.live.stat(req.bucket, req.key)) throw errors.liveChannelInUse(req.key, 'recreating it');

@@ -109,7 +109,18 @@ const api$ = (name: string, access: Access, handler: (deps: api.ApiDeps, req: ap
   name,
   access,
   maxBody,
-  run: (ctx) => handler(ctx.deps, { bucket: ctx.bucket, key: ctx.key, query: ctx.query, body: ctx.body }),
+  run: (ctx) =>
+    handler(ctx.deps, {
+      bucket: ctx.bucket,
+      key: ctx.key,
+      query: ctx.query,
+      body: ctx.body,
+      authorizeWrite: (name) => {
+        const target = ctx.deps.buckets.find((b) => b.name === name);
+        if (!target) throw errors.noSuchBucket(name);
+        authorize(ctx.identity, 'write', target, ctx.deps.keyBuckets);
+      },
+    }),
 });
 
 const OPS = {
