@@ -35,7 +35,7 @@ export class Metrics {
   });
   readonly snapshotDecodeSeconds = new Histogram({
     name: 'livechannel_snapshot_decode_seconds',
-    help: 'Keyframe to JPEG in an ffmpeg decoder',
+    help: 'Keyframe to JPEG: waiting for a decoder (bounded queue), then decoding in ffmpeg',
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
