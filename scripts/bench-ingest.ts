@@ -418,6 +418,7 @@ for (const which of runs) {
 const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
 /** Streams that were admitted (per-stream figures divide by these, not by the offered count). */
 const live = (r: Result) => Math.max(1, STREAMS - r.failed);
+const perStream = (r: Result) => r.cpuPercent / live(r);
 console.log('');
 console.log('| server | streams kept up | worst lag | CPU (% of a core) | CPU/stream | RSS idle → peak | RSS/stream | segments (expected) | publish latency p50 / p99 | as observed by the generator | generator CPU |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
@@ -449,13 +450,11 @@ if (snapshotRun) {
     `\nsnapshots every ${SNAPSHOT_INTERVAL} s: ${offered} keyframes offered in the ${window} s window (about ${Math.round((STREAMS * window) / SNAPSHOT_INTERVAL!)} intervals): ` +
       Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', '),
   );
-  const perStream = (r: Result) => r.cpuPercent / live(r);
   console.log(`CPU per stream with snapshots ÷ without: ${(perStream(snapshotRun) / perStream(plain)).toFixed(3)}× (${perStream(snapshotRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core; decoders included)`);
 }
 if (values.compare === 'nginx') {
   const [g, n] = [results[0]!, results.at(-1)!];
   console.log('');
-  const perStream = (r: Result) => r.cpuPercent / live(r);
   const rssPerStream = (r: Result) => Math.max(1, r.rssPeak - r.rssIdle) / live(r);
   console.log(`CPU per stream, livechannel ÷ nginx-rtmp: ${(perStream(g) / perStream(n)).toFixed(2)}×; RSS per stream: ${(rssPerStream(g) / rssPerStream(n)).toFixed(2)}×`);
 }

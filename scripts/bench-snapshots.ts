@@ -1,10 +1,10 @@
 // npm run bench:snapshots [-- --count N --quality Q]
 // What one snapshot costs: keyframes of the ingest benchmark's 720p stream through the gateway's
 // decoder pool (one long-lived ffmpeg), CPU per JPEG in ffmpeg and in this process; then the
-// same pictures through ffmpeg in one run, decoding only and decoding + converting, to split
-// the cost into its stages.
+// same pictures through ffmpeg, one run per stage (decode; + range conversion; + JPEG encode),
+// to split the cost.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import { LivePackager, type KeyframeInfo } from '../src/media/packager.js';
 import { Metrics } from '../src/metrics.js';
 import { DecoderPool } from '../src/snapshots/decoder-pool.js';
 import { benchFixture } from './lib/fixtures.js';
-import { CLK_TCK, cpuTicks } from './lib/proc-stats.js';
+import { CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '200' }, quality: { type: 'string', default: '4' } } });
 const COUNT = Number(values.count);
@@ -30,14 +30,8 @@ console.log(`${keyframes.length} keyframes of ${keyframes[0]!.width}x${keyframes
 
 const pool = new DecoderPool({ ffmpeg: ffmpegPath(), size: 1, quality: Number(values.quality), timeoutMs: 10_000, idleMs: 60_000, maxQueued: 0, metrics: new Metrics(false) });
 await pool.tryDecode(keyframes[0]!.picture, keyframes[0]!.width, keyframes[0]!.height); // start it
-const children = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(process.pid);
-  } catch {
-    return false;
-  }
-});
-const decoders = children();
+// this process's children: the pool's one ffmpeg
+const decoders = treePids(process.pid).slice(1);
 const ffmpeg0 = cpuTicks(decoders, false);
 const node0 = process.cpuUsage();
 const t0 = performance.now();
@@ -52,15 +46,16 @@ console.log(`\n| per snapshot | ffmpeg CPU | this process's CPU | wall | JPEG |`
 console.log(`|---|---|---|---|---|`);
 console.log(`| decoder pool, -q:v ${values.quality} | ${ffmpegMs.toFixed(1)} ms | ${nodeMs.toFixed(2)} ms | ${wallMs.toFixed(1)} ms | ${kb(jpegBytes / keyframes.length)} KB |`);
 
-// the stages, in one ffmpeg run over all pictures (its ~80 ms start spread over them)
+// the stages, one ffmpeg run each over all pictures, less the cost of a run that decodes one
 const dir = mkdtempSync(join(tmpdir(), 'bench-snap-'));
 const input = join(dir, 'keyframes.h264');
 writeFileSync(input, Buffer.concat(keyframes.map((k) => k.picture)));
 /** CPU seconds of one ffmpeg run (bash's `times`: the children's user and system time). */
 function ffmpegCpu(args: string[]): number {
   const out = execFileSync('bash', ['-c', '"$@" > /dev/null 2>&1; times', '_', ffmpegPath(), '-v', 'error', '-threads', '1', '-flags', 'low_delay', '-f', 'h264', '-i', input, ...args], { encoding: 'utf8' });
-  const children = out.trim().split('\n')[1]!.match(/(\d+)m([\d.]+)s/g)!;
-  return children.map((t) => { const [, m, sec] = /(\d+)m([\d.]+)s/.exec(t)!; return Number(m) * 60 + Number(sec); }).reduce((a, b) => a + b, 0);
+  // the second line of `times`: the children's user and system time, as "0m1.230s 0m0.050s"
+  const children = out.trim().split('\n')[1]!;
+  return [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, [, m, sec]) => sum + Number(m) * 60 + Number(sec), 0);
 }
 const n = keyframes.length;
 const start = ffmpegCpu(['-frames:v', '1', '-f', 'null', '-']);
@@ -68,7 +63,7 @@ const decode = ffmpegCpu(['-f', 'null', '-']);
 const convert = ffmpegCpu(['-pix_fmt', 'yuvj420p', '-f', 'null', '-']);
 const full = ffmpegCpu(['-pix_fmt', 'yuvj420p', '-c:v', 'mjpeg', '-q:v', String(values.quality), '-huffman', 'default', '-threads', '1', '-f', 'image2pipe', '-']);
 const per = (s: number) => `${(((s - start) / n) * 1000).toFixed(1)} ms`;
-console.log(`\nstages in one ffmpeg run over the ${n} pictures (its start, ${(start * 1000).toFixed(0)} ms, taken off):`);
+console.log(`\nstages, one ffmpeg run each over the ${n} pictures (a run decoding one, ${(start * 1000).toFixed(0)} ms, taken off):`);
 console.log(`| decode | + range conversion (yuv420p → yuvj420p) | + JPEG encode |`);
 console.log(`|---|---|---|`);
 console.log(`| ${per(decode)} | ${per(convert)} | ${per(full)} |`);

@@ -1,17 +1,8 @@
 // Enhanced RTMP video tags (the published "Enhanced RTMP" spec, v1/v2) built from an HEVC
 // elementary stream, for tests and fixtures: Debian's ffmpeg 5.1 cannot write them.
+import { EX_CODED_FRAMES, EX_CODED_FRAMES_X, EX_SEQUENCE_START } from '../../src/media/flv-tags.js';
 import type { FlvTag } from '../../src/media/flv.js';
-
-const AUD = 35;
-const VPS = 32;
-const SPS = 33;
-const PPS = 34;
-
-/** Enhanced RTMP packet types. */
-export const EX_SEQUENCE_START = 0;
-export const EX_CODED_FRAMES = 1;
-export const EX_SEQUENCE_END = 2;
-export const EX_CODED_FRAMES_X = 3;
+import { HEVC_NAL_AUD as AUD, HEVC_NAL_PPS as PPS, HEVC_NAL_SPS as SPS, HEVC_NAL_VPS as VPS, hevcNalType, isHevcIrap } from '../../src/media/hevc.js';
 
 /** The NAL units of an Annex B byte stream (start codes removed). */
 export function annexBNalUnits(data: Uint8Array): Uint8Array[] {
@@ -29,7 +20,7 @@ export function annexBNalUnits(data: Uint8Array): Uint8Array[] {
   });
 }
 
-const nalType = (nal: Uint8Array) => (nal[0]! >> 1) & 0x3f;
+const nalType = (nal: Uint8Array) => hevcNalType(nal[0]!);
 
 /** An HEVCDecoderConfigurationRecord (hvcC) for one VPS, SPS and PPS, its general profile fields copied from the SPS. */
 export function hvcC(vps: Uint8Array, sps: Uint8Array, pps: Uint8Array): Uint8Array {
@@ -72,7 +63,7 @@ export function hevcTags(annexB: Uint8Array, fps: number, opts: { withCts?: bool
   units.forEach((nals, i) => {
     const frame = nals.filter((n) => ![VPS, SPS, PPS].includes(nalType(n)));
     if (frame.length === 0) return;
-    const keyframe = frame.some((n) => nalType(n) >= 16 && nalType(n) <= 23);
+    const keyframe = frame.some((n) => isHevcIrap(nalType(n)));
     const body = Buffer.concat(frame.flatMap((n) => [Buffer.from([n.length >>> 24, (n.length >> 16) & 0xff, (n.length >> 8) & 0xff, n.length & 0xff]), n]));
     const ts = Math.round((i * 1000) / fps);
     tags.push(opts.withCts ? exTag(ts, keyframe, EX_CODED_FRAMES, Uint8Array.from([0, 0, 0, ...body])) : exTag(ts, keyframe, EX_CODED_FRAMES_X, body));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildSps } from '../../test/support/bit-writer.js';
-import { AccessUnitScan, parseAvcDecoderConfig, sameAvcConfig } from './avc.js';
+import { AccessUnitScan, parseAvcDecoderConfig, sameVideoConfig } from './avc.js';
 
 const SPS = buildSps({ profileIdc: 77, levelIdc: 31, widthMbs: 80, heightMapUnits: 45 });
 const PPS = Uint8Array.from([0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0]);
@@ -48,8 +48,8 @@ describe('parseAvcDecoderConfig', () => {
 
   it('compares configurations', () => {
     const other = buildSps({ profileIdc: 77, levelIdc: 31, widthMbs: 40, heightMapUnits: 23 });
-    expect(sameAvcConfig(parseAvcDecoderConfig(avcC()), parseAvcDecoderConfig(avcC()))).toBe(true);
-    expect(sameAvcConfig(parseAvcDecoderConfig(avcC()), parseAvcDecoderConfig(avcC(other)))).toBe(false);
+    expect(sameVideoConfig(parseAvcDecoderConfig(avcC()), parseAvcDecoderConfig(avcC()))).toBe(true);
+    expect(sameVideoConfig(parseAvcDecoderConfig(avcC()), parseAvcDecoderConfig(avcC(other)))).toBe(false);
   });
 });
 

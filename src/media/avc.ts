@@ -1,4 +1,4 @@
-import { HEVC_NAL_AUD, HEVC_NAL_PPS, HEVC_NAL_SPS, HEVC_NAL_VPS } from './hevc.js';
+import { HEVC_NAL_AUD, HEVC_NAL_PPS, HEVC_NAL_SPS, HEVC_NAL_VPS, hevcNalType, isHevcIrap } from './hevc.js';
 import { parseSps, type SpsInfo } from './sps.js';
 
 export const NAL_SLICE = 1;
@@ -7,6 +7,11 @@ export const NAL_SEI = 6;
 export const NAL_SPS = 7;
 export const NAL_PPS = 8;
 export const NAL_AUD = 9;
+
+/** Annex B start code, as written before every NAL unit. */
+export const START_CODE = Uint8Array.of(0, 0, 0, 1);
+/** An H.264 access unit delimiter (primary_pic_type 7: any slice type), start code included. */
+export const H264_AUD = Uint8Array.of(0, 0, 0, 1, 0x09, 0xf0);
 
 export interface AvcConfig {
   codec: 'H264';
@@ -55,10 +60,17 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-export function sameAvcConfig(a: AvcConfig, b: AvcConfig): boolean {
-  const sameList = (x: Uint8Array[], y: Uint8Array[]) =>
-    x.length === y.length && x.every((v, i) => sameBytes(v, y[i]!));
-  return a.lengthSize === b.lengthSize && sameList(a.sps, b.sps) && sameList(a.pps, b.pps);
+/** Whether two sequence headers (H.264 or HEVC) say the same: codec, NALU length size, parameter sets. */
+export function sameVideoConfig(
+  a: { codec: string; lengthSize: number; paramSets: readonly Uint8Array[] },
+  b: { codec: string; lengthSize: number; paramSets: readonly Uint8Array[] },
+): boolean {
+  return (
+    a.codec === b.codec &&
+    a.lengthSize === b.lengthSize &&
+    a.paramSets.length === b.paramSets.length &&
+    a.paramSets.every((v, i) => sameBytes(v, b.paramSets[i]!))
+  );
 }
 
 /**
@@ -98,13 +110,13 @@ export class AccessUnitScan {
       if (len === 0) continue;
       if (p + len > data.length) return `NALU of ${len} bytes overruns the ${data.length}-byte frame`;
       if (hevc) {
-        const type = (data[p]! >> 1) & 0x3f;
+        const type = hevcNalType(data[p]!);
         if (type === HEVC_NAL_AUD) {
           p += len;
           continue;
         }
         this.add(p, len, type);
-        if (type >= 16 && type <= 23) this.hasIdr = true;
+        if (isHevcIrap(type)) this.hasIdr = true;
         else if (type === HEVC_NAL_VPS) this.hasVps = true;
         else if (type === HEVC_NAL_SPS) this.hasSps = true;
         else if (type === HEVC_NAL_PPS) this.hasPps = true;

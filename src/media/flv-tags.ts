@@ -49,12 +49,15 @@ export function parseVideoTag(d: Uint8Array): VideoTag {
   return { kind: 'avc-frame', keyframe: frameType === 1, cts, data: d.subarray(5) };
 }
 
-const EX_SEQUENCE_START = 0;
-const EX_CODED_FRAMES = 1;
-const EX_CODED_FRAMES_X = 3;
-const EX_METADATA = 4;
-const EX_MULTITRACK = 6;
-const EX_MOD_EX = 7;
+/** Enhanced RTMP video packet types. */
+export const EX_SEQUENCE_START = 0;
+export const EX_CODED_FRAMES = 1;
+export const EX_SEQUENCE_END = 2;
+export const EX_CODED_FRAMES_X = 3;
+export const EX_METADATA = 4;
+export const EX_MPEG2TS_SEQUENCE_START = 5;
+export const EX_MULTITRACK = 6;
+export const EX_MOD_EX = 7;
 const FOURCC_NAMES: Record<string, string> = { av01: 'AV1', vp09: 'VP9', avc1: 'H.264 (enhanced RTMP)' };
 
 /**
@@ -93,9 +96,9 @@ function parseExVideoTag(d: Uint8Array): VideoTag {
     }
     case EX_CODED_FRAMES_X:
       return { kind: 'hevc-frame', keyframe: frameType === 1, cts: 0, data: d.subarray(p) };
-    case 2: // sequence end
+    case EX_SEQUENCE_END:
     case EX_METADATA: // HDR colour metadata (AMF)
-    case 5: // MPEG-2 TS sequence start
+    case EX_MPEG2TS_SEQUENCE_START:
       return IGNORED;
     default:
       return { kind: 'malformed', reason: `unknown enhanced video packet type ${packetType}` };

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { annexBNalUnits, EX_CODED_FRAMES, EX_SEQUENCE_START, hevcTags, hvcC } from '../../scripts/lib/enhanced-flv.js';
+import { annexBNalUnits, hevcTags, hvcC } from '../../scripts/lib/enhanced-flv.js';
 import { FIXTURE_DIR } from '../../scripts/lib/fixtures.js';
 import { ffmpegWarnings, probeStreams } from '../../test/support/media-tools.js';
 import { runPackager, writeSegments } from '../../test/support/packager-run.js';
-import { parseVideoTag } from './flv-tags.js';
+import { EX_CODED_FRAMES, EX_SEQUENCE_START, parseVideoTag } from './flv-tags.js';
 import type { FlvTag } from './flv.js';
 import { hevcNalType, parseHevcDecoderConfig, parseHevcSps } from './hevc.js';
 

@@ -5,6 +5,9 @@ export const HEVC_NAL_SPS = 33;
 export const HEVC_NAL_PPS = 34;
 export const HEVC_NAL_AUD = 35;
 
+/** An HEVC access unit delimiter (type 35, pic_type 2: any slice type), start code included. */
+export const HEVC_AUD = Uint8Array.of(0, 0, 0, 1, 0x46, 0x01, 0x50);
+
 /** NAL unit type of an HEVC NAL unit (first header byte). */
 export const hevcNalType = (firstByte: number) => (firstByte >> 1) & 0x3f;
 /** IRAP pictures (BLA, IDR, CRA): where a decoder can start, and where segments may be cut. */
@@ -119,9 +122,4 @@ const HEVC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'Main 10', 3: 'Mai
 
 export function hevcProfileName(profileIdc: number): string {
   return HEVC_PROFILES[profileIdc] ?? `profile ${profileIdc}`;
-}
-
-export function sameHevcConfig(a: HevcConfig, b: HevcConfig): boolean {
-  const same = (x: Uint8Array[], y: Uint8Array[]) => x.length === y.length && x.every((v, i) => Buffer.compare(v, y[i]!) === 0);
-  return a.lengthSize === b.lengthSize && same(a.paramSets, b.paramSets);
 }

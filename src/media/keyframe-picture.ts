@@ -1,12 +1,7 @@
-import type { AccessUnitScan, AvcConfig } from './avc.js';
-import { NAL_SPS } from './avc.js';
+import { H264_AUD, NAL_SPS, START_CODE, type AccessUnitScan, type AvcConfig } from './avc.js';
 import { BitWriter, escapeRbsp } from './bit-writer.js';
 import { unescapeRbsp } from './bit-reader.js';
 import { parseSps } from './sps.js';
-
-const START_CODE = Uint8Array.of(0, 0, 0, 1);
-/** An access unit delimiter: it tells a decoder's parser that the picture before it is complete. */
-const AUD = Uint8Array.of(0, 0, 0, 1, 0x09, 0xf0);
 
 /**
  * The SPS without its bitstream restriction: a decoder then outputs each picture as soon as it
@@ -35,7 +30,7 @@ export function withoutReorderDelay(sps: Uint8Array): Uint8Array {
  */
 export function keyframePicture(avc: AvcConfig, frame: Uint8Array, scan: AccessUnitScan, lowDelaySps: readonly Uint8Array[]): Buffer {
   const parts: Uint8Array[] = [];
-  if (!scan.hasSps || !scan.hasPps) {
+  if (!scan.hasParamSets(false)) {
     for (const sps of lowDelaySps) parts.push(START_CODE, sps);
     for (const pps of avc.pps) parts.push(START_CODE, pps);
   }
@@ -43,6 +38,6 @@ export function keyframePicture(avc: AvcConfig, frame: Uint8Array, scan: AccessU
     const nal = frame.subarray(scan.starts[i]!, scan.starts[i]! + scan.lengths[i]!);
     parts.push(START_CODE, scan.types[i] === NAL_SPS ? withoutReorderDelay(nal) : nal);
   }
-  parts.push(AUD);
+  parts.push(H264_AUD); // tells a decoder's parser that the picture before it is complete
   return Buffer.concat(parts);
 }

@@ -1,6 +1,6 @@
 import { parseAudioSpecificConfig, sameAacConfig, type AacConfig } from './aac.js';
-import { AccessUnitScan, parseAvcDecoderConfig, sameAvcConfig, type AvcConfig } from './avc.js';
-import { hevcProfileName, parseHevcDecoderConfig, sameHevcConfig, type HevcConfig } from './hevc.js';
+import { AccessUnitScan, parseAvcDecoderConfig, sameVideoConfig, type AvcConfig } from './avc.js';
+import { hevcProfileName, parseHevcDecoderConfig, type HevcConfig } from './hevc.js';
 import { AudioClock } from './audio-clock.js';
 import { keyframePicture, withoutReorderDelay } from './keyframe-picture.js';
 import { parseAudioTag, parseVideoTag } from './flv-tags.js';
@@ -345,8 +345,7 @@ export class LivePackager {
       return this.notice('bad-video-config', `${hevc ? 'HEVC' : 'AVC'} sequence header rejected: ${(err as Error).message}`);
     }
     const previous = this.video;
-    if (previous?.codec === 'H264' && config.codec === 'H264' && sameAvcConfig(previous, config)) return;
-    if (previous?.codec === 'H265' && config.codec === 'H265' && sameHevcConfig(previous, config)) return;
+    if (previous && sameVideoConfig(previous, config)) return;
     this.video = config;
     if (this.keyframeIntervalMs !== undefined && config.codec === 'H264') this.pictureSps = config.sps.map(withoutReorderDelay);
     this.videoClock.setFrameRate(config.codec === 'H264' ? config.info.frameRate : undefined);

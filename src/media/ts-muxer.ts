@@ -1,5 +1,6 @@
 import { writeAdtsHeader, type AacConfig } from './aac.js';
-import type { AccessUnitScan } from './avc.js';
+import { H264_AUD, START_CODE, type AccessUnitScan } from './avc.js';
+import { HEVC_AUD } from './hevc.js';
 import { crc32Mpeg } from './crc32-mpeg.js';
 
 export const TS_PACKET = 188;
@@ -65,10 +66,6 @@ function stage(src: Uint8Array, from: number, to: number): void {
   stagedFrom = from;
 }
 
-const START_CODE = [0, 0, 0, 1];
-const AUD = [0, 0, 0, 1, 0x09, 0xf0];
-/** HEVC access unit delimiter (type 35, pic_type 2: any slice type). */
-const HEVC_AUD = [0, 0, 0, 1, 0x46, 0x01, 0x50];
 
 export interface TrackSet {
   video: boolean;
@@ -172,7 +169,7 @@ export class TsMuxer {
    */
   writeVideo(data: Uint8Array, scan: AccessUnitScan, config: VideoParams, dts: number, pts: number, idr: boolean): void {
     const hevc = config.codec === 'H265';
-    const aud = hevc ? HEVC_AUD : AUD;
+    const aud = hevc ? HEVC_AUD : H264_AUD;
     const insertParams = idr && !scan.hasParamSets(hevc);
     let paramBytes = 0;
     if (insertParams) for (const set of config.paramSets) paramBytes += 4 + set.length;

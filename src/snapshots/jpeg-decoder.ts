@@ -52,10 +52,6 @@ export class JpegDecoder {
     return this.waiting !== undefined;
   }
 
-  get alive(): boolean {
-    return this.dead === undefined;
-  }
-
   decode(picture: Buffer): Promise<Buffer> {
     if (this.dead) return Promise.reject(this.dead);
     if (this.waiting) return Promise.reject(new Error('decoder busy'));

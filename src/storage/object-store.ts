@@ -90,7 +90,6 @@ const TYPES: Record<string, string> = {
   mp4: 'video/mp4',
   jpg: 'image/jpeg',
   jpeg: 'image/jpeg',
-  png: 'image/png',
   json: 'application/json',
   xml: 'application/xml',
   txt: 'text/plain',

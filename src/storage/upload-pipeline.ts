@@ -71,7 +71,6 @@ export interface ChannelUploaderOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-
 /**
  * Writes one channel's segments in order and, after each, the live playlist, which is
  * rendered from the segments actually stored: a playlist never names a segment that is
