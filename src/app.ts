@@ -17,6 +17,7 @@ import { UrlBuilder } from './http/urls.js';
 import { RtmpIngest } from './ingest/rtmp-server.js';
 import { LimitReporter, RequestRateLimiter } from './limits.js';
 import { LivePlaylists } from './live/live-playlists.js';
+import { LowLatencyStreams } from './live/low-latency.js';
 import { Metrics } from './metrics.js';
 import { RetentionSweeper } from './retention/retention-sweeper.js';
 import { findSnapshotDecoders } from './snapshots/find-decoders.js';
@@ -94,6 +95,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const keyBuckets = new Map(config.credentials.filter((c) => c.buckets).map((c) => [c.accessKeyId, new Set(c.buckets)]));
   const limiter = new RequestRateLimiter(config.limits.apiRequestsPerSecond, config.limits.apiBurst, (peer, who) => reporter.hit('api_rate', peer, who));
   const playlists = new LivePlaylists();
+  const lowLatency = new LowLatencyStreams();
   const segments =
     config.playback.segmentCacheBytes > 0
       ? new SegmentCache({ maxBytes: config.playback.segmentCacheBytes, ttlMs: config.playback.segmentCacheTtlMs, now: options.now })
@@ -132,6 +134,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     urls,
     storeFor,
     playlists,
+    lowLatency,
     segments,
     now: options.now,
     recorder,
@@ -171,6 +174,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     catalog,
     storeFor,
     playlists,
+    lowLatency,
     publishHook: config.publishHook ? new PublishHook(config.publishHook, http.log, metrics) : undefined,
     recorder,
     snapshotDecoders: snapshots.pool,

@@ -1,5 +1,6 @@
-// Enhanced RTMP video tags (the published "Enhanced RTMP" spec, v1/v2) built from an HEVC
-// elementary stream, for tests and fixtures: Debian's ffmpeg 5.1 cannot write them.
+// Enhanced RTMP video tags (the published "Enhanced RTMP" spec, v1/v2) built from HEVC and AV1
+// elementary streams, for tests and fixtures: Debian's ffmpeg 5.1 cannot write them.
+import { OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER, parseAv1SequenceHeader, splitObus } from '../../src/media/av1.js';
 import { EX_CODED_FRAMES, EX_CODED_FRAMES_X, EX_SEQUENCE_START } from '../../src/media/flv-tags.js';
 import type { FlvTag } from '../../src/media/flv.js';
 import { HEVC_NAL_AUD as AUD, HEVC_NAL_PPS as PPS, HEVC_NAL_SPS as SPS, HEVC_NAL_VPS as VPS, hevcNalType, isHevcIrap } from '../../src/media/hevc.js';
@@ -67,6 +68,47 @@ export function hevcTags(annexB: Uint8Array, fps: number, opts: { withCts?: bool
     const body = Buffer.concat(frame.flatMap((n) => [Buffer.from([n.length >>> 24, (n.length >> 16) & 0xff, (n.length >> 8) & 0xff, n.length & 0xff]), n]));
     const ts = Math.round((i * 1000) / fps);
     tags.push(opts.withCts ? exTag(ts, keyframe, EX_CODED_FRAMES, Uint8Array.from([0, 0, 0, ...body])) : exTag(ts, keyframe, EX_CODED_FRAMES_X, body));
+  });
+  return tags;
+}
+
+const OBU_FRAME_HEADER = 3;
+const OBU_FRAME = 6;
+
+/** An AV1CodecConfigurationRecord (av1C) for a sequence header OBU of an 8-bit 4:2:0 stream. */
+export function av1C(sequenceHeaderObu: Uint8Array): Uint8Array {
+  const [obu] = splitObus(sequenceHeaderObu);
+  const info = parseAv1SequenceHeader(sequenceHeaderObu.subarray(obu!.payload, obu!.end));
+  return Uint8Array.from([0x81, (info.profile << 5) | info.levelIdx, (info.tier << 7) | 0x0c, 0, ...sequenceHeaderObu]);
+}
+
+/**
+ * FLV video tags for an AV1 low-overhead bitstream (ffmpeg's `-f obu`: a temporal delimiter
+ * before each temporal unit): a SequenceStart with the av1C, then one CodedFrames tag per
+ * temporal unit, its delimiter left out; a unit whose frame header says KEY_FRAME is a keyframe.
+ */
+export function av1Tags(obuStream: Uint8Array, fps: number): FlvTag[] {
+  const units: Uint8Array[][] = [];
+  let sequenceHeader: Uint8Array | undefined;
+  for (const o of splitObus(obuStream)) {
+    if (o.type === OBU_TEMPORAL_DELIMITER || units.length === 0) units.push([]);
+    if (o.type === OBU_TEMPORAL_DELIMITER) continue;
+    const bytes = obuStream.subarray(o.start, o.end);
+    if (o.type === OBU_SEQUENCE_HEADER) sequenceHeader ??= bytes;
+    units.at(-1)!.push(bytes);
+  }
+  if (!sequenceHeader) throw new Error('no AV1 sequence header in the stream');
+  const isKey = (obus: Uint8Array[]) =>
+    obus.some((bytes) => {
+      const [o] = splitObus(bytes);
+      if (o!.type !== OBU_FRAME && o!.type !== OBU_FRAME_HEADER) return false;
+      const first = bytes[o!.payload]!;
+      return (first & 0x80) === 0 && ((first >> 5) & 3) === 0; // !show_existing_frame, frame_type KEY_FRAME
+    });
+  const tags: FlvTag[] = [exTag(0, true, EX_SEQUENCE_START, av1C(sequenceHeader), 'av01')];
+  units.forEach((obus, i) => {
+    if (obus.length === 0) return;
+    tags.push(exTag(Math.round((i * 1000) / fps), isKey(obus), EX_CODED_FRAMES, Buffer.concat(obus), 'av01'));
   });
   return tags;
 }

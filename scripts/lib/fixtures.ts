@@ -62,6 +62,11 @@ async function encodeHevc(out: string, o: { seconds: number; size: string; fps: 
   await run(ffmpegPath(), ['-y', '-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${o.size}:rate=${o.fps}`, '-t', String(o.seconds), '-c:v', 'libx265', '-x265-params', params, '-b:v', `${o.kbps}k`, '-f', 'hevc', out], { maxBuffer: 16 << 20 });
 }
 
+/** An AV1 low-overhead bitstream (temporal delimiters included) from SVT-AV1: closed GOPs, no hidden frames to speak of. */
+async function encodeAv1(out: string, o: { seconds: number; size: string; fps: number; gopFrames: number; kbps: number }): Promise<void> {
+  await run(ffmpegPath(), ['-y', '-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${o.size}:rate=${o.fps}`, '-t', String(o.seconds), '-c:v', 'libsvtav1', '-preset', '10', '-g', String(o.gopFrames), '-b:v', `${o.kbps}k`, '-f', 'obu', out], { maxBuffer: 16 << 20 });
+}
+
 const MAKERS: Record<string, Maker> = {
   // 720p30 H.264 main with B-frames, 2 s GOP, AAC 44.1 kHz stereo.
   'main.flv': (out) => encode({ seconds: 12, size: '1280x720', fps: 30, gopFrames: 60, videoKbps: 1200, audio: true }, out),
@@ -73,6 +78,8 @@ const MAKERS: Record<string, Maker> = {
   'gop10.flv': (out) => encode({ seconds: 25, size: '640x360', fps: 30, gopFrames: 300, videoKbps: 400, audio: true }, out),
   // HEVC 640x360 25 fps, 1 s GOP, 6 s: pushed as Enhanced RTMP 'hvc1' tags (scripts/lib/enhanced-flv.ts)
   'hevc-360p.hevc': (out) => encodeHevc(out, { seconds: 6, size: '640x360', fps: 25, gopFrames: 25, kbps: 400 }),
+  // AV1 640x360 25 fps, 1 s GOP, 6 s: pushed as Enhanced RTMP 'av01' tags (scripts/lib/enhanced-flv.ts)
+  'av1-360p.obu': (out) => encodeAv1(out, { seconds: 6, size: '640x360', fps: 25, gopFrames: 25, kbps: 400 }),
   // 720p then 360p in one stream: a new AVC sequence header mid-stream, as OBS sends on a resolution change.
   'res-change.flv': async (out, scratch) => {
     const a = join(scratch, 'res-a.flv');

@@ -12,6 +12,15 @@ export interface ChannelConfig {
   playlistName: string;
   /** PutLiveChannel's Snapshot option: JPEG thumbnails while live. */
   snapshot?: SnapshotConfig;
+  /** Extensions in Target (not in OSS): fMP4 segments, LL-HLS parts. */
+  hls?: HlsOptions;
+}
+
+export interface HlsOptions {
+  /** `<SegmentFormat>fMP4</SegmentFormat>`: CMAF segments (.m4s) after an init segment; MPEG-TS when absent. */
+  segmentFormat?: 'fMP4';
+  /** `<PartDuration>` seconds: LL-HLS partial segments of about this length (fMP4 only). */
+  partDuration?: number;
 }
 
 export interface SnapshotConfig {
@@ -117,6 +126,8 @@ export interface SegmentRecord {
   startTime: number;
   durationMs: number;
   discontinuity: boolean;
+  /** fMP4: object key of the init segment it needs. */
+  initKey?: string;
 }
 
 /** Where a live playlist stands, so that the next push continues it. */

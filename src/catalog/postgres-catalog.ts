@@ -20,7 +20,7 @@ import {
 import type { LostPushEvents, OutboxEntry } from './outbox.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
 import { LOST_PUSHES_JSON, outboxParams, PostgresOutbox, withOutboxInsert, type LostPushesJson } from './postgres-outbox.js';
-import { snapshotColumn, toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
+import { hlsColumn, snapshotColumn, toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
 
 export interface PostgresCatalogOptions {
   url: string;
@@ -46,11 +46,11 @@ const HOLDS_LEASE = (bucket: string, channel: string, token: string) =>
 const SQL = {
   getChannel: 'SELECT * FROM channels WHERE bucket = $1 AND name = $2',
   // xmax is 0 on a row this statement inserted, not on one it updated
-  putChannel: `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified, snapshot)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+  putChannel: `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified, snapshot, hls)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT (bucket, name) DO UPDATE SET description = EXCLUDED.description, status = EXCLUDED.status,
        frag_duration = EXCLUDED.frag_duration, frag_count = EXCLUDED.frag_count,
-       playlist_name = EXCLUDED.playlist_name, last_modified = EXCLUDED.last_modified, snapshot = EXCLUDED.snapshot
+       playlist_name = EXCLUDED.playlist_name, last_modified = EXCLUDED.last_modified, snapshot = EXCLUDED.snapshot, hls = EXCLUDED.hls
      RETURNING (xmax <> 0) AS existed`,
   // the lease holder of a channel disabled or deleted hears of it at once
   setStatus: `WITH u AS (UPDATE channels SET status = $1, last_modified = $2 WHERE bucket = $3 AND name = $4 RETURNING bucket, name)
@@ -73,10 +73,10 @@ const SQL = {
        RETURNING *
      ) SELECT (SELECT count(*) FROM closed)::int AS closed, ${LOST_PUSHES_JSON} AS pushes`,
   recentPushes: 'SELECT * FROM pushes WHERE bucket = $1 AND channel = $2 ORDER BY id DESC LIMIT $3',
-  addSegment: `INSERT INTO segments (bucket, channel, push_id, sequence, object_key, start_time, duration_ms, discontinuity)
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE ${HOLDS_LEASE('$1', '$2', '$9')}
+  addSegment: `INSERT INTO segments (bucket, channel, push_id, sequence, object_key, start_time, duration_ms, discontinuity, init_key)
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $10 WHERE ${HOLDS_LEASE('$1', '$2', '$9')}
      ON CONFLICT (bucket, channel, start_time, sequence) DO UPDATE SET push_id = EXCLUDED.push_id,
-       object_key = EXCLUDED.object_key, duration_ms = EXCLUDED.duration_ms, discontinuity = EXCLUDED.discontinuity`,
+       object_key = EXCLUDED.object_key, duration_ms = EXCLUDED.duration_ms, discontinuity = EXCLUDED.discontinuity, init_key = EXCLUDED.init_key`,
   segmentsBetween: `SELECT * FROM segments WHERE bucket = $1 AND channel = $2 AND start_time BETWEEN $3 AND $4 ORDER BY push_id, sequence`,
   oldestSegments: `SELECT * FROM segments WHERE bucket = $1 AND start_time < $2 AND (start_time, channel, sequence) > ($4::bigint, $5::text, $6::bigint)
      ORDER BY start_time, channel, sequence LIMIT $3`,
@@ -212,7 +212,7 @@ export class PostgresCatalog implements Catalog {
 
   async putChannel(bucket: string, name: string, config: ChannelConfig, now = Date.now(), events?: (existed: boolean) => OutboxEntry[]): Promise<Channel> {
     const channel: Channel = { bucket, name, ...config, lastModified: now };
-    const values = [bucket, name, config.description, config.status, config.fragDuration, config.fragCount, config.playlistName, now, snapshotColumn(config)];
+    const values = [bucket, name, config.description, config.status, config.fragDuration, config.fragCount, config.playlistName, now, snapshotColumn(config), hlsColumn(config)];
     await this.withEvents<{ existed: boolean }>('putChannel', values, events && ((r) => events(r.rows[0]!.existed)));
     return channel;
   }
@@ -263,7 +263,7 @@ export class PostgresCatalog implements Catalog {
   }
 
   async addSegment(s: SegmentRecord, leaseToken: number, events?: readonly OutboxEntry[]): Promise<void> {
-    const values = [s.bucket, s.channel, s.pushId, s.sequence, s.key, s.startTime, s.durationMs, s.discontinuity, leaseToken];
+    const values = [s.bucket, s.channel, s.pushId, s.sequence, s.key, s.startTime, s.durationMs, s.discontinuity, leaseToken, s.initKey ?? null];
     if (!(await this.changeWithEvents('addSegment', values, events))) throw new FencedError(s.bucket, s.channel, leaseToken);
   }
 

@@ -92,4 +92,6 @@ export const PG_MIGRATIONS: string[] = [
      PRIMARY KEY (bucket, object_key)
    );`,
   `ALTER TABLE channels ADD COLUMN snapshot TEXT;`,
+  `ALTER TABLE channels ADD COLUMN hls TEXT;
+   ALTER TABLE segments ADD COLUMN init_key TEXT;`,
 ];

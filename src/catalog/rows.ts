@@ -1,5 +1,5 @@
 /** Catalog rows as both databases return them (snake_case columns), and their domain objects. */
-import type { Channel, ChannelConfig, ChannelStatus, LeaseHolder, PushEndReason, PushRecord, SegmentRecord, SnapshotConfig, VodPlaylistRecord } from './catalog.js';
+import type { Channel, ChannelConfig, ChannelStatus, HlsOptions, LeaseHolder, PushEndReason, PushRecord, SegmentRecord, SnapshotConfig, VodPlaylistRecord } from './catalog.js';
 import type { OutboxRow } from './outbox.js';
 
 export interface ChannelRow {
@@ -13,6 +13,8 @@ export interface ChannelRow {
   last_modified: number;
   /** SnapshotConfig as JSON. */
   snapshot: string | null;
+  /** HlsOptions as JSON. */
+  hls: string | null;
 }
 
 export interface PushRow {
@@ -46,6 +48,7 @@ export interface SegmentRow {
   duration_ms: number;
   /** 0/1 in SQLite, a boolean in PostgreSQL. */
   discontinuity: number | boolean;
+  init_key: string | null;
 }
 
 export const toChannel = (r: ChannelRow): Channel => ({
@@ -58,9 +61,11 @@ export const toChannel = (r: ChannelRow): Channel => ({
   playlistName: r.playlist_name,
   lastModified: r.last_modified,
   ...(r.snapshot ? { snapshot: JSON.parse(r.snapshot) as SnapshotConfig } : {}),
+  ...(r.hls ? { hls: JSON.parse(r.hls) as HlsOptions } : {}),
 });
 
 export const snapshotColumn = (c: ChannelConfig): string | null => (c.snapshot ? JSON.stringify(c.snapshot) : null);
+export const hlsColumn = (c: ChannelConfig): string | null => (c.hls ? JSON.stringify(c.hls) : null);
 
 export const toPush = (r: PushRow): PushRecord => ({
   id: r.id,
@@ -92,6 +97,7 @@ export const toSegment = (r: SegmentRow): SegmentRecord => ({
   startTime: r.start_time,
   durationMs: r.duration_ms,
   discontinuity: r.discontinuity === 1 || r.discontinuity === true,
+  ...(r.init_key ? { initKey: r.init_key } : {}),
 });
 
 export interface OutboxDbRow {

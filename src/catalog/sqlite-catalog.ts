@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LostPush, LostPushEvents, OutboxEntry } from './outbox.js';
-import { snapshotColumn, toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
+import { hlsColumn, snapshotColumn, toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   FencedError,
@@ -113,6 +113,8 @@ export const MIGRATIONS: string[] = [
      PRIMARY KEY (bucket, object_key)
    ) WITHOUT ROWID;`,
   `ALTER TABLE channels ADD COLUMN snapshot TEXT;`,
+  `ALTER TABLE channels ADD COLUMN hls TEXT;
+   ALTER TABLE segments ADD COLUMN init_key TEXT;`,
 ];
 
 /** A statement's extra condition: the channel's lease is (still) held with this token. */
@@ -141,11 +143,11 @@ export class SqliteCatalog implements Catalog {
     this.stmts = {
       getChannel: db.prepare<[string, string], ChannelRow>('SELECT * FROM channels WHERE bucket = ? AND name = ?'),
       putChannel: db.prepare(
-        `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified, snapshot)
-         VALUES (@bucket, @name, @description, @status, @fragDuration, @fragCount, @playlistName, @lastModified, @snapshot)
+        `INSERT INTO channels (bucket, name, description, status, frag_duration, frag_count, playlist_name, last_modified, snapshot, hls)
+         VALUES (@bucket, @name, @description, @status, @fragDuration, @fragCount, @playlistName, @lastModified, @snapshot, @hls)
          ON CONFLICT (bucket, name) DO UPDATE SET description = excluded.description, status = excluded.status,
            frag_duration = excluded.frag_duration, frag_count = excluded.frag_count,
-           playlist_name = excluded.playlist_name, last_modified = excluded.last_modified, snapshot = excluded.snapshot`,
+           playlist_name = excluded.playlist_name, last_modified = excluded.last_modified, snapshot = excluded.snapshot, hls = excluded.hls`,
       ),
       setStatus: db.prepare('UPDATE channels SET status = ?, last_modified = ? WHERE bucket = ? AND name = ?'),
       deleteChannel: db.prepare('DELETE FROM channels WHERE bucket = ? AND name = ?'),
@@ -190,8 +192,8 @@ export class SqliteCatalog implements Catalog {
         'SELECT * FROM pushes WHERE bucket = ? AND channel = ? ORDER BY id DESC LIMIT ?',
       ),
       addSegment: db.prepare(
-        `INSERT OR REPLACE INTO segments (bucket, channel, push_id, sequence, object_key, start_time, duration_ms, discontinuity)
-         SELECT @bucket, @channel, @pushId, @sequence, @key, @startTime, @durationMs, @discontinuity WHERE ${HOLDS_LEASE}`,
+        `INSERT OR REPLACE INTO segments (bucket, channel, push_id, sequence, object_key, start_time, duration_ms, discontinuity, init_key)
+         SELECT @bucket, @channel, @pushId, @sequence, @key, @startTime, @durationMs, @discontinuity, @initKey WHERE ${HOLDS_LEASE}`,
       ),
       segmentsBetween: db.prepare<[string, string, number, number], SegmentRow>(
         `SELECT * FROM segments WHERE bucket = ? AND channel = ? AND start_time BETWEEN ? AND ?
@@ -235,7 +237,7 @@ export class SqliteCatalog implements Catalog {
 
   async putChannel(bucket: string, name: string, config: ChannelConfig, now = Date.now(), events?: (existed: boolean) => OutboxEntry[]): Promise<Channel> {
     const channel: Channel = { bucket, name, ...config, lastModified: now };
-    const row = { ...channel, snapshot: snapshotColumn(config) };
+    const row = { ...channel, snapshot: snapshotColumn(config), hls: hlsColumn(config) };
     if (!events) {
       this.stmts.putChannel.run(row);
       return channel;
@@ -334,7 +336,7 @@ export class SqliteCatalog implements Catalog {
   }
 
   async addSegment(s: SegmentRecord, leaseToken: number, events?: readonly OutboxEntry[]): Promise<void> {
-    const added = this.withEvents(events, () => this.stmts.addSegment.run({ ...s, discontinuity: s.discontinuity ? 1 : 0, token: leaseToken }).changes > 0);
+    const added = this.withEvents(events, () => this.stmts.addSegment.run({ ...s, discontinuity: s.discontinuity ? 1 : 0, initKey: s.initKey ?? null, token: leaseToken }).changes > 0);
     if (!added) throw new FencedError(s.bucket, s.channel, leaseToken);
   }
 

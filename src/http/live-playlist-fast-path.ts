@@ -1,12 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BucketConfig } from '../config.js';
 import type { LivePlaylist, LivePlaylists } from '../live/live-playlists.js';
+import type { LowLatencyStreams } from '../live/low-latency.js';
 import { contentTypeFor } from '../storage/object-store.js';
 import { CORS_HEADERS, cacheControlFor, notModified, objectHeaders } from './object-api.js';
 import { resolveBucket, type BucketResolverOptions } from '../oss/resolve-bucket.js';
 
 export interface FastPathOptions {
   playlists: LivePlaylists;
+  /** LL-HLS playlists are answered by GetObject (parts, blocking reload), not here. */
+  lowLatency?: LowLatencyStreams;
   buckets: ReadonlyMap<string, BucketConfig>;
   resolver: BucketResolverOptions;
   requestId: () => string;
@@ -57,7 +60,7 @@ export function liveFastPath(o: FastPathOptions): (req: IncomingMessage, res: Se
     }
     if (o.buckets.get(target.bucket)?.acl === 'private') return false;
     const playlist = o.playlists.get(target.bucket, target.key);
-    if (!playlist) return false;
+    if (!playlist || o.lowLatency?.playlist(target.bucket, target.key)) return false;
     const ready = headersOf(target.key, playlist);
     if (notModified(playlist, headers) === 304) {
       const { 'content-length': _length, ...unchanged } = ready;

@@ -104,7 +104,15 @@ export async function getLiveChannelInfo(deps: ApiDeps, req: ApiRequest): Promis
     LiveChannelConfiguration: {
       Description: c.description,
       Status: c.status,
-      Target: { Type: 'HLS', FragDuration: c.fragDuration, FragCount: c.fragCount, PlaylistName: c.playlistName },
+      Target: {
+        Type: 'HLS',
+        FragDuration: c.fragDuration,
+        FragCount: c.fragCount,
+        PlaylistName: c.playlistName,
+        // this gateway's extensions, only where set: a TS channel's answer is OSS's own
+        ...(c.hls?.segmentFormat ? { SegmentFormat: c.hls.segmentFormat } : {}),
+        ...(c.hls?.partDuration !== undefined ? { PartDuration: c.hls.partDuration } : {}),
+      },
     },
   });
 }

@@ -119,10 +119,13 @@ export async function getCachedSegment(store: ObjectStore, bucket: string, key: 
 
 /** GetObject / HeadObject of a live playlist this process is writing: from memory. */
 export function getLivePlaylist(key: string, playlist: LivePlaylist, read: ObjectRead): Promise<ObjectResponse> {
-  const info: ObjectInfo = { key, size: playlist.body.length, etag: playlist.etag, contentType: contentTypeFor(key), lastModified: playlist.lastModified };
-  return respond(info, read, cacheControlFor(key, read.publicRead, playlist.targetDuration), async (range) =>
-    range ? playlist.body.subarray(range.start, range.end + 1) : playlist.body,
-  );
+  return getInMemory(key, playlist.body, playlist.etag, playlist.lastModified, read, cacheControlFor(key, read.publicRead, playlist.targetDuration));
+}
+
+/** GetObject / HeadObject of bytes this process holds (a live playlist, an LL-HLS part). */
+export function getInMemory(key: string, body: Buffer, etag: string, lastModified: number, read: ObjectRead, cacheControl: string): Promise<ObjectResponse> {
+  const info: ObjectInfo = { key, size: body.length, etag, contentType: contentTypeFor(key), lastModified };
+  return respond(info, read, cacheControl, async (range) => (range ? body.subarray(range.start, range.end + 1) : body));
 }
 
 /** The headers every GetObject/HeadObject answer carries, before length and overrides. */

@@ -9,6 +9,8 @@ import * as api from './livechannel-api.js';
 import { registerConsole } from './console-routes.js';
 import { signPlaylistUris } from './hls-sign.js';
 import type { LivePlaylists } from '../live/live-playlists.js';
+import type { LowLatencyStreams } from '../live/low-latency.js';
+import { getLowLatency } from './low-latency-api.js';
 import { liveFastPath } from './live-playlist-fast-path.js';
 import { CORS_HEADERS, getCachedSegment, getLivePlaylist, getObject } from './object-api.js';
 import type { SegmentCache } from './segment-cache.js';
@@ -32,6 +34,8 @@ export interface HttpServerOptions extends api.ApiDeps {
   limiter?: { check(who: string, peer: string): void };
   /** Live playlists this process is writing, served from memory. */
   playlists?: LivePlaylists;
+  /** LL-HLS channels this process is publishing: playlists with parts, parts, newest segments. */
+  lowLatency?: LowLatencyStreams;
   /** Recently read segments, served from memory. */
   segments?: SegmentCache;
   /** Object reads per client address, whoever signed them; throws SlowDown past the rate. */
@@ -145,6 +149,8 @@ const OPS = {
         overrides: ctx.identity.accessKeyId ? ctx.query : NO_OVERRIDES,
         publicRead: ctx.publicRead,
       };
+      const lowLatency = ctx.deps.lowLatency && (await getLowLatency(ctx.deps.lowLatency, ctx.bucket, ctx.key, ctx.query, read, ctx.now));
+      if (lowLatency) return lowLatency;
       const live = ctx.deps.playlists?.get(ctx.bucket, ctx.key);
       if (live) return getLivePlaylist(ctx.key, live, read);
       const store = ctx.deps.storeFor(ctx.bucket);
@@ -295,6 +301,7 @@ function requestIds(): () => string {
 function withLiveFastPath(opts: HttpServerOptions, buckets: ReadonlyMap<string, BucketConfig>, bucketNames: ReadonlySet<string>, requestId: () => string) {
   const fast = liveFastPath({
     playlists: opts.playlists!,
+    lowLatency: opts.lowLatency,
     buckets,
     resolver: { buckets: bucketNames, defaultBucket: opts.defaultBucket, publicHost: opts.publicHost },
     requestId,

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { LivePlaylists } from '../live/live-playlists.js';
+import { LowLatencyStream, type LowLatencyStreams } from '../live/low-latency.js';
 import { FencedError, type Catalog, type Channel, type PlaylistResume, type PushEndReason, type PushRecord } from '../catalog/catalog.js';
 import type { EventRecorder } from '../events/event-recorder.js';
 import type { LiveStat } from '../live/live-sessions.js';
@@ -10,7 +11,7 @@ import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { unrefSleep } from '../storage/retrying-put.js';
 import type { Semaphore } from '../storage/semaphore.js';
-import { ChannelUploader, type DropReason, type UploadPolicy } from '../storage/upload-pipeline.js';
+import { ChannelUploader, type DropReason, type InitUpload, type UploadPolicy } from '../storage/upload-pipeline.js';
 import { ChannelSnapshots } from '../snapshots/channel-snapshots.js';
 import type { DecoderPool } from '../snapshots/decoder-pool.js';
 import { RateMeter } from './rate-meter.js';
@@ -47,6 +48,8 @@ export interface LiveSessionOptions {
   now: () => number;
   /** Where the live playlist is kept for viewers while this publish writes it. */
   playlists?: LivePlaylists;
+  /** Where LL-HLS channels' parts and playlists are served from while this publish makes them. */
+  lowLatency?: LowLatencyStreams;
   /** Event notifications of this publish (none when absent). */
   recorder?: EventRecorder;
   /** Storage said it is full (retention frees space). */
@@ -86,6 +89,9 @@ export class LiveSession implements MediaSink {
   /** Segments dropped since the last segments.dropped event, by reason. */
   private readonly droppedUnreported = new Map<DropReason, number>();
   private readonly snapshots: ChannelSnapshots | undefined;
+  /** fMP4: the init segment the packager made last (segments name it until the next one). */
+  private init: InitUpload | undefined;
+  private readonly ll: LowLatencyStream | undefined;
 
   private constructor(private readonly o: LiveSessionOptions, resume: PlaylistResume | undefined) {
     this.bucket = o.bucket;
@@ -95,13 +101,27 @@ export class LiveSession implements MediaSink {
     this.playlistKey = `${o.channel.name}/${o.playlistName}`;
     const base = o.playlistName.replace(/\.m3u8$/, '');
     this.snapshots = this.channelSnapshots();
+    const fmp4 = o.channel.hls?.segmentFormat === 'fMP4';
+    const partDuration = fmp4 ? o.channel.hls?.partDuration : undefined;
     this.packager = new LivePackager({
       fragDuration: o.channel.fragDuration,
       fragCount: o.channel.fragCount,
-      segmentUri: (n) => `${base}${n}.ts`,
+      container: fmp4 ? 'fmp4' : 'ts',
+      partDurationMs: partDuration === undefined ? undefined : partDuration * 1000,
+      segmentUri: (n) => `${base}${n}.${fmp4 ? 'm4s' : 'ts'}`,
+      initUri: (n) => `${base}-init${n}.mp4`,
       resume,
       keyframeIntervalMs: this.snapshots ? o.channel.snapshot!.interval * 1000 : undefined,
     });
+    if (partDuration !== undefined && o.lowLatency) {
+      this.ll = new LowLatencyStream({
+        partTarget: partDuration,
+        fragCount: o.channel.fragCount,
+        resume: resume?.playlist,
+        partUri: (sequence, index) => `${base}${sequence}.${index}.m4s`,
+      });
+      o.lowLatency.add(o.bucket, this.playlistKey, this.ll);
+    }
     this.uploader = new ChannelUploader({
       store: o.store,
       semaphore: o.semaphore,
@@ -124,6 +144,7 @@ export class LiveSession implements MediaSink {
           startTime: seg.startTime,
           durationMs: seg.durationMs,
           discontinuity: seg.discontinuity,
+          ...(seg.init ? { initKey: seg.init.key } : {}),
         };
         const events = o.recorder?.entries('segment.stored', this.bucket, this.channelName, {
           pushId: record.pushId,
@@ -139,7 +160,8 @@ export class LiveSession implements MediaSink {
       },
       onSegmentDropped: (reason) => this.droppedUnreported.set(reason, (this.droppedUnreported.get(reason) ?? 0) + 1),
       onProgress: () => this.updateFlow(),
-      releaseChunks: (chunks) => tsChunkPool.give(chunks),
+      // fMP4 fragments are not pool chunks (and LL-HLS keeps serving them from memory)
+      releaseChunks: fmp4 ? undefined : (chunks) => tsChunkPool.give(chunks),
       onStorageFull: o.onStorageFull,
       onPlaylistStored: (playlist, text) => {
         if (!this.fenced) o.playlists?.publish(this.bucket, this.playlistKey, text);
@@ -253,6 +275,7 @@ export class LiveSession implements MediaSink {
       this.carryOut(this.packager.finish());
       await Promise.all([this.uploader.finish(), this.snapshots?.finish()]);
       this.o.playlists?.withdraw(this.bucket, this.playlistKey);
+      if (this.ll) this.o.lowLatency?.remove(this.bucket, this.playlistKey, this.ll);
       await this.reportDropped();
       if (this.push) {
         const endTime = this.o.now();
@@ -351,13 +374,22 @@ export class LiveSession implements MediaSink {
           chunks: seg.chunks,
           size: seg.size,
           closedAt: performance.now(),
+          ...(seg.initUri !== undefined && this.init?.uri === seg.initUri ? { init: this.init } : {}),
         });
+        this.ll?.addSegment({ sequence: seg.sequence, uri: seg.uri, duration: seg.durationMs / 1000, discontinuity: seg.discontinuity, map: seg.initUri }, seg.data);
+      } else if (event.type === 'init') {
+        this.init = { key: `${this.channelName}/${event.uri}`, uri: event.uri, data: event.data };
+        this.ll?.addInit(event.uri, event.data);
+      } else if (event.type === 'part') {
+        this.ll?.addPart(event.part);
+      } else if (event.type === 'playlist' && event.ended) {
+        this.ll?.end();
       } else if (event.type === 'keyframe') {
         this.snapshots?.offer(event.keyframe);
       } else if (event.type === 'notice') {
         this.o.log.info({ channel: this.channelName, code: event.code }, event.message);
-      } else if (event.type === 'media' && this.snapshots && event.info.video?.codec === 'H265') {
-        this.o.log.warn({ bucket: this.bucket, channel: this.channelName }, 'snapshots are made of H.264 video only: this HEVC push gets none');
+      } else if (event.type === 'media' && this.snapshots && event.info.video && event.info.video.codec !== 'H264') {
+        this.o.log.warn({ bucket: this.bucket, channel: this.channelName, codec: event.info.video.codec }, 'snapshots are made of H.264 video only: this push gets none');
       }
       // 'playlist' events are not written: the uploader writes playlists from stored segments
     }

@@ -16,6 +16,7 @@ import { authorizePush } from './push-auth.js';
 import type { EventRecorder } from '../events/event-recorder.js';
 import type { PublishHook } from '../events/publish-hook.js';
 import type { LivePlaylists } from '../live/live-playlists.js';
+import type { LowLatencyStreams } from '../live/low-latency.js';
 import type { DecoderPool } from '../snapshots/decoder-pool.js';
 import { RtmpConnection, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
 
@@ -41,6 +42,8 @@ export interface IngestOptions {
   uploadConcurrency?: number;
   /** Live playlists kept in memory for the HTTP side while their publish runs here. */
   playlists?: LivePlaylists;
+  /** LL-HLS channels' parts and playlists, for the HTTP side while their publish runs here. */
+  lowLatency?: LowLatencyStreams;
   /** The operator's server, asked before each publish starts. */
   publishHook?: PublishHook;
   /** Event notifications of publishes (none when absent). */
@@ -199,6 +202,7 @@ export class RtmpIngest implements PublishAuthorizer {
         log: connection.log,
         now: this.now,
         playlists: this.o.playlists,
+        lowLatency: this.o.lowLatency,
         recorder: this.o.recorder,
         onStorageFull: () => this.o.onStorageFull?.(grant.bucket),
         snapshots: { pool: this.o.snapshotDecoders, storeFor: this.o.storeFor },

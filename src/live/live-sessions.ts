@@ -6,7 +6,7 @@ export interface LiveVideoStat {
   frameRate: number;
   /** Bytes per second over the last few seconds. */
   bandwidth: number;
-  codec: 'H264' | 'H265';
+  codec: 'H264' | 'H265' | 'AV1';
 }
 
 export interface LiveAudioStat {

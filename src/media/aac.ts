@@ -9,6 +9,8 @@ export interface AacConfig {
   channelConfig: number;
   /** Output sample rate when SBR (HE-AAC) is signalled explicitly. */
   extensionSampleRate?: number;
+  /** The AudioSpecificConfig as received: the esds decoder-specific info of an fMP4 init segment. */
+  record?: Uint8Array;
 }
 
 export const AAC_SAMPLE_RATES = [
@@ -60,6 +62,7 @@ export function parseAudioSpecificConfig(data: Uint8Array): AacConfig {
     sampleRate: freq.rate,
     channelConfig,
     extensionSampleRate,
+    record: data.slice(),
   };
 }
 

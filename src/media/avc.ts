@@ -24,6 +24,8 @@ export interface AvcConfig {
   /** What a keyframe lacking them is given, in order: SPS, PPS. */
   paramSets: Uint8Array[];
   info: SpsInfo;
+  /** The record as received: the avcC box payload of an fMP4 init segment. */
+  record: Uint8Array;
 }
 
 /** Parses an AVCDecoderConfigurationRecord (the AVC sequence header payload). Copies what it keeps. */
@@ -51,7 +53,7 @@ export function parseAvcDecoderConfig(data: Uint8Array): AvcConfig {
   const pps = readSet(ppsCount);
   if (sps.length === 0) throw new Error('avcC contains no SPS');
   if (pps.length === 0) throw new Error('avcC contains no PPS');
-  return { codec: 'H264', profileIdc: data[1]!, levelIdc: data[3]!, lengthSize, sps, pps, paramSets: [...sps, ...pps], info: parseSps(sps[0]!) };
+  return { codec: 'H264', profileIdc: data[1]!, levelIdc: data[3]!, lengthSize, sps, pps, paramSets: [...sps, ...pps], info: parseSps(sps[0]!), record: data.slice() };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

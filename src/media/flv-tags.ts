@@ -19,6 +19,10 @@ export type VideoTag =
   /** Enhanced RTMP 'hvc1': the HEVCDecoderConfigurationRecord. */
   | { kind: 'hevc-config'; data: Uint8Array }
   | { kind: 'hevc-frame'; keyframe: boolean; cts: number; data: Uint8Array }
+  /** Enhanced RTMP 'av01': the AV1CodecConfigurationRecord. */
+  | { kind: 'av1-config'; data: Uint8Array }
+  /** A temporal unit's OBUs (AV1 has no composition offset). */
+  | { kind: 'av1-frame'; keyframe: boolean; cts: 0; data: Uint8Array }
   | { kind: 'ignored' }
   | { kind: 'unsupported'; codec: string }
   | { kind: 'malformed'; reason: string };
@@ -58,11 +62,17 @@ export const EX_METADATA = 4;
 export const EX_MPEG2TS_SEQUENCE_START = 5;
 export const EX_MULTITRACK = 6;
 export const EX_MOD_EX = 7;
-const FOURCC_NAMES: Record<string, string> = { av01: 'AV1', vp09: 'VP9', avc1: 'H.264 (enhanced RTMP)' };
+const FOURCC_NAMES: Record<string, string> = { vp09: 'VP9' };
+const FOURCC_KINDS = {
+  avc1: ['avc-config', 'avc-frame'],
+  hvc1: ['hevc-config', 'hevc-frame'],
+  av01: ['av1-config', 'av1-frame'],
+} as const;
 
 /**
  * An Enhanced RTMP video tag (isExHeader set): the packet type in the low nibble, ModEx
- * prefixes skipped, then a FourCC. 'hvc1' is read; other codecs and multitrack are refused.
+ * prefixes skipped, then a FourCC. 'hvc1', 'av01' and 'avc1' are read; other codecs and
+ * multitrack are refused.
  */
 function parseExVideoTag(d: Uint8Array): VideoTag {
   const frameType = (d[0]! >> 4) & 0x07;
@@ -85,17 +95,20 @@ function parseExVideoTag(d: Uint8Array): VideoTag {
   if (p + 4 > d.length) return { kind: 'malformed', reason: 'enhanced video tag shorter than its FourCC' };
   const fourcc = String.fromCharCode(d[p]!, d[p + 1]!, d[p + 2]!, d[p + 3]!);
   p += 4;
-  if (fourcc !== 'hvc1') return { kind: 'unsupported', codec: FOURCC_NAMES[fourcc] ?? `enhanced-RTMP ${JSON.stringify(fourcc)}` };
+  const kinds = FOURCC_KINDS[fourcc as keyof typeof FOURCC_KINDS];
+  if (!kinds) return { kind: 'unsupported', codec: FOURCC_NAMES[fourcc] ?? `enhanced-RTMP ${JSON.stringify(fourcc)}` };
+  const keyframe = frameType === 1;
   switch (packetType) {
     case EX_SEQUENCE_START:
-      return { kind: 'hevc-config', data: d.subarray(p) };
+      return { kind: kinds[0], data: d.subarray(p) };
     case EX_CODED_FRAMES: {
-      if (p + 3 > d.length) return { kind: 'malformed', reason: 'HEVC coded frames shorter than their composition time' };
+      if (fourcc === 'av01') return { kind: 'av1-frame', keyframe, cts: 0, data: d.subarray(p) };
+      if (p + 3 > d.length) return { kind: 'malformed', reason: `${fourcc} coded frames shorter than their composition time` };
       const cts = ((d[p]! << 24) | (d[p + 1]! << 16) | (d[p + 2]! << 8)) >> 8;
-      return { kind: 'hevc-frame', keyframe: frameType === 1, cts, data: d.subarray(p + 3) };
+      return { kind: kinds[1] as 'avc-frame' | 'hevc-frame', keyframe, cts, data: d.subarray(p + 3) };
     }
     case EX_CODED_FRAMES_X:
-      return { kind: 'hevc-frame', keyframe: frameType === 1, cts: 0, data: d.subarray(p) };
+      return { kind: kinds[1], keyframe, cts: 0, data: d.subarray(p) };
     case EX_SEQUENCE_END:
     case EX_METADATA: // HDR colour metadata (AMF)
     case EX_MPEG2TS_SEQUENCE_START:

@@ -60,7 +60,7 @@ describe('parseVideoTag', () => {
 
   it('names unsupported codecs instead of failing', () => {
     expect(parseVideoTag(Uint8Array.from([0x12, 0]))).toEqual({ kind: 'unsupported', codec: 'Sorenson H.263' });
-    expect(parseVideoTag(Uint8Array.from([0x90, 0x61, 0x76, 0x30, 0x31]))).toEqual({ kind: 'unsupported', codec: 'AV1' });
+    expect(parseVideoTag(Uint8Array.from([0x90, 0x76, 0x70, 0x30, 0x39]))).toEqual({ kind: 'unsupported', codec: 'VP9' });
     expect(parseVideoTag(Uint8Array.from([0x90, 0x78, 0x79, 0x7a, 0x31]))).toEqual({ kind: 'unsupported', codec: 'enhanced-RTMP "xyz1"' });
     expect(parseVideoTag(Uint8Array.from([0x1c, 0]))).toEqual({ kind: 'unsupported', codec: 'HEVC (legacy FLV)' });
   });

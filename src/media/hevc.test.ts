@@ -55,7 +55,8 @@ describe('Enhanced RTMP video tags', () => {
   });
 
   it('names what it does not take, and says what is broken', () => {
-    expect(parseVideoTag(ex(0x90, 'av01'))).toEqual({ kind: 'unsupported', codec: 'AV1' });
+    expect(parseVideoTag(ex(0x90, 'vp09'))).toEqual({ kind: 'unsupported', codec: 'VP9' });
+    expect(parseVideoTag(ex(0x90, 'av01', [0x81, 0]))).toEqual({ kind: 'av1-config', data: Uint8Array.from([0x81, 0]) });
     expect(parseVideoTag(ex(0x90, 'vp09'))).toEqual({ kind: 'unsupported', codec: 'VP9' });
     expect(parseVideoTag(Uint8Array.from([0x96, 0, 1, 2]))).toEqual({ kind: 'unsupported', codec: 'enhanced-RTMP multitrack video' });
     expect(parseVideoTag(Uint8Array.from([0x91, 0x68]))).toMatchObject({ kind: 'malformed' });

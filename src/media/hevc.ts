@@ -35,6 +35,8 @@ export interface HevcConfig {
   /** What a keyframe lacking them is given, in order: VPS, SPS, PPS. */
   paramSets: Uint8Array[];
   info: HevcSpsInfo;
+  /** The record as received: the hvcC box payload of an fMP4 init segment. */
+  record: Uint8Array;
 }
 
 function skipProfileTierLevel(r: BitReader, maxSubLayersMinus1: number): { profileIdc: number; tierFlag: number; levelIdc: number } {
@@ -115,7 +117,7 @@ export function parseHevcDecoderConfig(data: Uint8Array): HevcConfig {
   if (sps.length === 0) throw new Error('hvcC contains no SPS');
   if (pps.length === 0) throw new Error('hvcC contains no PPS');
   const info = parseHevcSps(sps[0]!);
-  return { codec: 'H265', profileIdc: info.profileIdc, levelIdc: info.levelIdc, lengthSize, vps, sps, pps, paramSets: [...vps, ...sps, ...pps], info };
+  return { codec: 'H265', profileIdc: info.profileIdc, levelIdc: info.levelIdc, lengthSize, vps, sps, pps, paramSets: [...vps, ...sps, ...pps], info, record: data.slice() };
 }
 
 const HEVC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'Main 10', 3: 'Main Still Picture', 4: 'Range Extensions' };

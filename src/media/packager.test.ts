@@ -70,16 +70,20 @@ describe('LivePackager on a real stream', () => {
     return expectCleanDecode(r);
   });
 
-  it('drops unsupported audio (MP3) and video (AV1 over Enhanced RTMP) with one notice each, keeping the rest', async () => {
+  it('drops unsupported audio (MP3) and video (VP9 over Enhanced RTMP, AV1 on a TS channel) with one notice each, keeping the rest', async () => {
     const tags = main.map((t) => (t.type === TAG_AUDIO ? { ...t, data: Uint8Array.from([0x2f, 0xff, 0xfb, 0x90]) } : t));
-    const av1 = Uint8Array.from([0x90, ...Buffer.from('av01'), 0, 0]);
-    tags.splice(5, 0, { type: TAG_VIDEO, timestamp: 100, data: av1 });
-    tags.splice(9, 0, { type: TAG_VIDEO, timestamp: 130, data: av1 });
+    const vp9 = Uint8Array.from([0x90, ...Buffer.from('vp09'), 0, 0]);
+    const av1 = Uint8Array.from([0x90, ...Buffer.from('av01'), 0x81, 0]);
+    tags.splice(5, 0, { type: TAG_VIDEO, timestamp: 100, data: vp9 });
+    tags.splice(9, 0, { type: TAG_VIDEO, timestamp: 130, data: vp9 });
+    tags.splice(11, 0, { type: TAG_VIDEO, timestamp: 140, data: av1 });
     const r = runPackager(tags);
     expect(r.notices).toEqual([
       { code: 'unsupported-audio', message: 'audio codec MP3 is not supported (AAC only); audio dropped' },
-      { code: 'unsupported-video', message: 'video codec AV1 is not supported (H.264 and HEVC only); video dropped' },
+      { code: 'unsupported-video', message: 'video codec VP9 is not supported (H.264, HEVC and AV1 only); video dropped' },
     ]);
+    const ts = runPackager([{ type: TAG_VIDEO, timestamp: 0, data: av1 }]);
+    expect(ts.notices).toEqual([{ code: 'unsupported-video', message: expect.stringContaining('AV1 needs a channel with fMP4 segments') }]);
     expect(r.packager.mediaInfo().audio).toBeUndefined();
     expect(r.segments).toHaveLength(6);
     await expectCleanDecode(r);

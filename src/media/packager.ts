@@ -1,6 +1,9 @@
 import { parseAudioSpecificConfig, sameAacConfig, type AacConfig } from './aac.js';
 import { AccessUnitScan, parseAvcDecoderConfig, sameVideoConfig, type AvcConfig } from './avc.js';
-import { hevcProfileName, parseHevcDecoderConfig, type HevcConfig } from './hevc.js';
+import { av1Level, av1ProfileName, parseAv1CodecConfig, withoutTemporalDelimiters } from './av1.js';
+import { fmp4InitSegment, type Fmp4Tracks, type VideoConfig } from './fmp4-init.js';
+import { Fmp4Muxer } from './fmp4-muxer.js';
+import { hevcProfileName, parseHevcDecoderConfig } from './hevc.js';
 import { AudioClock } from './audio-clock.js';
 import { keyframePicture, withoutReorderDelay } from './keyframe-picture.js';
 import { parseAudioTag, parseVideoTag } from './flv-tags.js';
@@ -21,8 +24,14 @@ export interface PackagerOptions {
   fragDuration: number;
   /** Segments in the live playlist, 1..100. */
   fragCount: number;
-  /** URI of segment `sequence` as written in the playlist. Default `${sequence}.ts`. */
+  /** 'ts' (the default): MPEG-TS segments. 'fmp4': CMAF segments after an init segment (needed for AV1). */
+  container?: Container;
+  /** fMP4 only: LL-HLS partial segments of about this many ms ('part' events). */
+  partDurationMs?: number;
+  /** URI of segment `sequence` as written in the playlist. Default `${sequence}.ts` (`.m4s` for fMP4). */
   segmentUri?: (sequence: number) => string;
+  /** fMP4: URI of the init segment first used by segment `sequence`. Default `init-${sequence}.mp4`. */
+  initUri?: (sequence: number) => string;
   /** Continue an existing playlist (a new push to the same channel). */
   resume?: PackagerResume;
   timeline?: TimelineOptions;
@@ -44,8 +53,10 @@ export interface PackagerResume {
 /** Gap left between pushes on the continued timeline. */
 const PUSH_GAP_MS = 1000;
 
+export type Container = 'ts' | 'fmp4';
+
 export interface VideoInfo {
-  codec: 'H264' | 'H265';
+  codec: 'H264' | 'H265' | 'AV1';
   width: number;
   height: number;
   profile: string;
@@ -74,6 +85,8 @@ export interface SegmentInfo {
   /** Cut without a keyframe (no IDR within max(2·FragDuration, 60 s)). */
   forced: boolean;
   startsWithIdr: boolean;
+  /** fMP4: the init segment it needs (EXT-X-MAP). */
+  initUri?: string;
   /** The segment's bytes, in the chunks the muxer wrote (see `data` for one buffer). */
   chunks: Uint8Array[];
   size: number;
@@ -99,7 +112,24 @@ export type PackagerEvent =
   | { type: 'expired'; entries: PlaylistEntry[] }
   | { type: 'media'; info: MediaInfo }
   | { type: 'notice'; code: NoticeCode; message: string }
-  | { type: 'keyframe'; keyframe: KeyframeInfo };
+  | { type: 'keyframe'; keyframe: KeyframeInfo }
+  /** fMP4: a new init segment, to store before the segments that name it. */
+  | { type: 'init'; uri: string; data: Uint8Array }
+  /** fMP4 with partDurationMs: an LL-HLS partial segment of the open segment `sequence`. */
+  | { type: 'part'; part: PartInfo };
+
+export interface PartInfo {
+  sequence: number;
+  /** 0, 1, ... within the segment. */
+  index: number;
+  durationMs: number;
+  independent: boolean;
+  data: Uint8Array;
+  /** The segment starts a discontinuity. */
+  discontinuity: boolean;
+  /** Its init segment (EXT-X-MAP). */
+  map?: string;
+}
 
 /** A keyframe for a snapshot (PackagerOptions.keyframeIntervalMs). */
 export interface KeyframeInfo {
@@ -119,6 +149,8 @@ export interface PackagerStats {
 }
 
 const NO_EVENTS: PackagerEvent[] = [];
+const CODEC_NAMES = { H264: 'H.264', H265: 'HEVC', AV1: 'AV1' } as const;
+const AV1_NEEDS_FMP4 = 'AV1 needs a channel with fMP4 segments (<SegmentFormat>fMP4</SegmentFormat> in Target); video dropped';
 
 function segmentInfo(fields: Omit<SegmentInfo, 'data'>): SegmentInfo {
   let joined: Buffer | undefined;
@@ -138,7 +170,15 @@ const ONCE_CODES = new Set<NoticeCode>(['unsupported-video', 'unsupported-audio'
  */
 export class LivePackager {
   readonly stats: PackagerStats = { videoFrames: 0, audioFrames: 0, droppedFrames: 0, segments: 0 };
-  private readonly muxer = new TsMuxer();
+  private readonly ts: TsMuxer | undefined;
+  private readonly fmp4: Fmp4Muxer | undefined;
+  private readonly lowLatency: boolean;
+  private readonly initUriOf: (sequence: number) => string;
+  /** fMP4: the tracks the current init segment describes, and its URI. */
+  private initTracks: Fmp4Tracks | undefined;
+  private initUri: string | undefined;
+  private segmentTracks: Fmp4Tracks = {};
+  private partIndex = 0;
   private readonly segmenter: Segmenter;
   private readonly timeline: Timeline;
   private readonly window: LiveWindow;
@@ -148,7 +188,7 @@ export class LivePackager {
   private readonly videoClock = new VideoClock();
   private readonly segmentUri: (sequence: number) => string;
   private readonly noticed = new Set<NoticeCode>();
-  private video: AvcConfig | HevcConfig | undefined;
+  private video: VideoConfig | undefined;
   private aac: AacConfig | undefined;
   private nextSequence: number;
   private pendingDiscontinuity: boolean;
@@ -172,7 +212,12 @@ export class LivePackager {
     this.window = new LiveWindow(options.fragCount, options.resume?.playlist);
     this.nextSequence = options.resume?.nextSequence ?? 0;
     this.pendingDiscontinuity = (options.resume?.playlist.entries.length ?? 0) > 0 || this.nextSequence > 0;
-    this.segmentUri = options.segmentUri ?? ((n) => `${n}.ts`);
+    const fmp4 = options.container === 'fmp4';
+    this.lowLatency = fmp4 && options.partDurationMs !== undefined;
+    if (fmp4) this.fmp4 = new Fmp4Muxer(this.lowLatency ? options.partDurationMs! * 90 : Infinity);
+    else this.ts = new TsMuxer();
+    this.segmentUri = options.segmentUri ?? ((n) => `${n}.${fmp4 ? 'm4s' : 'ts'}`);
+    this.initUriOf = options.initUri ?? ((n) => `init-${n}.mp4`);
     this.keyframeIntervalMs = options.keyframeIntervalMs;
     const previousEnd = options.resume?.timelineEndMs;
     this.originMs = OUTPUT_ORIGIN_MS + (previousEnd === undefined ? 0 : previousEnd + PUSH_GAP_MS);
@@ -192,7 +237,7 @@ export class LivePackager {
     if (this.finished) return NO_EVENTS;
     this.finished = true;
     this.events = NO_EVENTS;
-    if (this.segmenter.open) this.closeSegment(this.lastEndMs);
+    if (this.segmenter.open) this.closeSegment(this.lastEndMs, undefined);
     if (this.window.state.entries.length > 0) this.emit({ type: 'playlist', text: this.window.render(true), ended: true });
     return this.events;
   }
@@ -213,6 +258,9 @@ export class LivePackager {
     } else if (video?.codec === 'H265') {
       const sps = video.info;
       info.video = { codec: 'H265', width: sps.width, height: sps.height, profile: hevcProfileName(sps.profileIdc), level: sps.levelIdc / 30, frameRate: this.fps.fps };
+    } else if (video?.codec === 'AV1') {
+      const seq = video.info;
+      info.video = { codec: 'AV1', width: seq.width, height: seq.height, profile: av1ProfileName(seq.profile), level: av1Level(seq.levelIdx), frameRate: this.fps.fps };
     }
     if (this.aac) {
       info.audio = {
@@ -254,34 +302,52 @@ export class LivePackager {
         return;
       case 'unsupported':
         this.stats.droppedFrames++;
-        return this.notice('unsupported-video', `video codec ${tag.codec} is not supported (H.264 and HEVC only); video dropped`);
+        return this.notice('unsupported-video', `video codec ${tag.codec} is not supported (H.264, HEVC and AV1 only); video dropped`);
       case 'malformed':
         this.stats.droppedFrames++;
         return this.notice('malformed-video', tag.reason);
       case 'avc-config':
-        return this.onVideoConfig(tag.data, false);
+        return this.onVideoConfig(tag.data, 'H264');
       case 'hevc-config':
-        return this.onVideoConfig(tag.data, true);
+        return this.onVideoConfig(tag.data, 'H265');
+      case 'av1-config':
+        return this.onVideoConfig(tag.data, 'AV1');
       case 'avc-frame':
       case 'hevc-frame':
+      case 'av1-frame':
         break;
     }
     const video = this.video;
-    const hevc = tag.kind === 'hevc-frame';
+    const codec = tag.kind === 'avc-frame' ? 'H264' : tag.kind === 'hevc-frame' ? 'H265' : 'AV1';
     // no sequence header yet, or frames of another codec than the sequence header's
-    if (!video || hevc !== (video.codec === 'H265')) {
+    if (!video || codec !== video.codec) {
+      if (codec === 'AV1' && this.ts) this.notice('unsupported-video', AV1_NEEDS_FMP4);
       this.stats.droppedFrames++;
       return;
     }
-    const error = this.scan.scan(tag.data, video.lengthSize, hevc);
-    if (error) {
-      this.stats.droppedFrames++;
-      return this.notice('malformed-video', error);
+    let sample = tag.data;
+    let idr: boolean;
+    if (video.codec === 'AV1') {
+      try {
+        sample = withoutTemporalDelimiters(tag.data);
+      } catch (err) {
+        this.stats.droppedFrames++;
+        return this.notice('malformed-video', `AV1 frame: ${(err as Error).message}`);
+      }
+      if (sample.length === 0) return;
+      idr = tag.keyframe;
+    } else {
+      const error = this.scan.scan(tag.data, video.lengthSize, video.codec === 'H265');
+      if (error) {
+        this.stats.droppedFrames++;
+        return this.notice('malformed-video', error);
+      }
+      if (this.scan.count === 0) return;
+      idr = this.scan.hasIdr;
     }
-    if (this.scan.count === 0) return;
     const dts = this.mapTime(timestamp, TRACK_VIDEO);
-    const idr = this.scan.hasIdr;
-    if (!this.apply(this.segmenter.decide({ video: true, idr, dts }), dts, idr)) {
+    const decision = this.segmenter.decide({ video: true, idr, dts });
+    if (decision === 'drop') {
       this.stats.droppedFrames++;
       return;
     }
@@ -291,7 +357,13 @@ export class LivePackager {
       this.videoClock.setFrameRate(this.fps.fps);
     }
     const [dts90, pts90] = this.videoClock.next(dts + this.originMs, tag.cts);
-    this.muxer.writeVideo(tag.data, this.scan, video, dts90, Math.max(0, pts90), idr);
+    this.apply(decision, dts, idr, dts90);
+    if (this.ts) {
+      if (video.codec !== 'AV1') this.ts.writeVideo(tag.data, this.scan, video, dts90, Math.max(0, pts90), idr);
+    } else if (this.segmentTracks.video) {
+      this.fmp4!.writeVideo(sample, dts90, Math.max(0, pts90), idr);
+      this.takeParts();
+    }
     if (idr && this.keyframeIntervalMs !== undefined && video.codec === 'H264') this.offerKeyframe(video, tag.data, dts);
     this.lastEndMs = Math.max(this.lastEndMs, dts + this.timeline.frameStep(TRACK_VIDEO));
   }
@@ -328,21 +400,30 @@ export class LivePackager {
       return this.notice('malformed-audio', `AAC frame of ${tag.data.length} bytes is larger than ADTS allows`);
     }
     const dts = this.mapTime(timestamp, TRACK_AUDIO);
-    if (!this.apply(this.segmenter.decide({ video: false, idr: false, dts }), dts, false)) {
+    const decision = this.segmenter.decide({ video: false, idr: false, dts });
+    if (decision === 'drop') {
       this.stats.droppedFrames++;
       return;
     }
     this.stats.audioFrames++;
-    this.muxer.writeAudio(tag.data, aac, this.audioClock.next(dts + this.originMs, aac.sampleRate));
+    const pts90 = this.audioClock.next(dts + this.originMs, aac.sampleRate);
+    this.apply(decision, dts, false, pts90);
+    if (this.ts) {
+      this.ts.writeAudio(tag.data, aac, pts90);
+    } else if (this.segmentTracks.audio) {
+      this.fmp4!.writeAudio(tag.data, pts90);
+      this.takeParts();
+    }
     this.lastEndMs = Math.max(this.lastEndMs, dts + this.timeline.frameStep(TRACK_AUDIO));
   }
 
-  private onVideoConfig(data: Uint8Array, hevc: boolean): void {
-    let config: AvcConfig | HevcConfig;
+  private onVideoConfig(data: Uint8Array, codec: VideoConfig['codec']): void {
+    if (codec === 'AV1' && this.ts) return this.notice('unsupported-video', AV1_NEEDS_FMP4);
+    let config: VideoConfig;
     try {
-      config = hevc ? parseHevcDecoderConfig(data) : parseAvcDecoderConfig(data);
+      config = codec === 'H265' ? parseHevcDecoderConfig(data) : codec === 'AV1' ? parseAv1CodecConfig(data) : parseAvcDecoderConfig(data);
     } catch (err) {
-      return this.notice('bad-video-config', `${hevc ? 'HEVC' : 'AVC'} sequence header rejected: ${(err as Error).message}`);
+      return this.notice('bad-video-config', `${CODEC_NAMES[codec]} sequence header rejected: ${(err as Error).message}`);
     }
     const previous = this.video;
     if (previous && sameVideoConfig(previous, config)) return;
@@ -351,9 +432,9 @@ export class LivePackager {
     this.videoClock.setFrameRate(config.codec === 'H264' ? config.info.frameRate : undefined);
     this.segmenter.videoExpected = true;
     if (previous) {
-      const was = `${previous.codec === 'H265' ? 'HEVC ' : ''}${previous.info.width}x${previous.info.height}`;
-      const now = `${config.codec === 'H265' ? 'HEVC ' : ''}${config.info.width}x${config.info.height}`;
-      this.notice('video-config-changed', `${config.codec === 'H265' ? 'HEVC' : 'H.264'} parameters changed (${was} → ${now}); next segment starts a discontinuity`);
+      const was = `${previous.codec === 'H264' ? '' : `${CODEC_NAMES[previous.codec]} `}${previous.info.width}x${previous.info.height}`;
+      const now = `${config.codec === 'H264' ? '' : `${CODEC_NAMES[config.codec]} `}${config.info.width}x${config.info.height}`;
+      this.notice('video-config-changed', `${CODEC_NAMES[config.codec]} parameters changed (${was} → ${now}); next segment starts a discontinuity`);
       this.configChanged();
     }
     this.tracksChanged();
@@ -386,7 +467,26 @@ export class LivePackager {
   }
 
   private tracksChanged(): void {
-    if (this.segmenter.open) this.muxer.updateTracks(this.trackSet());
+    if (!this.segmenter.open) return;
+    if (this.ts) this.ts.updateTracks(this.trackSet());
+    // an init segment describes every track: a new track waits for a new segment
+    else if ((this.video !== undefined) !== (this.segmentTracks.video !== undefined) || (this.aac !== undefined) !== (this.segmentTracks.audio !== undefined)) this.configChanged();
+  }
+
+  private takeParts(): void {
+    for (const p of this.fmp4!.takeParts()) {
+      if (!this.lowLatency) continue;
+      const part: PartInfo = {
+        sequence: this.nextSequence,
+        index: this.partIndex++,
+        durationMs: p.duration90 / 90,
+        independent: p.independent,
+        data: p.data,
+        discontinuity: this.segmentDiscontinuity,
+        map: this.initUri,
+      };
+      this.emit({ type: 'part', part });
+    }
   }
 
   private trackSet() {
@@ -402,27 +502,27 @@ export class LivePackager {
     return mapped.dts;
   }
 
-  /** Carries out a cut decision; returns false when the frame is to be dropped. */
-  private apply(decision: CutDecision, dts: number, idr: boolean): boolean {
+  /** Carries out a cut decision for a frame at `dts` ms (`time90` on the output clock). */
+  private apply(decision: Exclude<CutDecision, 'drop'>, dts: number, idr: boolean, time90: number): void {
     switch (decision) {
-      case 'drop':
-        return false;
       case 'append':
-        return true;
+        return;
       case 'start':
-        this.openSegment(dts, idr, false);
-        return true;
+        return this.openSegment(dts, idr, false);
       case 'cut':
       case 'cut-forced':
-        this.closeSegment(dts);
-        this.openSegment(dts, idr, decision === 'cut-forced');
-        return true;
+        this.closeSegment(dts, time90);
+        return this.openSegment(dts, idr, decision === 'cut-forced');
     }
   }
 
   private openSegment(startMs: number, idr: boolean, forced: boolean): void {
-    if (this.pendingDiscontinuity) this.muxer.markDiscontinuity();
-    this.muxer.startSegment(this.trackSet());
+    if (this.ts) {
+      if (this.pendingDiscontinuity) this.ts.markDiscontinuity();
+      this.ts.startSegment(this.trackSet());
+    } else {
+      this.openFmp4Segment();
+    }
     this.segmentStartMs = startMs;
     this.segmentIdr = idr;
     this.segmentForced = forced;
@@ -430,9 +530,30 @@ export class LivePackager {
     this.pendingDiscontinuity = false;
   }
 
-  private closeSegment(endMs: number): void {
+  private openFmp4Segment(): void {
+    const tracks: Fmp4Tracks = { video: this.video, audio: this.aac };
+    const known = this.initTracks;
+    if (!known || known.video !== tracks.video || known.audio !== tracks.audio) {
+      this.initTracks = tracks;
+      this.initUri = this.initUriOf(this.nextSequence);
+      this.emit({ type: 'init', uri: this.initUri, data: fmp4InitSegment(tracks) });
+    }
+    this.segmentTracks = tracks;
+    this.partIndex = 0;
+    this.fmp4!.startSegment(tracks);
+  }
+
+  /** `end90`: where the next segment starts on the 90 kHz clock; undefined at the end of the stream. */
+  private closeSegment(endMs: number, end90: number | undefined): void {
     const startMs = this.segmentStartMs;
-    const { chunks, size } = this.muxer.endSegment();
+    let muxed: { chunks: Uint8Array[]; size: number };
+    if (this.ts) {
+      muxed = this.ts.endSegment();
+    } else {
+      muxed = this.fmp4!.endSegment(end90);
+      this.takeParts();
+    }
+    const { chunks, size } = muxed;
     const sequence = this.nextSequence++;
     const durationMs = Math.max(1, endMs - startMs);
     const uri = this.segmentUri(sequence);
@@ -440,9 +561,11 @@ export class LivePackager {
     this.stats.segments++;
     this.emit({
       type: 'segment',
-      segment: segmentInfo({ sequence, uri, startMs, durationMs, discontinuity, forced: this.segmentForced, startsWithIdr: this.segmentIdr, chunks, size }),
+      segment: segmentInfo({ sequence, uri, startMs, durationMs, discontinuity, forced: this.segmentForced, startsWithIdr: this.segmentIdr, initUri: this.initUri, chunks, size }),
     });
-    const expired = this.window.push({ sequence, uri, duration: durationMs / 1000, discontinuity });
+    const entry: PlaylistEntry = { sequence, uri, duration: durationMs / 1000, discontinuity };
+    if (this.initUri !== undefined) entry.map = this.initUri;
+    const expired = this.window.push(entry);
     this.emit({ type: 'playlist', text: this.window.render(false), ended: false });
     if (expired.length > 0) this.emit({ type: 'expired', entries: expired });
   }

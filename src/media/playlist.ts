@@ -1,4 +1,4 @@
-/** HLS playlist rendering (RFC 8216, version 3). */
+/** HLS playlist rendering (RFC 8216: version 3 for MPEG-TS, 6 with fMP4's EXT-X-MAP). */
 
 export interface PlaylistEntry {
   sequence: number;
@@ -7,6 +7,8 @@ export interface PlaylistEntry {
   duration: number;
   /** The timeline breaks before this segment. */
   discontinuity: boolean;
+  /** fMP4: URI of the init segment it needs (EXT-X-MAP). */
+  map?: string;
 }
 
 export interface LivePlaylistState {
@@ -27,18 +29,28 @@ function formatDuration(seconds: number): string {
   return seconds.toFixed(3);
 }
 
-function renderEntries(lines: string[], entries: readonly PlaylistEntry[]): void {
+/** Renders the segments; `beforeUri` adds lines just before a segment's URI (LL-HLS parts). */
+export function renderEntries(lines: string[], entries: readonly PlaylistEntry[], beforeUri?: (e: PlaylistEntry) => void): void {
+  let map: string | undefined;
   for (const e of entries) {
     if (e.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+    if (e.map !== undefined && e.map !== map) lines.push(`#EXT-X-MAP:URI="${e.map}"`);
+    map = e.map;
+    beforeUri?.(e);
     lines.push(`#EXTINF:${formatDuration(e.duration)},`, e.uri);
   }
+}
+
+/** The lowest version that allows what the entries use. */
+export function playlistVersion(entries: readonly PlaylistEntry[]): number {
+  return entries.some((e) => e.map !== undefined) ? 6 : 3;
 }
 
 export function renderLivePlaylist(state: LivePlaylistState, ended: boolean): string {
   const first = state.entries[0];
   const lines = [
     '#EXTM3U',
-    '#EXT-X-VERSION:3',
+    `#EXT-X-VERSION:${playlistVersion(state.entries)}`,
     `#EXT-X-TARGETDURATION:${Math.max(state.targetDuration, targetDurationFor(state.entries))}`,
     `#EXT-X-MEDIA-SEQUENCE:${first ? first.sequence : 0}`,
   ];
@@ -52,7 +64,7 @@ export function renderLivePlaylist(state: LivePlaylistState, ended: boolean): st
 export function renderVodPlaylist(entries: readonly PlaylistEntry[]): string {
   const lines = [
     '#EXTM3U',
-    '#EXT-X-VERSION:3',
+    `#EXT-X-VERSION:${playlistVersion(entries)}`,
     `#EXT-X-TARGETDURATION:${targetDurationFor(entries)}`,
     '#EXT-X-MEDIA-SEQUENCE:0',
     '#EXT-X-PLAYLIST-TYPE:VOD',

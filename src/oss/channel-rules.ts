@@ -1,4 +1,4 @@
-import type { ChannelConfig, SnapshotConfig } from '../catalog/catalog.js';
+import type { ChannelConfig, HlsOptions, SnapshotConfig } from '../catalog/catalog.js';
 import { errors } from './errors.js';
 
 export const DEFAULT_FRAG_DURATION = 5;
@@ -63,6 +63,29 @@ function parseSnapshot(value: unknown, channelBucket: string): SnapshotConfig | 
   };
 }
 
+export const MIN_PART_DURATION = 0.2;
+export const MAX_PART_DURATION = 2;
+
+/**
+ * This gateway's extensions of <Target> (OSS has neither): <SegmentFormat> TS (the default) or
+ * fMP4, and <PartDuration> in seconds, which turns on LL-HLS partial segments (fMP4 only).
+ */
+function parseHlsOptions(t: Record<string, unknown>, fragDuration: number): HlsOptions | undefined {
+  const format = text(t.SegmentFormat, 'SegmentFormat')?.trim();
+  const part = text(t.PartDuration, 'PartDuration')?.trim();
+  const fmp4 = format !== undefined && format.toLowerCase() === 'fmp4';
+  if (format !== undefined && !fmp4 && format.toUpperCase() !== 'TS') {
+    throw errors.invalidArgument('SegmentFormat must be "TS" or "fMP4".', 'SegmentFormat', format);
+  }
+  if (part === undefined) return fmp4 ? { segmentFormat: 'fMP4' } : undefined;
+  if (!fmp4) throw errors.invalidArgument('PartDuration (LL-HLS) needs <SegmentFormat>fMP4</SegmentFormat>.', 'PartDuration', part);
+  const seconds = Number(part);
+  if (!/^\d+(\.\d{1,3})?$/.test(part) || seconds < MIN_PART_DURATION || seconds > Math.min(MAX_PART_DURATION, fragDuration)) {
+    throw errors.invalidArgument(`PartDuration must be ${MIN_PART_DURATION} to ${MAX_PART_DURATION} seconds, and no longer than FragDuration.`, 'PartDuration', part);
+  }
+  return { segmentFormat: 'fMP4', partDuration: seconds };
+}
+
 /** Validates a parsed <LiveChannelConfiguration> document into a channel configuration. */
 export function parseChannelConfiguration(doc: Record<string, unknown>, bucket: string): ChannelConfig {
   const root = doc.LiveChannelConfiguration;
@@ -95,12 +118,15 @@ export function parseChannelConfiguration(doc: Record<string, unknown>, bucket: 
   const playlistName = text(t.PlaylistName, 'PlaylistName') ?? DEFAULT_PLAYLIST_NAME;
   validatePlaylistName(playlistName);
   const snapshot = parseSnapshot(c.Snapshot, bucket);
+  const fragSeconds = fragDuration === undefined ? DEFAULT_FRAG_DURATION : integer(fragDuration, 'FragDuration', 1, 100);
+  const hls = parseHlsOptions(t, fragSeconds);
   return {
     description,
     status,
-    fragDuration: fragDuration === undefined ? DEFAULT_FRAG_DURATION : integer(fragDuration, 'FragDuration', 1, 100),
+    fragDuration: fragSeconds,
     fragCount: fragCount === undefined ? DEFAULT_FRAG_COUNT : integer(fragCount, 'FragCount', 1, 100),
     playlistName,
     ...(snapshot ? { snapshot } : {}),
+    ...(hls ? { hls } : {}),
   };
 }

@@ -9,17 +9,18 @@ const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('
  * to it; unset: served at the bucket root (GetVodPlaylist), URIs are the segments' keys.
  */
 export function vodPlaylistText(segments: readonly SegmentRecord[], channel?: string): string {
-  const uri = (s: SegmentRecord) => {
-    if (channel === undefined) return encodeKey(s.key);
-    return encodeKey(s.key.startsWith(`${channel}/`) ? s.key.slice(channel.length + 1) : `../${s.key}`);
+  const uri = (key: string) => {
+    if (channel === undefined) return encodeKey(key);
+    return encodeKey(key.startsWith(`${channel}/`) ? key.slice(channel.length + 1) : `../${key}`);
   };
   return renderVodPlaylist(
     segments.map(
       (s, i): PlaylistEntry => ({
         sequence: i,
-        uri: uri(s),
+        uri: uri(s.key),
         duration: s.durationMs / 1000,
         discontinuity: i > 0 && (s.discontinuity || s.pushId !== segments[i - 1]!.pushId),
+        ...(s.initKey !== undefined ? { map: uri(s.initKey) } : {}),
       }),
     ),
   );

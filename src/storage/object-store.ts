@@ -88,6 +88,7 @@ const TYPES: Record<string, string> = {
   ts: 'video/MP2T',
   flv: 'video/x-flv',
   mp4: 'video/mp4',
+  m4s: 'video/iso.segment',
   jpg: 'image/jpeg',
   jpeg: 'image/jpeg',
   json: 'application/json',

@@ -5,7 +5,7 @@ import { backoffDelay, isRetryable, type BackoffPolicy } from './retry.js';
 import type { Semaphore } from './semaphore.js';
 
 /** What an object is, in storage metrics and logs. */
-export type StoredKind = 'segment' | 'playlist' | 'snapshot';
+export type StoredKind = 'segment' | 'init' | 'playlist' | 'snapshot';
 
 export interface RetryingPutOptions {
   store: ObjectStore;

@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { LiveWindow, type LivePlaylistState, type PlaylistEntry } from '../media/playlist.js';
 import type { Metrics } from '../metrics.js';
-import type { ObjectData, ObjectInfo, ObjectStore } from './object-store.js';
+import { contentTypeFor, type ObjectData, type ObjectInfo, type ObjectStore } from './object-store.js';
 import type { BackoffPolicy } from './retry.js';
-import { putWithRetries, unrefSleep, type RetryingPutOptions } from './retrying-put.js';
+import { putWithRetries, unrefSleep, type RetryingPutOptions, type StoredKind } from './retrying-put.js';
 import type { Semaphore } from './semaphore.js';
 
 /** Why a segment never reached storage. */
@@ -35,6 +35,15 @@ export interface SegmentUpload {
   size: number;
   /** performance.now() when the closing keyframe was processed (for the publish latency). */
   closedAt?: number;
+  /** fMP4: the init segment it needs, stored before the first segment that names it. */
+  init?: InitUpload;
+}
+
+export interface InitUpload {
+  key: string;
+  /** As the playlist names it (EXT-X-MAP). */
+  uri: string;
+  data: Uint8Array;
 }
 
 interface Pending extends SegmentUpload {
@@ -86,6 +95,7 @@ export class ChannelUploader {
   private running: Promise<void> | undefined;
   private working = false;
   private deadline = Number.POSITIVE_INFINITY;
+  private readonly storedInits = new Set<string>();
   private readonly putOptions: RetryingPutOptions;
   readonly stats = { written: 0, dropped: 0, retries: 0, playlists: 0 };
 
@@ -160,18 +170,20 @@ export class ChannelUploader {
       while (this.queue.length > 0) {
         const s = this.queue[0]!;
         if (!s.dropped && this.fenced) this.drop(s, 'fenced');
+        if (!s.dropped && s.init && !(await this.storeInit(s.init))) this.drop(s, this.giveUpReason());
         if (!s.dropped) {
           // segments dropped from now on come after this one: the discontinuity goes after it
           const entry: PlaylistEntry = { sequence: s.sequence, uri: s.uri, duration: s.durationMs / 1000, discontinuity: s.discontinuity || this.gap };
+          if (s.init) entry.map = s.init.uri;
           const droppedBefore = this.stats.dropped;
           const published = await this.publishTogether(s, entry, droppedBefore);
           if (published === 'not-stored') {
-            const stored = await this.write('segment', s.key, s.chunks, 'video/MP2T', () => false);
+            const stored = await this.write('segment', s.key, s.chunks, contentTypeFor(s.key), () => false);
             if (stored) {
               await this.segmentStored(s, entry, droppedBefore, stored);
               if (await this.writePlaylist(false)) this.observePublished(s);
             } else {
-              this.drop(s, this.fenced ? 'fenced' : Date.now() > this.deadline ? 'shutdown' : 'storage_error');
+              this.drop(s, this.giveUpReason());
             }
           }
           this.o.releaseChunks?.(s.chunks); // written (or given up): nothing reads them any more
@@ -182,6 +194,18 @@ export class ChannelUploader {
       this.working = false;
       this.running = undefined;
     }
+  }
+
+  private giveUpReason(): DropReason {
+    return this.fenced ? 'fenced' : Date.now() > this.deadline ? 'shutdown' : 'storage_error';
+  }
+
+  /** The init segment a segment needs, unless already stored by this publish. */
+  private async storeInit(init: InitUpload): Promise<boolean> {
+    if (this.storedInits.has(init.key)) return true;
+    if (!(await this.write('init', init.key, init.data, contentTypeFor(init.key), () => false))) return false;
+    this.storedInits.add(init.key);
+    return true;
   }
 
   /**
@@ -200,7 +224,7 @@ export class ChannelUploader {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     const [segment, playlist] = await this.o.semaphore.run(() =>
-      Promise.allSettled([stage(s.key, s.chunks, 'video/MP2T'), stage(this.o.playlistKey, text, 'application/x-mpegURL')]),
+      Promise.allSettled([stage(s.key, s.chunks, contentTypeFor(s.key)), stage(this.o.playlistKey, text, 'application/x-mpegURL')]),
     );
     const staged = playlist.status === 'fulfilled' ? playlist.value : undefined;
     let stored: ObjectInfo;
@@ -263,7 +287,7 @@ export class ChannelUploader {
   }
 
   /** One object with retries; undefined when it was given up (fenced, non-retryable, abandoned, past the deadline). */
-  private async write(kind: 'segment' | 'playlist', key: string, data: ObjectData, contentType: string, abandoned: () => boolean): Promise<ObjectInfo | undefined> {
+  private async write(kind: StoredKind, key: string, data: ObjectData, contentType: string, abandoned: () => boolean): Promise<ObjectInfo | undefined> {
     if (this.fenced) {
       this.o.log.error({ channel: this.o.channel, key }, `${kind} write refused: this node no longer holds the channel's publish lease`);
       return undefined;

@@ -38,6 +38,7 @@ export async function probePackets(input: string, stream: 'v' | 'a'): Promise<Pr
 export interface ProbedStream {
   codec_name: string;
   codec_type: string;
+  codec_tag_string?: string;
   width?: number;
   height?: number;
   profile?: string;
