@@ -1,3 +1,4 @@
+import { copyBytes } from './bytes.js';
 import { BitReader } from './bit-reader.js';
 
 export interface AacConfig {
@@ -62,7 +63,7 @@ export function parseAudioSpecificConfig(data: Uint8Array): AacConfig {
     sampleRate: freq.rate,
     channelConfig,
     extensionSampleRate,
-    record: data.slice(),
+    record: copyBytes(data),
   };
 }
 

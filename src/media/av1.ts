@@ -1,3 +1,4 @@
+import { copyBytes } from './bytes.js';
 import { BitReader } from './bit-reader.js';
 
 /** AV1 OBU types (AV1 spec 6.2.2) that the gateway looks at. */
@@ -139,7 +140,7 @@ export function parseAv1CodecConfig(data: Uint8Array): Av1Config {
   } catch (err) {
     throw new Error(`AV1 sequence header: ${(err as Error).message}`);
   }
-  return { codec: 'AV1', record: data.slice(), paramSets: [body.slice(seq.start, seq.end)], lengthSize: 0, info };
+  return { codec: 'AV1', record: copyBytes(data), paramSets: [copyBytes(body, seq.start, seq.end)], lengthSize: 0, info };
 }
 
 /** "Main", "High", "Professional". */

@@ -1,3 +1,4 @@
+import { copyBytes } from './bytes.js';
 import { HEVC_NAL_AUD, HEVC_NAL_PPS, HEVC_NAL_SPS, HEVC_NAL_VPS, hevcNalType, isHevcIrap } from './hevc.js';
 import { parseSps, type SpsInfo } from './sps.js';
 
@@ -42,7 +43,7 @@ export function parseAvcDecoderConfig(data: Uint8Array): AvcConfig {
       const len = (data[p]! << 8) | data[p + 1]!;
       p += 2;
       if (len === 0 || p + len > data.length) throw new Error('avcC parameter set truncated');
-      out.push(data.slice(p, p + len));
+      out.push(copyBytes(data, p, p + len));
       p += len;
     }
     return out;
@@ -53,7 +54,7 @@ export function parseAvcDecoderConfig(data: Uint8Array): AvcConfig {
   const pps = readSet(ppsCount);
   if (sps.length === 0) throw new Error('avcC contains no SPS');
   if (pps.length === 0) throw new Error('avcC contains no PPS');
-  return { codec: 'H264', profileIdc: data[1]!, levelIdc: data[3]!, lengthSize, sps, pps, paramSets: [...sps, ...pps], info: parseSps(sps[0]!), record: data.slice() };
+  return { codec: 'H264', profileIdc: data[1]!, levelIdc: data[3]!, lengthSize, sps, pps, paramSets: [...sps, ...pps], info: parseSps(sps[0]!), record: copyBytes(data) };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -1,3 +1,4 @@
+import { copyBytes } from './bytes.js';
 import { AUDIO_TRACK_ID, VIDEO_TRACK_ID, audioTimescale, type Fmp4Tracks } from './fmp4-init.js';
 
 /** One fragment (moof + mdat): a whole segment, or an LL-HLS partial segment of one. */
@@ -58,7 +59,7 @@ export class Fmp4Muxer {
     if (times.length > 0 && 2 * dts90 - times[times.length - 1]! - this.partStart90! > this.partTicks) this.flush(dts90);
     this.partStart90 ??= dts90;
     const v = this.video;
-    v.samples.push(data.slice());
+    v.samples.push(copyBytes(data));
     v.times.push(dts90);
     v.ctsOffsets.push(pts90 - dts90);
     v.sync.push(sync);
@@ -70,7 +71,7 @@ export class Fmp4Muxer {
     if (!this.tracks.video && this.audio.samples.length > 0 && pts90 + frame90 - this.partStart90! > this.partTicks) this.flush(pts90);
     this.partStart90 ??= pts90;
     const a = this.audio;
-    a.samples.push(frame.slice());
+    a.samples.push(copyBytes(frame));
     a.times.push(Math.round((pts90 * audioTimescale(this.tracks.audio!)) / 90000));
     a.ctsOffsets.push(0);
     a.sync.push(true);

@@ -1,3 +1,4 @@
+import { copyBytes } from './bytes.js';
 import { BitReader, unescapeRbsp } from './bit-reader.js';
 
 export const HEVC_NAL_VPS = 32;
@@ -108,7 +109,7 @@ export function parseHevcDecoderConfig(data: Uint8Array): HevcConfig {
       const len = (data[p]! << 8) | data[p + 1]!;
       p += 2;
       if (p + len > data.length) throw new Error('hvcC NAL unit overruns the record');
-      sets.get(type)?.push(data.slice(p, p + len));
+      sets.get(type)?.push(copyBytes(data, p, p + len));
       p += len;
     }
   }
@@ -117,7 +118,7 @@ export function parseHevcDecoderConfig(data: Uint8Array): HevcConfig {
   if (sps.length === 0) throw new Error('hvcC contains no SPS');
   if (pps.length === 0) throw new Error('hvcC contains no PPS');
   const info = parseHevcSps(sps[0]!);
-  return { codec: 'H265', profileIdc: info.profileIdc, levelIdc: info.levelIdc, lengthSize, vps, sps, pps, paramSets: [...vps, ...sps, ...pps], info, record: data.slice() };
+  return { codec: 'H265', profileIdc: info.profileIdc, levelIdc: info.levelIdc, lengthSize, vps, sps, pps, paramSets: [...vps, ...sps, ...pps], info, record: copyBytes(data) };
 }
 
 const HEVC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'Main 10', 3: 'Main Still Picture', 4: 'Range Extensions' };
