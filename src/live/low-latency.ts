@@ -28,6 +28,8 @@ interface Waiter {
 export class LowLatencyStream {
   private readonly window: LiveWindow;
   private readonly partsOf = new Map<number, PartEntry[]>();
+  /** Epoch ms of each listed segment's first frame. */
+  private readonly startTimes = new Map<number, number>();
   private open: OpenSegment | undefined;
   private readonly objects = new Map<string, Uint8Array>();
   /** Segment sequence → the URIs kept in memory for it (its parts and itself). */
@@ -62,12 +64,16 @@ export class LowLatencyStream {
     this.changed();
   }
 
-  /** The segment closed (after its last part). */
-  addSegment(entry: PlaylistEntry, data: Uint8Array): void {
+  /** The segment closed (after its last part); `startTime`: epoch ms of its first frame. */
+  addSegment(entry: PlaylistEntry, data: Uint8Array, startTime: number): void {
+    this.startTimes.set(entry.sequence, startTime);
     if (this.open?.sequence === entry.sequence) this.partsOf.set(entry.sequence, this.open.parts);
     this.open = undefined;
     this.keep(entry.sequence, entry.uri, data);
-    for (const gone of this.window.push(entry)) this.forget(gone.sequence);
+    for (const gone of this.window.push(entry)) {
+      this.forget(gone.sequence);
+      this.startTimes.delete(gone.sequence);
+    }
     // parts are listed for the last few segments only, and kept a little longer for players still fetching them
     const entries = this.window.state.entries;
     const oldestListed = entries[Math.max(0, entries.length - SEGMENTS_WITH_PARTS - 1)]?.sequence ?? 0;
@@ -97,6 +103,7 @@ export class LowLatencyStream {
       partTarget: this.o.partTarget,
       nextPartUri: this.nextPartUri(),
       ended: this.ended,
+      programDateTime: this.startTimes.get(this.window.state.entries[0]?.sequence ?? -1),
     });
     return this.text;
   }

@@ -11,23 +11,25 @@ export interface PlayerState {
   startTime: number | null;
   frags: number[];
   ended: boolean;
+  /** Now minus the playhead's program date time (EXT-X-PROGRAM-DATE-TIME), ms, sampled on timeupdate. */
+  latencies: number[];
 }
 
 /**
  * Opens a page on `origin` (so requests are real cross-origin-capable fetches from an http page)
  * with hls.js, and starts playing `url`. Returns a reader of what the player went through.
  */
-export async function playWithHlsJs(page: Page, origin: string, url: string, playbackRate = 1): Promise<() => Promise<PlayerState>> {
+export async function playWithHlsJs(page: Page, origin: string, url: string, playbackRate = 1, options: { lowLatencyMode?: boolean } = {}): Promise<() => Promise<PlayerState>> {
   await page.goto(`${origin}/console/info.json`);
   await page.setContent('<video id="v" muted playsinline></video>');
   await page.addScriptTag({ path: HLS_JS });
   await page.evaluate(
-    ({ url, playbackRate }) => {
+    ({ url, playbackRate, lowLatencyMode }) => {
       const w = window as unknown as { Hls: any; playerState: PlayerState }; // eslint-disable-line @typescript-eslint/no-explicit-any
       const video = document.getElementById('v') as HTMLVideoElement;
-      const state: PlayerState = { errors: [], stalls: [], currentTime: 0, startTime: null, frags: [], ended: false };
+      const state: PlayerState = { errors: [], stalls: [], currentTime: 0, startTime: null, frags: [], ended: false, latencies: [] };
       w.playerState = state;
-      const hls = new w.Hls({ enableWorker: true });
+      const hls = new w.Hls({ enableWorker: true, lowLatencyMode: lowLatencyMode ?? false });
       const ranges = () => Array.from({ length: video.buffered.length }, (_, i) => `${video.buffered.start(i).toFixed(3)}-${video.buffered.end(i).toFixed(3)}`).join(',');
       hls.on(w.Hls.Events.ERROR, (_e: unknown, d: { type: string; details: string; fatal: boolean }) =>
         state.errors.push({ type: d.type, details: d.details, fatal: d.fatal, at: video.currentTime, buffered: ranges() }),
@@ -45,13 +47,15 @@ export async function playWithHlsJs(page: Page, origin: string, url: string, pla
       video.addEventListener('timeupdate', () => {
         if (state.startTime === null && video.currentTime > 0) state.startTime = video.currentTime;
         state.currentTime = video.currentTime;
+        const playing = hls.playingDate as Date | null;
+        if (playing && !video.paused) state.latencies.push(Date.now() - playing.getTime());
       });
       video.addEventListener('ended', () => (state.ended = true));
       hls.loadSource(url);
       hls.attachMedia(video);
       void video.play().catch(() => {});
     },
-    { url, playbackRate },
+    { url, playbackRate, lowLatencyMode: options.lowLatencyMode },
   );
   return () => page.evaluate(() => (window as unknown as { playerState: PlayerState }).playerState);
 }
