@@ -18,6 +18,8 @@ import { RtmpIngest } from './ingest/rtmp-server.js';
 import { LimitReporter, RequestRateLimiter } from './limits.js';
 import { LivePlaylists } from './live/live-playlists.js';
 import { LowLatencyStreams } from './live/low-latency.js';
+import { LowLatencyPeers } from './cluster/low-latency-peers.js';
+import { PEER_TOKEN_HEADER, PeerServer } from './http/peer-server.js';
 import { Metrics } from './metrics.js';
 import { RetentionSweeper } from './retention/retention-sweeper.js';
 import { findSnapshotDecoders } from './snapshots/find-decoders.js';
@@ -135,6 +137,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     storeFor,
     playlists,
     lowLatency,
+    lowLatencyPeers: new LowLatencyPeers({ catalog, nodeId, tokenHeader: PEER_TOKEN_HEADER, now: options.now }),
     segments,
     now: options.now,
     recorder,
@@ -165,7 +168,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   }
   reporter = new LimitReporter(metrics, http.log);
   const lostPushEvents = recorder.enabled ? recorder.lostPushes : undefined;
-  leases = new PublishLeases({ catalog, nodeId, cluster: config.cluster, log: http.log, metrics, now: options.now, lostPushEvents });
+  const peerServer = new PeerServer({ host: config.cluster.peerHost, port: config.cluster.peerPort, advertiseHost: config.cluster.peerAdvertiseHost, lowLatency, log: http.log });
+  leases = new PublishLeases({ catalog, nodeId, cluster: config.cluster, log: http.log, metrics, now: options.now, lostPushEvents, peer: () => peerServer.descriptor });
   ingest = new RtmpIngest({
     ...config,
     nodeId,
@@ -213,6 +217,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       const released = await catalog.releaseNodeLeases(nodeId);
       const closed = await catalog.closeOpenPushes(Date.now(), lostPushEvents);
       if (closed > 0 || released > 0) http.log.warn({ closed, released }, 'closed push records left open by an unclean shutdown');
+      await peerServer.start();
       leases.start();
       if (sender) {
         await key();
@@ -241,6 +246,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       await closing;
       clearTimeout(force);
       snapshots.pool?.close();
+      await peerServer.stop();
       for (const store of stores.values()) await store.close?.();
       await catalog.close();
     },

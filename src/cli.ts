@@ -79,6 +79,8 @@ export function buildProgram(): Command {
               {
                 ...config,
                 nodeId: `${config.nodeId ?? defaultNodeId(config)}/w${index}`,
+                // each worker its own peer port: a configured one is the first worker's, the next ones follow it
+                cluster: { ...config.cluster, peerPort: config.cluster.peerPort === 0 ? 0 : config.cluster.peerPort + index - 1 },
                 // the gateway's decoders, shared out among its workers
                 snapshots: {
                   ...config.snapshots,

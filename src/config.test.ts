@@ -102,7 +102,7 @@ describe('catalog and cluster config', () => {
   it('defaults to the embedded SQLite catalog and 10 s leases', () => {
     const c = parseConfig(base());
     expect(c.catalog).toEqual({ type: 'sqlite' });
-    expect(c.cluster).toEqual({ leaseTtlMs: 10_000, leaseRenewMs: 2_000, stopPollMs: 500 });
+    expect(c.cluster).toEqual({ leaseTtlMs: 10_000, leaseRenewMs: 2_000, stopPollMs: 500, peerHost: '127.0.0.1', peerPort: 0 });
     expect(c.nodeId).toBeUndefined();
   });
 

@@ -127,6 +127,15 @@ const schema = z
         leaseRenewMs: z.number().int().min(100).default(2_000),
         /** How often a node looks for stops asked of it (disable, takeover) besides LISTEN/NOTIFY. */
         stopPollMs: z.number().int().min(50).default(500),
+        /**
+         * Where this process listens for the other gateway processes (LL-HLS parts live in the
+         * memory of the process that publishes the channel; the others forward to it). Port 0:
+         * any free port. On several machines: an address they reach, on a private network.
+         */
+        peerHost: z.string().min(1).default('127.0.0.1'),
+        peerPort: z.number().int().min(0).max(65535).default(0),
+        /** The host other nodes use for this one, when peerHost is 0.0.0.0 or behind NAT. */
+        peerAdvertiseHost: z.string().min(1).optional(),
       })
       .strict()
       .prefault({})
@@ -308,6 +317,9 @@ export interface ClusterConfig {
   leaseTtlMs: number;
   leaseRenewMs: number;
   stopPollMs: number;
+  peerHost: string;
+  peerPort: number;
+  peerAdvertiseHost?: string;
 }
 
 export interface PublishHookConfig {

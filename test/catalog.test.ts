@@ -78,8 +78,9 @@ describe.each(catalogBackends)('catalog on %s', (_name, make) => {
   it('gives a channel one publish lease at a time; an expired one passes on with a larger token and its open pushes closed', async () => {
     const c = await make();
     const req = { bucket: 'b', channel: 'x', remoteAddr: '10.0.0.1:1', ttlMs: TTL };
-    const a = await c.acquireLease({ ...req, nodeId: 'A', now: 1000 });
+    const a = await c.acquireLease({ ...req, nodeId: 'A', now: 1000, peer: '{"url":"http://a"}' });
     expect(a).toEqual({ ok: true, token: 1, closedPushes: 0 });
+    expect(await c.getLease('b', 'x', 1000)).toMatchObject({ nodeId: 'A', peer: '{"url":"http://a"}' });
     const push = await c.startPush('b', 'x', '10.0.0.1:1', 1000, 'A', 1);
     const refused = await c.acquireLease({ ...req, nodeId: 'B', remoteAddr: '10.0.0.2:2', now: 5000 });
     expect(refused).toMatchObject({ ok: false, holder: { nodeId: 'A', remoteAddr: '10.0.0.1:1', token: 1, acquiredAt: 1000, expiresAt: 1000 + TTL } });
@@ -92,6 +93,7 @@ describe.each(catalogBackends)('catalog on %s', (_name, make) => {
     expect((await c.recentPushes('b', 'x', 1))[0]).toMatchObject({ id: push.id, endReason: 'interrupted' });
     expect(await c.renewLeases([{ bucket: 'b', channel: 'x', token: 1, stat: '{}' }], TTL, 20_000)).toEqual([false]);
     expect(await c.getLease('b', 'x', 16_001)).toMatchObject({ nodeId: 'B', token: 2 });
+    expect((await c.getLease('b', 'x', 16_001))?.peer).toBeUndefined(); // B records none: A's is gone
     await c.releaseLease('b', 'x', 1); // a stale release changes nothing
     expect(await c.getLease('b', 'x', 16_001)).toMatchObject({ nodeId: 'B' });
     await c.releaseLease('b', 'x', 2);

@@ -1,5 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import OSS from 'ali-oss';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,11 +14,26 @@ import { KEY, type AliOss } from './support/test-app.js';
 // ports, one catalog file and one storage root; the rules hold across them as across nodes.
 const pushes: PushProcess[] = [];
 let server: ServerProcess | undefined;
+let llServer: ServerProcess | undefined;
 afterAll(async () => {
   for (const p of pushes) p.kill('SIGKILL');
-  server?.signal('SIGKILL');
-  await server?.exited;
+  for (const s of [server, llServer]) s?.signal('SIGKILL');
+  await Promise.all([server?.exited, llServer?.exited]);
 });
+
+/** A GET on a new connection (the cluster module hands each connection to one worker). */
+function freshGet(url: string): Promise<{ status: number; text: string; body: Buffer; requestId: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode!, text: body.toString(), body, requestId: String(res.headers['x-oss-request-id']) });
+      });
+    }).on('error', reject);
+  });
+}
 
 describe('serve with two workers on one SQLite catalog', () => {
   it('spreads publishers over both, answers for any channel from either, keeps one publisher per channel, kicks across processes and restarts a dead worker', async () => {
@@ -96,4 +112,43 @@ describe('serve with two workers on one SQLite catalog', () => {
     expect(await server.exited).toBe(0);
     server = undefined;
   }, 120_000);
+
+  it('answers LL-HLS (parts, blocking reloads, the hinted part) from either worker, whichever publishes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lc-workers-ll-'));
+    const configFile = join(dir, 'livechannel.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({ workers: 2, dataDir: join(dir, 'data'), http: { port: 0 }, rtmp: { port: 0 }, logLevel: 'info', credentials: [KEY], buckets: [{ name: 'open', acl: 'public-read-write' }] }),
+    );
+    llServer = await startServerProcess(configFile);
+    const base = `http://127.0.0.1:${llServer.httpPort}`;
+    const client = new OSS({ ...KEY, bucket: 'open', endpoint: base }) as AliOss;
+    await client.putChannel('ll', { Target: { Type: 'HLS', FragDuration: '2', FragCount: '5', SegmentFormat: 'fMP4', PartDuration: '0.5' } });
+    const p = ffmpegPush(`rtmp://127.0.0.1:${llServer.rtmpPort}/live/ll`, await fixture('long.flv'));
+    pushes.push(p);
+    const playlist = `${base}/open/ll/playlist.m3u8`;
+    await eventually(async () => ((await freshGet(playlist)).text.includes('#EXT-X-PART:') ? true : undefined), 20_000, 'LL parts');
+
+    // each request on its own connection: both workers answer (their request ids differ in prefix), all with parts
+    const answers = await Promise.all(Array.from({ length: 12 }, () => freshGet(playlist)));
+    expect(new Set(answers.map((a) => a.requestId.slice(0, 12))).size).toBe(2);
+    for (const a of answers) expect(a.text).toContain('#EXT-X-PART-INF:PART-TARGET=0.500');
+
+    // blocking reloads and the hinted part, through whichever worker
+    for (let i = 0; i < 6; i++) {
+      const text = (await freshGet(playlist)).text;
+      const hinted = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="playlist(\d+)\.(\d+)\.m4s"/.exec(text)!;
+      const [msn, part] = [Number(hinted[1]), Number(hinted[2])];
+      const [reload, hintedPart] = await Promise.all([freshGet(`${playlist}?_HLS_msn=${msn}&_HLS_part=${part}`), freshGet(`${base}/open/ll/playlist${msn}.${part}.m4s`)]);
+      expect(reload.status).toBe(200);
+      expect(reload.text.includes(`playlist${msn}.${part}.m4s`) || reload.text.includes(`playlist${msn}.m4s`)).toBe(true);
+      expect(hintedPart.status).toBe(200);
+      expect(hintedPart.body.subarray(4, 8).toString()).toBe('moof');
+    }
+    p.kill('SIGINT');
+    await p.exited;
+    llServer.signal('SIGTERM');
+    expect(await llServer.exited).toBe(0);
+    llServer = undefined;
+  }, 90_000);
 });

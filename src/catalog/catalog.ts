@@ -87,6 +87,8 @@ export interface LeaseHolder {
   stat?: string;
   /** A stop someone asked the owner for (e.g. "disabled"), not yet carried out. */
   stopRequest?: PushEndReason;
+  /** How other nodes reach the owner for what only it holds (LL-HLS parts): see LeaseRequest.peer. */
+  peer?: string;
 }
 
 export interface LeaseRequest {
@@ -96,6 +98,8 @@ export interface LeaseRequest {
   remoteAddr: string;
   ttlMs: number;
   now: number;
+  /** The owner's peer endpoint, opaque to the catalog (JSON: URL and token). */
+  peer?: string;
 }
 
 export type LeaseResult = { ok: true; token: number; closedPushes: number } | { ok: false; holder: LeaseHolder };

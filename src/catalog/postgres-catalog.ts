@@ -93,9 +93,9 @@ const SQL = {
      ON CONFLICT (bucket, channel, name) DO UPDATE SET state = EXCLUDED.state, updated = EXCLUDED.updated`,
   // one statement: take the lease if free or expired, bump the token, close the old owner's pushes
   acquire: `WITH acquired AS (
-       INSERT INTO leases (bucket, channel, node_id, remote_addr, token, acquired_at, expires_at)
-       VALUES ($1, $2, $3, $4, 1, $5, $6)
-       ON CONFLICT (bucket, channel) DO UPDATE SET node_id = EXCLUDED.node_id, remote_addr = EXCLUDED.remote_addr,
+       INSERT INTO leases (bucket, channel, node_id, remote_addr, token, acquired_at, expires_at, peer)
+       VALUES ($1, $2, $3, $4, 1, $5, $6, $7)
+       ON CONFLICT (bucket, channel) DO UPDATE SET node_id = EXCLUDED.node_id, remote_addr = EXCLUDED.remote_addr, peer = EXCLUDED.peer,
          token = leases.token + 1, acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at,
          stat = NULL, stop_request = NULL
        WHERE leases.expires_at <= EXCLUDED.acquired_at
@@ -323,7 +323,7 @@ export class PostgresCatalog implements Catalog {
   }
 
   async acquireLease(req: LeaseRequest, events?: LostPushEvents): Promise<LeaseResult> {
-    const values = [req.bucket, req.channel, req.nodeId, req.remoteAddr, req.now, req.now + req.ttlMs];
+    const values = [req.bucket, req.channel, req.nodeId, req.remoteAddr, req.now, req.now + req.ttlMs, req.peer ?? null];
     const { rows } = await this.withEvents<{ token: number | null; closed: number; pushes: LostPushesJson }>(
       'acquire',
       values,

@@ -93,5 +93,6 @@ export const PG_MIGRATIONS: string[] = [
    );`,
   `ALTER TABLE channels ADD COLUMN snapshot TEXT;`,
   `ALTER TABLE channels ADD COLUMN hls TEXT;
-   ALTER TABLE segments ADD COLUMN init_key TEXT;`,
+   ALTER TABLE segments ADD COLUMN init_key TEXT;
+   ALTER TABLE leases ADD COLUMN peer TEXT;`,
 ];

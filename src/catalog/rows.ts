@@ -36,6 +36,7 @@ export interface LeaseRow {
   expires_at: number;
   stat: string | null;
   stop_request: PushEndReason | null;
+  peer: string | null;
 }
 
 export interface SegmentRow {
@@ -86,6 +87,7 @@ export const toHolder = (r: LeaseRow): LeaseHolder => ({
   expiresAt: r.expires_at,
   stat: r.stat ?? undefined,
   stopRequest: r.stop_request ?? undefined,
+  peer: r.peer ?? undefined,
 });
 
 export const toSegment = (r: SegmentRow): SegmentRecord => ({

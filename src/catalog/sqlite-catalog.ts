@@ -114,7 +114,8 @@ export const MIGRATIONS: string[] = [
    ) WITHOUT ROWID;`,
   `ALTER TABLE channels ADD COLUMN snapshot TEXT;`,
   `ALTER TABLE channels ADD COLUMN hls TEXT;
-   ALTER TABLE segments ADD COLUMN init_key TEXT;`,
+   ALTER TABLE segments ADD COLUMN init_key TEXT;
+   ALTER TABLE leases ADD COLUMN peer TEXT;`,
 ];
 
 /** A statement's extra condition: the channel's lease is (still) held with this token. */
@@ -169,10 +170,10 @@ export class SqliteCatalog implements Catalog {
       closeOpenOfChannel: db.prepare<[number, string, string], ClosedPush>(
         `UPDATE pushes SET end_time = max(start_time, ?), end_reason = 'interrupted' WHERE bucket = ? AND channel = ? AND end_time IS NULL ${CLOSED_PUSH}`,
       ),
-      acquire: db.prepare<[LeaseRequest & { expiresAt: number }], { token: number }>(
-        `INSERT INTO leases (bucket, channel, node_id, remote_addr, token, acquired_at, expires_at)
-         VALUES (@bucket, @channel, @nodeId, @remoteAddr, 1, @now, @expiresAt)
-         ON CONFLICT (bucket, channel) DO UPDATE SET node_id = excluded.node_id, remote_addr = excluded.remote_addr,
+      acquire: db.prepare<[Omit<LeaseRequest, 'peer'> & { expiresAt: number; peer: string | null }], { token: number }>(
+        `INSERT INTO leases (bucket, channel, node_id, remote_addr, token, acquired_at, expires_at, peer)
+         VALUES (@bucket, @channel, @nodeId, @remoteAddr, 1, @now, @expiresAt, @peer)
+         ON CONFLICT (bucket, channel) DO UPDATE SET node_id = excluded.node_id, remote_addr = excluded.remote_addr, peer = excluded.peer,
            token = leases.token + 1, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at,
            stat = NULL, stop_request = NULL
          WHERE leases.expires_at <= excluded.acquired_at
@@ -296,7 +297,7 @@ export class SqliteCatalog implements Catalog {
 
   async acquireLease(req: LeaseRequest, events?: LostPushEvents): Promise<LeaseResult> {
     return this.db.transaction((): LeaseResult => {
-      const row = this.stmts.acquire.get({ ...req, expiresAt: req.now + req.ttlMs });
+      const row = this.stmts.acquire.get({ ...req, peer: req.peer ?? null, expiresAt: req.now + req.ttlMs });
       if (!row) return { ok: false, holder: toHolder(this.stmts.leaseRow.get(req.bucket, req.channel)!) };
       // whatever push is still open on the channel belonged to an owner whose lease expired
       const closed = this.stmts.closeOpenOfChannel.all(req.now, req.bucket, req.channel);

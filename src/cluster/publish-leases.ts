@@ -62,6 +62,8 @@ export interface PublishLeasesOptions {
   now?: () => number;
   /** publish.ended (node-lost) for the pushes of dead owners this node closes. */
   lostPushEvents?: LostPushEvents;
+  /** This node's peer endpoint, recorded with each lease it takes (LowLatencyPeers reads it). */
+  peer?: () => string | undefined;
 }
 
 /**
@@ -115,7 +117,7 @@ export class PublishLeases {
   async acquire(bucket: string, channel: string, remoteAddr: string): Promise<AcquireResult> {
     const now = this.now();
     const ttl = this.o.cluster.leaseTtlMs;
-    const r = await this.o.catalog.acquireLease({ bucket, channel, nodeId: this.o.nodeId, remoteAddr, ttlMs: ttl, now }, this.o.lostPushEvents);
+    const r = await this.o.catalog.acquireLease({ bucket, channel, nodeId: this.o.nodeId, remoteAddr, ttlMs: ttl, now, peer: this.o.peer?.() }, this.o.lostPushEvents);
     if (!r.ok) return r;
     if (r.token > 1) this.o.metrics.leaseHandovers.inc();
     if (r.closedPushes > 0) this.o.log.warn({ bucket, channel, token: r.token, closed: r.closedPushes }, 'took over an expired publish lease; closed the pushes its owner left open');

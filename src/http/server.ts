@@ -10,9 +10,10 @@ import { registerConsole } from './console-routes.js';
 import { signPlaylistUris } from './hls-sign.js';
 import type { LivePlaylists } from '../live/live-playlists.js';
 import type { LowLatencyStreams } from '../live/low-latency.js';
+import type { LowLatencyPeers } from '../cluster/low-latency-peers.js';
 import { getLowLatency } from './low-latency-api.js';
 import { liveFastPath } from './live-playlist-fast-path.js';
-import { CORS_HEADERS, getCachedSegment, getLivePlaylist, getObject } from './object-api.js';
+import { CORS_HEADERS, getCachedSegment, getInMemory, getLivePlaylist, getObject } from './object-api.js';
 import type { SegmentCache } from './segment-cache.js';
 import { deleteMultipleObjects, deleteObject, listObjects, putObject } from './object-write-api.js';
 import { parseRequestUrl } from './oss-request.js';
@@ -36,6 +37,8 @@ export interface HttpServerOptions extends api.ApiDeps {
   playlists?: LivePlaylists;
   /** LL-HLS channels this process is publishing: playlists with parts, parts, newest segments. */
   lowLatency?: LowLatencyStreams;
+  /** LL-HLS channels another process publishes: their requests are forwarded there. */
+  lowLatencyPeers?: LowLatencyPeers;
   /** Recently read segments, served from memory. */
   segments?: SegmentCache;
   /** Object reads per client address, whoever signed them; throws SlowDown past the rate. */
@@ -151,6 +154,9 @@ const OPS = {
       };
       const lowLatency = ctx.deps.lowLatency && (await getLowLatency(ctx.deps.lowLatency, ctx.bucket, ctx.key, ctx.query, read, ctx.now));
       if (lowLatency) return lowLatency;
+      const forwarded = ctx.deps.lowLatencyPeers && (await ctx.deps.lowLatencyPeers.forward(ctx.bucket, ctx.key, ctx.query));
+      if (forwarded && !forwarded.ok) throw new OssError(forwarded.status, forwarded.code, forwarded.message, forwarded.extra);
+      if (forwarded) return getInMemory(ctx.key, forwarded.body, forwarded.headers.etag ?? '', Date.parse(forwarded.headers['last-modified'] ?? '') || ctx.now, read, forwarded.headers['cache-control'] ?? 'no-cache');
       const live = ctx.deps.playlists?.get(ctx.bucket, ctx.key);
       if (live) return getLivePlaylist(ctx.key, live, read);
       const store = ctx.deps.storeFor(ctx.bucket);
