@@ -123,6 +123,18 @@ describe('livechannel channel', () => {
     }
   }, 60_000);
 
+  it('creates an LL-HLS fMP4 channel, and passes on what the gateway says of a bad option', async () => {
+    const created = await withConfig('channel', 'create', 'media', 'low', '--frag-duration', '2', '--segment-format', 'fMP4', '--part-duration', '0.5');
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const info = await withConfig('channel', 'info', 'media', 'low');
+    expect(info.stdout).toMatch(/^segmentFormat +fMP4$/m);
+    expect(info.stdout).toMatch(/^partDuration +0\.5$/m);
+    const bad = await withConfig('channel', 'create', 'media', 'low2', '--part-duration', '0.5');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('InvalidArgument');
+    expect(bad.stderr).toContain('PartDuration (LL-HLS) needs <SegmentFormat>fMP4</SegmentFormat>');
+  });
+
   it('prints the OSS error code and message and exits non-zero', async () => {
     const missing = await withConfig('channel', 'info', 'media', 'nope');
     expect(missing.code).toBe(1);

@@ -36,12 +36,22 @@ export function channelCommands(): Command {
       .option('--frag-count <n>', 'segments in the live playlist, 1..100', intInRange('frag-count', 1, 100), 3)
       .option('--playlist-name <name>', 'live playlist name', 'playlist.m3u8')
       .option('--description <text>', 'description', '')
-      .option('--disabled', 'create it disabled'),
-  ).action(async (bucket: string, name: string, opts: CommonOptions & { fragDuration: number; fragCount: number; playlistName: string; description: string; disabled?: boolean }) => {
+      .option('--disabled', 'create it disabled')
+      .option('--segment-format <format>', 'TS or fMP4 (this gateway\'s extension; fMP4 is needed for AV1)')
+      .option('--part-duration <seconds>', 'LL-HLS part length, 0.2..2 (this gateway\'s extension; fMP4 channels)'),
+  ).action(async (bucket: string, name: string, opts: CommonOptions & { fragDuration: number; fragCount: number; playlistName: string; description: string; disabled?: boolean; segmentFormat?: string; partDuration?: string }) => {
     const conf = {
       Description: opts.description,
       Status: opts.disabled ? 'disabled' : 'enabled',
-      Target: { Type: 'HLS', FragDuration: String(opts.fragDuration), FragCount: String(opts.fragCount), PlaylistName: opts.playlistName },
+      Target: {
+        Type: 'HLS',
+        FragDuration: String(opts.fragDuration),
+        FragCount: String(opts.fragCount),
+        PlaylistName: opts.playlistName,
+        // the gateway checks them (and answers which is wrong)
+        ...(opts.segmentFormat !== undefined ? { SegmentFormat: opts.segmentFormat } : {}),
+        ...(opts.partDuration !== undefined ? { PartDuration: opts.partDuration } : {}),
+      },
     };
     const r = await client(bucket, opts).putChannel(name, conf);
     print(opts.json, { publishUrls: r.publishUrls, playUrls: r.playUrls }, () => `created ${bucket}/${name}\npublish: ${r.publishUrls.join(' ')}\nplay:    ${r.playUrls.join(' ')}`);
@@ -71,6 +81,8 @@ export function channelCommands(): Command {
         ['fragDuration', t.FragDuration],
         ['fragCount', t.FragCount],
         ['playlistName', t.PlaylistName],
+        ['segmentFormat', t.SegmentFormat],
+        ['partDuration', t.PartDuration],
       ]),
     );
   });

@@ -376,7 +376,7 @@ export class LiveSession implements MediaSink {
           closedAt: performance.now(),
           ...(seg.initUri !== undefined && this.init?.uri === seg.initUri ? { init: this.init } : {}),
         });
-        this.ll?.addSegment({ sequence: seg.sequence, uri: seg.uri, duration: seg.durationMs / 1000, discontinuity: seg.discontinuity, map: seg.initUri }, seg.data, this.firstMediaWall! + seg.startMs);
+        this.ll?.addSegment({ sequence: seg.sequence, uri: seg.uri, duration: seg.durationMs / 1000, discontinuity: seg.discontinuity, map: seg.initUri }, seg.chunks, this.firstMediaWall! + seg.startMs);
       } else if (event.type === 'init') {
         this.init = { key: `${this.channelName}/${event.uri}`, uri: event.uri, data: event.data };
         this.ll?.addInit(event.uri, event.data);

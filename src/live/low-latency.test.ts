@@ -12,7 +12,7 @@ function addSegment(s: LowLatencyStream, seq: number, parts = 4, close = true): 
   for (let i = 0; i < parts; i++) {
     s.addPart({ sequence: seq, index: i, durationMs: 500, independent: i === 0, data: bytes(i), discontinuity: false, map: 'init0.mp4' });
   }
-  if (close) s.addSegment({ sequence: seq, uri: `p${seq}.m4s`, duration: parts / 2, discontinuity: false, map: 'init0.mp4' }, bytes(99), 1_700_000_000_000 + seq * 2000);
+  if (close) s.addSegment({ sequence: seq, uri: `p${seq}.m4s`, duration: parts / 2, discontinuity: false, map: 'init0.mp4' }, [bytes(99), bytes(98)], 1_700_000_000_000 + seq * 2000);
 }
 
 describe('LowLatencyStream', () => {
@@ -66,10 +66,16 @@ describe('LowLatencyStream', () => {
     const s = stream();
     addSegment(s, 0);
     expect(s.has(0)).toBe(true);
-    expect(s.has(0, 9)).toBe(true);
+    expect(s.has(0, 3)).toBe(true);
+    // past segment 0's last part: segment 1's first
+    expect(s.has(0, 4)).toBe(false);
     expect(s.has(1)).toBe(false);
     expect(await s.waitForPlaylist(4, undefined, 10)).toBe('too-far');
     expect(await s.waitForPlaylist(1, 0, 10)).toBe('timeout');
+    const boundary = s.waitForPlaylist(0, 4, 10_000);
+    s.addPart({ sequence: 1, index: 0, durationMs: 500, independent: true, data: bytes(0), discontinuity: false });
+    expect(await boundary).toBe('ready');
+    expect(s.has(0, 4)).toBe(true);
     const pending = s.waitForPlaylist(2, undefined, 10_000);
     s.close();
     expect(await pending).toBe('ended');
@@ -88,7 +94,7 @@ describe('LowLatencyStream', () => {
     const s = stream(3);
     for (let seq = 0; seq < 8; seq++) addSegment(s, seq);
     expect(s.object('p7.3.m4s')).toBeDefined();
-    expect(s.object('p7.m4s')).toEqual(bytes(99));
+    expect(s.object('p7.m4s')).toEqual(Buffer.from([99, 98]));
     expect(s.object('p3.0.m4s')).toBeUndefined();
     expect(s.object('p2.m4s')).toBeUndefined();
     expect(s.playlist()).toContain('#EXT-X-MEDIA-SEQUENCE:5');

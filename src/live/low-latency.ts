@@ -31,7 +31,8 @@ export class LowLatencyStream {
   /** Epoch ms of each listed segment's first frame. */
   private readonly startTimes = new Map<number, number>();
   private open: OpenSegment | undefined;
-  private readonly objects = new Map<string, Uint8Array>();
+  /** By URI: a part or init segment, or a segment as its fragments (the parts' own buffers, joined when asked for). */
+  private readonly objects = new Map<string, Uint8Array | readonly Uint8Array[]>();
   /** Segment sequence → the URIs kept in memory for it (its parts and itself). */
   private readonly objectsOf = new Map<number, string[]>();
   private readonly waiters = new Set<Waiter>();
@@ -64,12 +65,15 @@ export class LowLatencyStream {
     this.changed();
   }
 
-  /** The segment closed (after its last part); `startTime`: epoch ms of its first frame. */
-  addSegment(entry: PlaylistEntry, data: Uint8Array, startTime: number): void {
+  /**
+   * The segment closed (after its last part). `chunks`: its bytes (for fMP4, the very buffers
+   * of its parts, so that keeping both costs nothing more); `startTime`: epoch ms of its first frame.
+   */
+  addSegment(entry: PlaylistEntry, chunks: readonly Uint8Array[], startTime: number): void {
     this.startTimes.set(entry.sequence, startTime);
     if (this.open?.sequence === entry.sequence) this.partsOf.set(entry.sequence, this.open.parts);
     this.open = undefined;
-    this.keep(entry.sequence, entry.uri, data);
+    this.keep(entry.sequence, entry.uri, chunks);
     for (const gone of this.window.push(entry)) {
       this.forget(gone.sequence);
       this.startTimes.delete(gone.sequence);
@@ -109,14 +113,21 @@ export class LowLatencyStream {
   }
 
   object(uri: string): Uint8Array | undefined {
-    return this.objects.get(uri);
+    const o = this.objects.get(uri);
+    return o === undefined || o instanceof Uint8Array ? o : Buffer.concat(o);
   }
 
-  /** Whether the playlist holds segment `msn` complete, or its part `part`. */
+  /**
+   * Whether the playlist holds segment `msn` complete, or its part `part`. A part past the last
+   * of a complete segment is the next segment's first (what a player asks for at a boundary).
+   */
   has(msn: number, part?: number): boolean {
     if (this.ended) return true;
     const openSeq = this.open?.sequence ?? this.nextSequence();
-    if (msn < openSeq) return true;
+    if (msn < openSeq) {
+      const count = this.partsOf.get(msn)?.length;
+      return part === undefined || count === undefined || part < count || this.has(msn + 1, 0);
+    }
     if (msn > openSeq || part === undefined) return false;
     return (this.open?.parts.length ?? 0) > part;
   }
@@ -134,10 +145,10 @@ export class LowLatencyStream {
 
   /** Waits until the object `uri` is here (a preload-hinted part); undefined when it never came. */
   async waitForObject(uri: string, timeoutMs: number): Promise<Uint8Array | undefined> {
-    const found = this.objects.get(uri);
+    const found = this.object(uri);
     if (found || uri !== this.nextPartUri()) return found;
     await this.waitUntil(() => this.objects.has(uri) || uri !== this.nextPartUri(), timeoutMs);
-    return this.objects.get(uri);
+    return this.object(uri);
   }
 
   private waitUntil(ready: () => boolean, timeoutMs: number): Promise<BlockingAnswer> {
@@ -166,7 +177,7 @@ export class LowLatencyStream {
     return this.window.state.entries.length > 0 ? this.o.partUri(this.nextSequence(), 0) : undefined;
   }
 
-  private keep(sequence: number, uri: string, data: Uint8Array): void {
+  private keep(sequence: number, uri: string, data: Uint8Array | readonly Uint8Array[]): void {
     this.objects.set(uri, data);
     const list = this.objectsOf.get(sequence);
     if (list) list.push(uri);
