@@ -6,7 +6,7 @@ import { fixture } from '../scripts/lib/fixtures.js';
 import { command, mediaMessages, publishCommands } from '../scripts/lib/rtmp-wire.js';
 import { launchBrowser } from './support/browser.js';
 import { eventually, ffmpegPush } from './support/ffmpeg-push.js';
-import { playWithHlsJs, type PlayerState } from './support/hls-page.js';
+import { playWithHlsJs, unexpectedErrors, waitForPlayer } from './support/hls-page.js';
 import { handshake, openRtmpSocket } from './support/rtmp-socket.js';
 import { startTestApp, type AliOss, type TestApp } from './support/test-app.js';
 
@@ -29,14 +29,6 @@ afterAll(async () => {
 const rtmpUrl = (channel: string) => pub.getRtmpUrl(channel, { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, `rtmp://127.0.0.1:${t.app.rtmpPort()}`);
 const fmp4 = (extra: Record<string, string> = {}) => ({ Target: { Type: 'HLS', FragDuration: '2', FragCount: '4', SegmentFormat: 'fMP4', ...extra } });
 
-async function waitForPlayer(read: () => Promise<PlayerState>, done: (s: PlayerState) => boolean, timeoutMs: number): Promise<PlayerState> {
-  return eventually(async () => {
-    const s = await read();
-    if (s.errors.some((e) => e.fatal)) throw new Error(`fatal hls.js error: ${JSON.stringify(s.errors)}`);
-    return done(s) ? s : undefined;
-  }, timeoutMs, 'player progress');
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 describe('fMP4 channels in Chromium with hls.js', () => {
@@ -51,8 +43,7 @@ describe('fMP4 channels in Chromium with hls.js', () => {
       const page = await browser.newPage();
       const read = await playWithHlsJs(page, t.endpoint, `${t.endpoint}/pub/fmp4-live/playlist.m3u8`);
       const s = await waitForPlayer(read, (x) => x.startTime !== null && x.currentTime - x.startTime > 8, 30_000);
-      const nudges = new Set(['bufferSeekOverHole', 'bufferNudgeOnStall']);
-      expect(s.errors.filter((e) => e.fatal || !nudges.has(e.details)), JSON.stringify(s)).toEqual([]);
+      expect(unexpectedErrors(s), JSON.stringify(s)).toEqual([]);
       await page.close();
     } finally {
       push.kill();
@@ -88,8 +79,7 @@ describe('fMP4 channels in Chromium with hls.js', () => {
       const page = await browser.newPage();
       const read = await playWithHlsJs(page, t.endpoint, url, 1, { lowLatencyMode: true });
       const s = await waitForPlayer(read, (x) => x.startTime !== null && x.currentTime - x.startTime > 12, 40_000);
-      const nudges = new Set(['bufferSeekOverHole', 'bufferNudgeOnStall']);
-      expect(s.errors.filter((e) => e.fatal || !nudges.has(e.details)), JSON.stringify(s.errors)).toEqual([]);
+      expect(unexpectedErrors(s), JSON.stringify(s.errors)).toEqual([]);
       // once settled: the last 5 s of samples
       const settled = s.latencies.slice(-Math.max(1, Math.floor(s.latencies.length / 2)));
       const result = { samples: settled.length, medianMs: Math.round(median(settled)), maxMs: Math.round(Math.max(...settled)), minMs: Math.round(Math.min(...settled)) };

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
+import { eventually } from './ffmpeg-push.js';
 
 const HLS_JS = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
 
@@ -58,4 +59,22 @@ export async function playWithHlsJs(page: Page, origin: string, url: string, pla
     { url, playbackRate, lowLatencyMode: options.lowLatencyMode },
   );
   return () => page.evaluate(() => (window as unknown as { playerState: PlayerState }).playerState);
+}
+
+/** Reads the player until `done` says so; a fatal hls.js error fails at once. */
+export async function waitForPlayer(read: () => Promise<PlayerState>, done: (s: PlayerState) => boolean, timeoutMs: number): Promise<PlayerState> {
+  return eventually(async () => {
+    const s = await read();
+    if (s.errors.some((e) => e.fatal)) throw new Error(`fatal hls.js error: ${JSON.stringify(s.errors)}`);
+    return done(s) ? s : undefined;
+  }, timeoutMs, 'player progress');
+}
+
+/**
+ * The errors a live play may not have. On a loaded machine the player can run dry at the live
+ * edge; hls.js then nudges the playhead over the few milliseconds between what played and the
+ * next fragment, and reports that as a non-fatal error: those nudges are allowed.
+ */
+export function unexpectedErrors(s: PlayerState): PlayerState['errors'] {
+  return s.errors.filter((e) => e.fatal || (e.details !== 'bufferSeekOverHole' && e.details !== 'bufferNudgeOnStall'));
 }
