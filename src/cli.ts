@@ -21,13 +21,14 @@ export function buildProgram(): Command {
 
   program
     .command('remux')
-    .description('cut an FLV file (H.264/AAC) into MPEG-TS segments and an HLS playlist')
+    .description('cut an FLV file (H.264/AAC) into MPEG-TS (or fMP4) segments and an HLS playlist')
     .argument('<input>', 'FLV file')
     .argument('<outdir>', 'directory for segments and playlists (created if missing)')
     .option('--frag-duration <seconds>', 'target segment duration, 1..100', intInRange('frag-duration', 1, 100), 5)
     .option('--frag-count <n>', 'segments in the live playlist, 1..100', intInRange('frag-count', 1, 100), 3)
     .option('--playlist-name <name>', 'live playlist file name', playlistName, 'playlist.m3u8')
     .option('--vod-playlist <name>', 'also write a VOD playlist of every segment', playlistName)
+    .option('--fmp4', 'fMP4 (CMAF) segments and an init segment instead of MPEG-TS')
     .action(async (input: string, outDir: string, opts) => {
       const result = await remuxFile({
         input,
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
         fragCount: opts.fragCount,
         playlistName: opts.playlistName,
         vodPlaylistName: opts.vodPlaylist,
+        container: opts.fmp4 ? 'fmp4' : 'ts',
       });
       for (const n of result.notices) console.error(`notice: ${n}`);
       const total = result.segments.reduce((s, e) => s + e.duration, 0);
@@ -43,7 +45,7 @@ export function buildProgram(): Command {
       const a = result.media.audio;
       console.log(
         `${result.segments.length} segments, ${total.toFixed(3)} s` +
-          (v ? `, video ${v.width}x${v.height} ${v.codec === 'H265' ? 'HEVC' : 'H.264'} ${v.profile}@${v.level}${v.frameRate ? ` ${v.frameRate} fps` : ''}` : ', no video') +
+          (v ? `, video ${v.width}x${v.height} ${v.codec === 'H265' ? 'HEVC' : v.codec === 'AV1' ? 'AV1' : 'H.264'} ${v.profile}@${v.level}${v.frameRate ? ` ${v.frameRate} fps` : ''}` : ', no video') +
           (a ? `, audio AAC ${a.sampleRate} Hz ${a.channels} ch` : ', no audio'),
       );
       if (result.segments.length === 0) {

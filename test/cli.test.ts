@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { fixture } from '../scripts/lib/fixtures.js';
+import { ffmpegWarnings } from './support/media-tools.js';
 
 const run = promisify(execFile);
 
@@ -25,6 +26,15 @@ describe('livechannel remux', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^3 segments, 12\.\d{3} s, video 1280x720 H\.264 Main@3\.1 30 fps, audio AAC 44100 Hz 2 ch$/m);
     expect(readdirSync(out).sort()).toEqual(['all.m3u8', 'playlist.m3u8', 'playlist0.ts', 'playlist1.ts', 'playlist2.ts']);
+  });
+
+  it('writes fMP4 segments, their init segment and playlists that name it with --fmp4', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lc-cli-'));
+    const r = await cli('remux', await fixture('main.flv'), out, '--frag-duration', '4', '--vod-playlist', 'all.m3u8', '--fmp4');
+    expect(r.code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['all.m3u8', 'playlist-init0.mp4', 'playlist.m3u8', 'playlist0.m4s', 'playlist1.m4s', 'playlist2.m4s']);
+    expect(readFileSync(join(out, 'all.m3u8'), 'utf8')).toContain('#EXT-X-MAP:URI="playlist-init0.mp4"');
+    expect(await ffmpegWarnings(join(out, 'all.m3u8'))).toBe('');
   });
 
   it('refuses out-of-range options with a message naming the option', async () => {

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlvDemuxer } from '../media/flv.js';
-import { LivePackager, type MediaInfo, type PackagerEvent } from '../media/packager.js';
+import { LivePackager, type Container, type MediaInfo, type PackagerEvent } from '../media/packager.js';
 import { renderVodPlaylist, type PlaylistEntry } from '../media/playlist.js';
 
 export interface RemuxOptions {
@@ -13,6 +13,8 @@ export interface RemuxOptions {
   playlistName: string;
   /** Also write a VOD playlist listing every segment under this name. */
   vodPlaylistName?: string;
+  /** 'ts' (default) or 'fmp4' (`.m4s` segments after `<playlist>-init<N>.mp4`). */
+  container?: Container;
 }
 
 export interface RemuxResult {
@@ -34,10 +36,13 @@ async function writeAtomic(path: string, data: string | Uint8Array): Promise<voi
 export async function remuxFile(options: RemuxOptions): Promise<RemuxResult> {
   await mkdir(options.outDir, { recursive: true });
   const base = options.playlistName.replace(/\.m3u8$/, '');
+  const fmp4 = options.container === 'fmp4';
   const packager = new LivePackager({
     fragDuration: options.fragDuration,
     fragCount: options.fragCount,
-    segmentUri: (n) => `${base}${n}.ts`,
+    container: options.container,
+    segmentUri: (n) => `${base}${n}.${fmp4 ? 'm4s' : 'ts'}`,
+    initUri: (n) => `${base}-init${n}.mp4`,
   });
   const demuxer = new FlvDemuxer();
   const result: RemuxResult = { segments: [], notices: [], media: {}, bytesIn: 0 };
@@ -66,7 +71,10 @@ export async function remuxFile(options: RemuxOptions): Promise<RemuxResult> {
           uri: e.segment.uri,
           duration: e.segment.durationMs / 1000,
           discontinuity: e.segment.discontinuity,
+          ...(e.segment.initUri !== undefined ? { map: e.segment.initUri } : {}),
         });
+      } else if (e.type === 'init') {
+        await enqueue(join(options.outDir, e.uri), e.data);
       } else if (e.type === 'playlist') {
         await enqueue(join(options.outDir, options.playlistName), e.text);
       } else if (e.type === 'notice') {
