@@ -269,8 +269,11 @@ async function play(playlist, name) {
 async function create(event) {
   event.preventDefault();
   const name = $('new-channel').value.trim();
+  const format = $('new-format').value;
+  // this gateway's extensions of Target (fMP4 segments, LL-HLS parts)
+  const extensions = format === 'TS' ? '' : `<SegmentFormat>fMP4</SegmentFormat>${format === 'LL' ? '<PartDuration>0.5</PartDuration>' : ''}`;
   const body = `<?xml version="1.0" encoding="UTF-8"?><LiveChannelConfiguration><Status>enabled</Status><Target><Type>HLS</Type>` +
-    `<FragDuration>${$('new-frag-duration').value}</FragDuration><FragCount>${$('new-frag-count').value}</FragCount></Target></LiveChannelConfiguration>`;
+    `<FragDuration>${$('new-frag-duration').value}</FragDuration><FragCount>${$('new-frag-count').value}</FragCount>${extensions}</Target></LiveChannelConfiguration>`;
   try {
     await oss('PUT', name, [['live', '']], body);
     $('new-channel').value = '';

@@ -45,6 +45,12 @@ describe('web console in Chromium', () => {
     await page.click('#create button[type=submit]');
     await page.locator('tr[data-channel="made in console"]').waitFor();
     expect((await pub.getChannel('made in console')).data.Target).toMatchObject({ FragDuration: '5', FragCount: '3' });
+    expect((await pub.getChannel('made in console')).data.Target).not.toHaveProperty('SegmentFormat');
+    await page.fill('#new-channel', 'low latency');
+    await page.selectOption('#new-format', 'LL');
+    await page.click('#create button[type=submit]');
+    await page.locator('tr[data-channel="low latency"]').waitFor();
+    expect((await pub.getChannel('low latency')).data.Target).toMatchObject({ SegmentFormat: 'fMP4', PartDuration: '0.5' });
 
     const url = pub.getRtmpUrl('console-show', { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, `rtmp://127.0.0.1:${t.app.rtmpPort()}`);
     const push = ffmpegPush(url, await fixture('main.flv'), { loopSeconds: 60 });
