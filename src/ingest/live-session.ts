@@ -120,7 +120,6 @@ export class LiveSession implements MediaSink {
         resume: resume?.playlist,
         partUri: (sequence, index) => `${base}${sequence}.${index}.m4s`,
       });
-      o.lowLatency.add(o.bucket, this.playlistKey, this.ll);
     }
     this.uploader = new ChannelUploader({
       store: o.store,
@@ -228,6 +227,8 @@ export class LiveSession implements MediaSink {
       o.lease.token,
       recorder?.enabled ? (push) => recorder.entries('publish.started', o.bucket, o.channel.name, { pushId: push.id, remoteAddr: o.remoteAddr }) : undefined,
     );
+    // served once the push is on record (end() withdraws it)
+    if (session.ll) o.lowLatency?.add(o.bucket, session.playlistKey, session.ll);
     o.metrics.publishersLive.inc();
     o.log.info({ bucket: o.bucket, channel: o.channel.name, remote: o.remoteAddr, push: session.push.id, playlist: o.playlistName }, 'publish started');
     return session;
@@ -323,6 +324,7 @@ export class LiveSession implements MediaSink {
         if (!this.fenced) {
           this.fenced = true;
           this.o.playlists?.withdraw(this.bucket, this.playlistKey);
+          if (this.ll) this.o.lowLatency?.remove(this.bucket, this.playlistKey, this.ll);
           this.o.log.error({ bucket: this.bucket, channel: this.channelName, token: this.o.lease.token }, `catalog refused to ${what}: another node holds the channel's publish lease now; stopping`);
           void this.publisher?.stop('lease_lost', 'This node lost the channel\'s publish lease; stopping.');
         }

@@ -33,6 +33,8 @@ describe('LowLatencyStream', () => {
       `#EXT-X-PROGRAM-DATE-TIME:${new Date(1_700_000_000_000).toISOString()}`,
       '#EXTINF:2.000,',
     ]);
+    // every segment this publish made carries its time (a re-push's window starts with the last push's)
+    expect(text).toContain(`#EXT-X-PROGRAM-DATE-TIME:${new Date(1_700_000_008_000).toISOString()}\n#EXT-X-PART:DURATION=0.500,URI="p4.0.m4s"`);
     // parts are listed for the last three closed segments and the open one
     expect(text).not.toContain('p1.0.m4s');
     expect(text).toContain('#EXT-X-PART:DURATION=0.500,URI="p2.0.m4s",INDEPENDENT=YES');

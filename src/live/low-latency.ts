@@ -107,7 +107,7 @@ export class LowLatencyStream {
       partTarget: this.o.partTarget,
       nextPartUri: this.nextPartUri(),
       ended: this.ended,
-      programDateTime: this.startTimes.get(this.window.state.entries[0]?.sequence ?? -1),
+      startTimes: this.startTimes,
     });
     return this.text;
   }

@@ -26,8 +26,8 @@ export interface LowLatencyState {
   /** URI the next part will have (EXT-X-PRELOAD-HINT). */
   nextPartUri?: string;
   ended: boolean;
-  /** Epoch ms of the first listed segment's first frame (EXT-X-PROGRAM-DATE-TIME: players measure their latency by it). */
-  programDateTime?: number;
+  /** Epoch ms of segments' first frames, where known (EXT-X-PROGRAM-DATE-TIME: players measure their latency by it). */
+  startTimes?: ReadonlyMap<number, number>;
 }
 
 /** Closed segments whose parts are listed: the spec asks for those within 3 target durations of the end. */
@@ -53,7 +53,8 @@ export function renderLowLatencyPlaylist(s: LowLatencyState): string {
   if (s.window.discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${s.window.discontinuitySequence}`);
   const listedFrom = entries.length - SEGMENTS_WITH_PARTS;
   renderEntries(lines, entries, (e) => {
-    if (e === entries[0] && s.programDateTime !== undefined) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateTime).toISOString()}`);
+    const start = s.startTimes?.get(e.sequence);
+    if (start !== undefined) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(start).toISOString()}`);
     const parts = s.partsOf.get(e.sequence);
     if (parts && entries.indexOf(e) >= listedFrom) partLines(lines, parts);
   });
