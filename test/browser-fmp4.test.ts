@@ -70,6 +70,27 @@ describe('fMP4 channels in Chromium with hls.js', () => {
     await page.close();
   }, 60_000);
 
+  it('plays a private LL-HLS channel through hls/sign in low-latency mode', async () => {
+    const media = t.client('media');
+    await media.putChannel('ll-private', fmp4({ PartDuration: '0.5' }));
+    const pushUrl = media.getRtmpUrl('ll-private', { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, `rtmp://127.0.0.1:${t.app.rtmpPort()}`);
+    const push = ffmpegPush(pushUrl, await fixture('long.flv'), { tcUrl: `rtmp://media.live.test:${t.app.rtmpPort()}/live` });
+    try {
+      const signer = t.client('media', undefined, { endpoint: 'http://live.test' });
+      const url = `${t.endpoint}/media/ll-private/playlist.m3u8${new URL(signer.signatureUrl('ll-private/playlist.m3u8', { expires: 600, process: 'hls/sign' })).search}`;
+      await eventually(async () => ((await (await fetch(url)).text()).includes('#EXT-X-PROGRAM-DATE-TIME') ? true : undefined), 20_000, 'a first LL segment');
+      const page = await browser.newPage();
+      const read = await playWithHlsJs(page, t.endpoint, url, 1, { lowLatencyMode: true });
+      const s = await waitForPlayer(read, (x) => x.startTime !== null && x.currentTime - x.startTime > 6, 40_000);
+      expect(unexpectedErrors(s), JSON.stringify(s.errors)).toEqual([]);
+      expect(median(s.latencies.slice(-5))).toBeLessThan(3000);
+      await page.close();
+    } finally {
+      push.kill();
+      await push.exited;
+    }
+  }, 90_000);
+
   it('plays an LL-HLS channel in low-latency mode less than 3 s behind the gateway', async () => {
     await pub.putChannel('ll-live', fmp4({ PartDuration: '0.5', FragDuration: '2' }));
     const push = ffmpegPush(rtmpUrl('ll-live'), await fixture('long.flv'));

@@ -30,7 +30,7 @@ async function get(path: string): Promise<{ status: number; text: string; body: 
 
 /** The last part the playlist lists: its segment and index. */
 function lastPart(playlist: string): { msn: number; part: number } {
-  const uris = [...playlist.matchAll(/#EXT-X-PART:[^\n]*URI="[^"]*?(\d+)\.(\d+)\.m4s"/g)];
+  const uris = [...playlist.matchAll(/#EXT-X-PART:[^\n]*URI="[^"?]*?(\d+)\.(\d+)\.m4s(?:\?[^"]*)?"/g)];
   const last = uris.at(-1);
   if (!last) throw new Error(`no parts in\n${playlist}`);
   return { msn: Number(last[1]), part: Number(last[2]) };
@@ -128,6 +128,42 @@ describe('an LL-HLS channel while live', () => {
     const vod = (await get('ll/vod.m3u8')).text;
     expect(vod).toContain(`#EXT-X-MAP:URI="${map}"`);
     expect(vod).toContain('#EXT-X-VERSION:6');
+  }, 60_000);
+});
+
+describe('an LL-HLS channel in a private bucket', () => {
+  it('plays through hls/sign: parts, the init segment and the hint come signed, blocking reloads keep the signature', async () => {
+    const media = t.client('media');
+    await media.putChannel('ll-private', target({ SegmentFormat: 'fMP4', PartDuration: '0.5' }));
+    const pushUrl = media.getRtmpUrl('ll-private', { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, t.rtmpBase);
+    const push = ffmpegPush(pushUrl, await fixture('long.flv'), { tcUrl: `rtmp://media.live.test:${t.app.rtmpPort()}/live` });
+    try {
+      const signer = t.client('media', undefined, { endpoint: 'http://live.test' });
+      const signed = `${t.endpoint}/media/ll-private/playlist.m3u8${new URL(signer.signatureUrl('ll-private/playlist.m3u8', { expires: 600, process: 'hls/sign' })).search}`;
+      const first = await eventually(async () => {
+        const text = await (await fetch(signed)).text();
+        return text.includes('#EXT-X-PART:') ? text : undefined;
+      }, 15_000, 'a signed LL-HLS playlist');
+      const uris = [...first.matchAll(/URI="([^"]+)"/g)].map((m) => m[1]!);
+      expect(uris.length).toBeGreaterThan(2);
+      for (const uri of uris) expect(uri, uri).toMatch(/\?OSSAccessKeyId=.+&Expires=\d+&Signature=/);
+      const part = uris.find((u) => /^playlist\d+\.\d+\.m4s\?/.test(u))!;
+      const got = await fetch(new URL(part, signed));
+      expect(got.status).toBe(200);
+      expect(Buffer.from(await got.arrayBuffer()).subarray(4, 8).toString()).toBe('moof');
+      expect((await fetch(`${t.endpoint}/media/ll-private/${part.split('?')[0]}`)).status).toBe(403);
+      // a blocking reload: the player adds _HLS_msn/_HLS_part to the signed URL
+      const at = lastPart(first);
+      const started = performance.now();
+      const reload = await fetch(`${signed}&_HLS_msn=${at.msn}&_HLS_part=${at.part + 1}`);
+      expect(reload.status).toBe(200);
+      const next = lastPart(await reload.text());
+      expect(next.msn > at.msn || next.part > at.part).toBe(true);
+      expect(performance.now() - started).toBeLessThan(900);
+    } finally {
+      push.kill('SIGINT');
+      await push.exited;
+    }
   }, 60_000);
 });
 

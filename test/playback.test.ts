@@ -176,6 +176,31 @@ describe('private playback with x-oss-process=hls/sign', () => {
     expect((await fetch(`${t.endpoint}/media/live/seg1.ts`)).status).toBe(403);
   });
 
+  it('signs URIs in tag attributes too: the init segment, LL-HLS parts and the preload hint', async () => {
+    const store = t.app.storeFor('media');
+    await store.put('ll/init0.mp4', segment);
+    await store.put('ll/p0.m4s', segment);
+    await store.put('ll/p0.0.m4s', segment);
+    await store.put(
+      'll/playlist.m3u8',
+      '#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n#EXT-X-PART-INF:PART-TARGET=0.500\n#EXT-X-MAP:URI="init0.mp4"\n' +
+        '#EXT-X-PART:DURATION=0.500,URI="p0.0.m4s",INDEPENDENT=YES\n#EXTINF:2.000,\np0.m4s\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p1.0.m4s"\n',
+    );
+    const signer = t.client('media', undefined, { endpoint: 'http://live.test' });
+    const signedUrl = new URL(signer.signatureUrl('ll/playlist.m3u8', { expires: 600, process: 'hls/sign' }));
+    const text = await (await fetch(`${t.endpoint}/media/ll/playlist.m3u8${signedUrl.search}`)).text();
+    const attributeUris = [...text.matchAll(/URI="([^"]+)"/g)].map((m) => m[1]!);
+    expect(attributeUris.map((u) => u.split('?')[0])).toEqual(['init0.mp4', 'p0.0.m4s', 'p1.0.m4s']);
+    for (const uri of [...attributeUris.slice(0, 2), text.split('\n').find((l) => l.startsWith('p0.m4s'))!]) {
+      const u = new URL(uri, `${t.endpoint}/media/ll/playlist.m3u8`);
+      expect(u.searchParams.get('Expires')).toBe(signedUrl.searchParams.get('Expires'));
+      expect((await fetch(u)).status, uri).toBe(200);
+    }
+    // the rest of each tag is left as it was
+    expect(text).toContain(',INDEPENDENT=YES\n');
+    expect(text).toContain('#EXT-X-PART-INF:PART-TARGET=0.500\n');
+  });
+
   it('refuses other processing and non-playlists', async () => {
     const c = t.client('media');
     await expect(c.get('live/seg1.ts', undefined, { process: 'image/resize,w_100' })).rejects.toMatchObject({ status: 501, code: 'NotImplemented' });

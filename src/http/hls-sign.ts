@@ -4,7 +4,8 @@ import { canonicalizedResource, hmacSha1, stringToSign } from '../auth/oss-signa
 /**
  * OSS's `x-oss-process=hls/sign`: a playlist fetched with a signed URL comes back with
  * every segment URI signed too (same key, same expiry), so players can play private buckets
- * although they fetch each segment on its own.
+ * although they fetch each segment on its own. URIs in tag attributes are signed as well: the
+ * init segment (`EXT-X-MAP`), LL-HLS parts (`EXT-X-PART`, `EXT-X-PRELOAD-HINT`), keys.
  */
 export function signPlaylistUris(
   text: string,
@@ -14,16 +15,19 @@ export function signPlaylistUris(
   expires: string,
 ): string {
   const folder = playlistKey.includes('/') ? playlistKey.slice(0, playlistKey.lastIndexOf('/') + 1) : '';
+  const sign = (uri: string): string => {
+    if (uri === '' || /^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.includes('?')) return uri;
+    const objectKey = resolveKey(folder, decodeURIComponent(uri));
+    if (objectKey === undefined) return uri;
+    const s = stringToSign({ method: 'GET', contentMd5: '', contentType: '', date: expires, ossHeaders: '', resource: canonicalizedResource(bucket, objectKey, []) });
+    return `${uri}?${stringify({ OSSAccessKeyId: key.accessKeyId, Expires: expires, Signature: hmacSha1(key.accessKeySecret, s) })}`;
+  };
   return text
     .split('\n')
     .map((line) => {
-      const uri = line.trim();
-      if (uri === '' || uri.startsWith('#') || /^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.includes('?')) return line;
-      const objectKey = resolveKey(folder, decodeURIComponent(uri));
-      if (objectKey === undefined) return line;
-      const s = stringToSign({ method: 'GET', contentMd5: '', contentType: '', date: expires, ossHeaders: '', resource: canonicalizedResource(bucket, objectKey, []) });
-      const query = stringify({ OSSAccessKeyId: key.accessKeyId, Expires: expires, Signature: hmacSha1(key.accessKeySecret, s) });
-      return `${uri}?${query}`;
+      const trimmed = line.trim();
+      if (trimmed.startsWith('#')) return line.replace(/(?<=[:,]URI=")[^"]*(?=")/g, sign);
+      return trimmed === '' ? line : sign(trimmed);
     })
     .join('\n');
 }

@@ -263,6 +263,13 @@ async function signedPlaylist(ctx: OpContext): Promise<OpResponse> {
 }
 
 async function playlistText(ctx: OpContext): Promise<string> {
+  // an LL-HLS playlist, here or on the process publishing it (a blocking reload waits there too)
+  const read = { method: 'GET' as const, requestHeaders: {}, overrides: NO_OVERRIDES, publicRead: ctx.publicRead };
+  const lowLatency = ctx.deps.lowLatency && (await getLowLatency(ctx.deps.lowLatency, ctx.bucket, ctx.key, ctx.query, read, ctx.now));
+  if (lowLatency?.body) return lowLatency.body.toString();
+  const forwarded = ctx.deps.lowLatencyPeers && (await ctx.deps.lowLatencyPeers.forward(ctx.bucket, ctx.key, ctx.query));
+  if (forwarded && !forwarded.ok) throw new OssError(forwarded.status, forwarded.code, forwarded.message, forwarded.extra);
+  if (forwarded) return forwarded.body.toString();
   const live = ctx.deps.playlists?.get(ctx.bucket, ctx.key);
   if (live) return live.body.toString();
   const got = await ctx.deps.storeFor(ctx.bucket).get(ctx.key).catch(() => undefined);
