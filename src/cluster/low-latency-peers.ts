@@ -11,8 +11,6 @@ export interface LowLatencyPeersOptions {
   /** The header the owner checks its token in. */
   tokenHeader: string;
   now?: () => number;
-  /** Longest a forwarded request may take (a blocking reload waits up to three target durations). */
-  timeoutMs?: number;
 }
 
 interface Cached<T> {
@@ -36,7 +34,8 @@ const FORWARDED_PARAMS = ['_HLS_msn', '_HLS_part', '_HLS_skip'];
  * answers then (the stored, plain playlist plays, with the usual latency).
  */
 export class LowLatencyPeers {
-  private readonly channels = new Map<string, Cached<boolean>>();
+  /** LL-HLS channels: how long a forwarded request may take; undefined for other channels. */
+  private readonly channels = new Map<string, Cached<number | undefined>>();
   private readonly owners = new Map<string, Cached<{ url: string; token: string } | undefined>>();
   private readonly now: () => number;
 
@@ -48,7 +47,8 @@ export class LowLatencyPeers {
     const slash = key.indexOf('/');
     if (slash <= 0 || !LOW_LATENCY_OBJECT.test(key)) return undefined;
     const channel = key.slice(0, slash);
-    if (!(await this.isLowLatency(bucket, channel))) return undefined;
+    const timeoutMs = await this.lowLatencyTimeout(bucket, channel);
+    if (timeoutMs === undefined) return undefined;
     const owner = await this.owner(bucket, channel);
     if (!owner) return undefined;
     const params = new URLSearchParams();
@@ -61,7 +61,7 @@ export class LowLatencyPeers {
     try {
       res = await fetch(`${owner.url}/${path}${params.size > 0 ? `?${params}` : ''}`, {
         headers: { [this.o.tokenHeader]: owner.token },
-        signal: AbortSignal.timeout(this.o.timeoutMs ?? 60_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch {
       this.owners.delete(`${bucket}\u0000${channel}`);
@@ -81,10 +81,14 @@ export class LowLatencyPeers {
     return { ok: true, status: res.status, headers, body };
   }
 
-  private async isLowLatency(bucket: string, channel: string): Promise<boolean> {
+  /**
+   * Undefined unless the channel is LL-HLS. A blocking reload may wait three target durations,
+   * and a segment may last up to max(2·FragDuration, 60 s) (the forced cut).
+   */
+  private async lowLatencyTimeout(bucket: string, channel: string): Promise<number | undefined> {
     return this.cached(this.channels, `${bucket}\u0000${channel}`, CHANNEL_TTL_MS, async () => {
       const c = await this.o.catalog.getChannel(bucket, channel);
-      return c?.hls?.partDuration !== undefined;
+      return c?.hls?.partDuration === undefined ? undefined : 3 * Math.max(2 * c.fragDuration, 60) * 1000 + 5000;
     });
   }
 
