@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchFixture } from './lib/fixtures.js';
-import { spawnGateway, stopGateway, waitFor, type GatewayProcess } from './lib/gateway-process.js';
+import { spawnGateway, stopGateway, type GatewayProcess } from './lib/gateway-process.js';
 import { freePort, runNginx } from './lib/nginx-process.js';
 import { CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js';
 import { createBenchDatabase } from './lib/bench-database.js';
