@@ -47,6 +47,6 @@ async function playlist(stream: LowLatencyStream, key: string, query: ReadonlyMa
     if (answer === 'too-far') throw errors.invalidArgument(`_HLS_msn ${msn} is more than two segments past the playlist's last (${stream.lastSequence()}).`, '_HLS_msn', String(msn));
     if (answer === 'timeout') throw new OssError(503, 'ServiceUnavailable', `Segment ${msn}${part === undefined ? '' : ` part ${part}`} did not appear in time.`);
   }
-  const body = Buffer.from(stream.playlist());
-  return getInMemory(key, body, md5ETag(body), now, read, 'no-cache');
+  const { body, etag } = stream.playlistBody();
+  return getInMemory(key, body, etag, now, read, 'no-cache');
 }

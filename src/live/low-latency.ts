@@ -1,4 +1,5 @@
 import { LiveWindow, type LivePlaylistState, type PlaylistEntry } from '../media/playlist.js';
+import { md5ETag } from '../storage/object-store.js';
 import { renderLowLatencyPlaylist, SEGMENTS_WITH_PARTS, type OpenSegment, type PartEntry } from '../media/ll-playlist.js';
 
 export interface LowLatencyOptions {
@@ -37,7 +38,8 @@ export class LowLatencyStream {
   private readonly objectsOf = new Map<number, string[]>();
   private readonly waiters = new Set<Waiter>();
   private ended = false;
-  private text: string | undefined;
+  /** The playlist as last rendered, its bytes and ETag: every waiting viewer gets the same. */
+  private rendered: { body: Buffer; etag: string } | undefined;
 
   constructor(private readonly o: LowLatencyOptions) {
     this.window = new LiveWindow(o.fragCount, o.resume);
@@ -100,7 +102,12 @@ export class LowLatencyStream {
   }
 
   playlist(): string {
-    this.text ??= renderLowLatencyPlaylist({
+    return this.playlistBody().body.toString();
+  }
+
+  playlistBody(): { body: Buffer; etag: string } {
+    if (this.rendered) return this.rendered;
+    const body = Buffer.from(renderLowLatencyPlaylist({
       window: this.window.state,
       partsOf: this.partsOf,
       open: this.open,
@@ -108,8 +115,9 @@ export class LowLatencyStream {
       nextPartUri: this.nextPartUri(),
       ended: this.ended,
       startTimes: this.startTimes,
-    });
-    return this.text;
+    }));
+    this.rendered = { body, etag: md5ETag(body) };
+    return this.rendered;
   }
 
   object(uri: string): Uint8Array | undefined {
@@ -191,7 +199,7 @@ export class LowLatencyStream {
   }
 
   private changed(): void {
-    this.text = undefined;
+    this.rendered = undefined;
     for (const w of this.waiters) {
       if (!w.ready()) continue;
       clearTimeout(w.timer);
