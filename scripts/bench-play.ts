@@ -1,9 +1,11 @@
-// npm run bench:play -- [--viewers N] [--channels C] [--seconds S] [--sign] [--compare nginx] [--wrk]
+// npm run bench:play -- [--viewers N] [--channels C] [--seconds S] [--sign] [--compare nginx] [--wrk] [--ll]
 // Playback load against live channels of the gateway (its own process), and optionally the
 // same load against nginx serving the same files, in one run:
 // - viewers: N simulated players spread over C live channels, each polling its playlist every
 //   target duration and fetching every new segment (as hls.js does); reports how many kept up;
-// - --wrk: Debian's wrk (-t1 -c200) on one live playlist and on one segment: req/s, MB/s, p50/p99.
+// - --wrk: Debian's wrk (-t1 -c200) on one live playlist and on one segment: req/s, MB/s, p50/p99;
+// - --ll: LL-HLS channels (fMP4, 0.5 s parts); each viewer does what hls.js does in low-latency
+//   mode: a blocking playlist reload for the next part, then that part, round after round.
 // The servers run on CPU 0 and this process (publishers, viewers) and wrk on CPU 1 (taskset).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,8 +34,11 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '200' },
     /** Which objects wrk loads: playlist, segment or both. */
     'wrk-objects': { type: 'string', default: 'playlist,segment' },
+    ll: { type: 'boolean', default: false },
   },
 });
+if (values.ll && (values.compare || values.wrk)) throw new Error('--ll has no nginx or wrk comparison: nginx serves no LL-HLS');
+const PART_S = 0.5;
 const VIEWERS = Number(values.viewers);
 const CHANNELS = Number(values.channels);
 const SECONDS = Number(values.seconds);
@@ -180,6 +185,78 @@ async function runViewers(server: Server, playlistUrls: string[]): Promise<Viewe
   };
 }
 
+/**
+ * N LL-HLS players: each asks for the part after the newest it has (`_HLS_msn`/`_HLS_part`, a
+ * blocking reload), then fetches the new parts the answer lists. A player falls behind when a
+ * round (reload + parts) takes longer than two parts, or a request fails.
+ */
+async function runLowLatencyViewers(server: Server, playlistUrls: string[]): Promise<ViewerResult> {
+  const errors = new Map<string, number>();
+  const fail = (what: string) => errors.set(what, (errors.get(what) ?? 0) + 1);
+  const reloadMs: number[] = [];
+  const partMs: number[] = [];
+  let reloadBytes = 0;
+  let partBytes = 0;
+  let keptUp = 0;
+  const until = performance.now() + SECONDS * 1000;
+  const cpu0 = cpuTicks([server.pid]) / CLK_TCK;
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const t0 = performance.now();
+  const partsOf = (text: string) => [...text.matchAll(/#EXT-X-PART:[^\n]*URI="([^"]*?(\d+)\.(\d+)\.m4s[^"]*)"/g)].map((m) => ({ uri: m[1]!, msn: Number(m[2]), part: Number(m[3]) }));
+  const viewer = async (i: number) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const url = playlistUrls[i % playlistUrls.length]!;
+    let behind = false;
+    await new Promise((r) => setTimeout(r, (i * 2000) / VIEWERS)); // joining over 2 s
+    const seen = new Set<string>();
+    let next: { msn: number; part: number } | undefined;
+    while (performance.now() < until) {
+      const round = performance.now();
+      try {
+        const reloadUrl = next ? `${url}${url.includes('?') ? '&' : '?'}_HLS_msn=${next.msn}&_HLS_part=${next.part}` : url;
+        const res = await get(agent, reloadUrl);
+        if (next) reloadMs.push(performance.now() - round);
+        reloadBytes += res.bytes;
+        if (res.status !== 200) throw new Error(`playlist ${res.status}`);
+        const parts = partsOf(res.body!.toString());
+        const last = parts.at(-1);
+        if (!last) throw new Error('no parts');
+        // a player starts at the live edge: the parts before the newest are taken as seen
+        if (!next) parts.slice(0, -1).forEach((p) => seen.add(p.uri));
+        for (const p of parts) {
+          if (seen.has(p.uri)) continue;
+          seen.add(p.uri);
+          const s = performance.now();
+          const got = await get(agent, new URL(p.uri, url).toString());
+          partMs.push(performance.now() - s);
+          partBytes += got.bytes;
+          if (got.status !== 200) throw new Error(`part ${got.status}`);
+        }
+        // the next part of the same segment; a part past a finished segment's last is the next segment's first
+        next = { msn: last.msn, part: last.part + 1 };
+      } catch (err) {
+        fail((err as Error).message);
+        behind = true;
+        await new Promise((r) => setTimeout(r, PART_S * 1000));
+      }
+      if (performance.now() - round > 2 * PART_S * 1000) behind = true;
+    }
+    agent.destroy();
+    if (!behind) keptUp++;
+  };
+  await Promise.all(Array.from({ length: VIEWERS }, (_, i) => viewer(i)));
+  const elapsed = (performance.now() - t0) / 1000;
+  return {
+    keptUp,
+    errors,
+    playlist: summarize(reloadMs, reloadBytes),
+    segment: summarize(partMs, partBytes),
+    serverCpu: ((cpuTicks([server.pid]) / CLK_TCK - cpu0) / elapsed) * 100,
+    generatorLagMs: lag.percentile(99) / 1e6,
+  };
+}
+
 interface WrkResult {
   rps: number;
   mbps: number;
@@ -224,7 +301,8 @@ writeFileSync(
 );
 const gateway = await spawnGateway(cfg, SERVER_CPU);
 const gatewayServer: Server = { name: 'livechannel', base: `http://127.0.0.1:${gateway.http}`, pid: gateway.child.pid!, stop: () => stopGateway(gateway) };
-const body = '<LiveChannelConfiguration><Target><Type>HLS</Type><FragDuration>2</FragDuration><FragCount>3</FragCount></Target></LiveChannelConfiguration>';
+const lowLatency = values.ll ? `<SegmentFormat>fMP4</SegmentFormat><PartDuration>${PART_S}</PartDuration>` : '';
+const body = `<LiveChannelConfiguration><Target><Type>HLS</Type><FragDuration>2</FragDuration><FragCount>3</FragCount>${lowLatency}</Target></LiveChannelConfiguration>`;
 for (let c = 0; c < CHANNELS; c++) {
   const res = await fetch(`${gatewayServer.base}/bench/c${c}?live`, { method: 'PUT', body });
   if (res.status !== 200) throw new Error(`PutLiveChannel c${c}: ${res.status} ${await res.text()}`);
@@ -238,7 +316,7 @@ await Promise.all(publishers.map((p) => p.start()));
 const root = join(dataDir, 'buckets', 'bench');
 // three segments in every playlist: a full live window
 await waitFor(
-  () => (Array.from({ length: CHANNELS }, (_, c) => join(root, `c${c}`, 'playlist.m3u8')).every((f) => existsSync(f) && (readFileSync(f, 'utf8').match(/\.ts/g)?.length ?? 0) >= 3) ? true : undefined),
+  () => (Array.from({ length: CHANNELS }, (_, c) => join(root, `c${c}`, 'playlist.m3u8')).every((f) => existsSync(f) && (readFileSync(f, 'utf8').match(/\.(ts|m4s)\n/g)?.length ?? 0) >= 3) ? true : undefined),
   30_000,
   'every live playlist',
 );
@@ -249,7 +327,7 @@ const playlistPath = (c: number) => {
   return `/c${c}/playlist.m3u8${signed.search}`;
 };
 console.log(
-  `${VIEWERS} viewers over ${CHANNELS} live channel(s) (2.6 Mbit/s, 2 s segments) for ${SECONDS} s${values.sign ? ', signed hls/sign playlists and segments' : ''}; servers on CPU 0, viewers and wrk on CPU 1`,
+  `${VIEWERS} ${values.ll ? 'LL-HLS ' : ''}viewers over ${CHANNELS} live channel(s) (2.6 Mbit/s, 2 s segments${values.ll ? `, ${PART_S} s parts` : ''}) for ${SECONDS} s${values.sign ? ', signed hls/sign playlists and segments' : ''}; servers on CPU 0, viewers and wrk on CPU 1`,
 );
 
 const servers: Server[] = [gatewayServer];
@@ -260,7 +338,7 @@ for (const server of servers) {
   // nginx serves the files: the gateway's bucket path is its root
   const prefix = server === gatewayServer ? '/bench' : '';
   const urls = Array.from({ length: CHANNELS }, (_, c) => `${server.base}${prefix}${playlistPath(c)}`);
-  const r = await runViewers(server, urls);
+  const r = values.ll ? await runLowLatencyViewers(server, urls) : await runViewers(server, urls);
   const mb = (b: number) => (b / 1048576 / SECONDS).toFixed(1);
   const errors = [...r.errors].map(([k, v]) => `${v}× ${k}`).join(', ') || '0';
   rows.push(
@@ -286,7 +364,11 @@ for (const s of servers) await s.stop();
 rmSync(dir, { recursive: true, force: true });
 
 console.log('');
-console.log('| server | viewers kept up | errors | playlist requests (p50 / p99) | segment requests, throughput (p50 / p99) | server CPU (% of a core) | generator loop delay p99 |');
+console.log(
+  values.ll
+    ? '| server | viewers kept up | errors | blocking reloads (p50 / p99 wait) | part requests, throughput (p50 / p99) | server CPU (% of a core) | generator loop delay p99 |'
+    : '| server | viewers kept up | errors | playlist requests (p50 / p99) | segment requests, throughput (p50 / p99) | server CPU (% of a core) | generator loop delay p99 |',
+);
 console.log('|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
 if (wrkRows.length) {
