@@ -29,14 +29,14 @@ const kb = (n: number) => (n / 1024).toFixed(0);
 console.log(`${keyframes.length} keyframes of ${keyframes[0]!.width}x${keyframes[0]!.height}, ${kb(keyframes.reduce((a, k) => a + k.picture.length, 0) / keyframes.length)} KB each on average`);
 
 const pool = new DecoderPool({ ffmpeg: ffmpegPath(), size: 1, quality: Number(values.quality), timeoutMs: 10_000, idleMs: 60_000, maxQueued: 0, metrics: new Metrics(false) });
-await pool.tryDecode(keyframes[0]!.picture, keyframes[0]!.width, keyframes[0]!.height); // start it
+await pool.tryDecode(keyframes[0]!.picture, keyframes[0]!.width, keyframes[0]!.height, keyframes[0]!.codec); // start it
 // this process's children: the pool's one ffmpeg
 const decoders = treePids(process.pid).slice(1);
 const ffmpeg0 = cpuTicks(decoders, false);
 const node0 = process.cpuUsage();
 const t0 = performance.now();
 let jpegBytes = 0;
-for (const k of keyframes) jpegBytes += (await pool.tryDecode(k.picture, k.width, k.height)!).length;
+for (const k of keyframes) jpegBytes += (await pool.tryDecode(k.picture, k.width, k.height, k.codec)!).length;
 const wallMs = (performance.now() - t0) / keyframes.length;
 const ffmpegMs = ((cpuTicks(decoders, false) - ffmpeg0) / CLK_TCK / keyframes.length) * 1000;
 const nodeUsage = process.cpuUsage(node0);

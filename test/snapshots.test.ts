@@ -1,12 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { av1Tags, hevcTags } from '../scripts/lib/enhanced-flv.js';
 import { fixture } from '../scripts/lib/fixtures.js';
+import { command, mediaMessages, publishCommands } from '../scripts/lib/rtmp-wire.js';
+import type { FlvTag } from '../src/media/flv.js';
 import { ffprobePath } from '../src/ffmpeg-path.js';
 import { eventually, ffmpegPush, type PushProcess } from './support/ffmpeg-push.js';
 import { startReceiver, type ReceiverProcess } from './support/receiver-process.js';
+import { handshake, openRtmpSocket } from './support/rtmp-socket.js';
 import { KEY, OTHER_KEY, ossError, startTestApp, type AliOss, type TestApp } from './support/test-app.js';
 
 // Snapshots from real ffmpeg pushes: JPEGs in the destination bucket, read back through the
@@ -134,6 +138,40 @@ describe('snapshots', () => {
     // GetLiveChannelInfo answers what the spec lists (no Snapshot element)
     expect(Object.keys((await c.getChannel('snap-ok')).data).sort()).toEqual(['Description', 'Status', 'Target']);
   });
+});
+
+describe('snapshots of HEVC and AV1 pushes (Enhanced RTMP)', () => {
+  /** Sends the tags at their timestamps, as a live encoder does, then ends the publish. */
+  async function pacedPush(channel: string, tags: FlvTag[]): Promise<void> {
+    const { socket, received } = await openRtmpSocket(t.app.rtmpPort());
+    const s1 = await handshake(socket, received);
+    socket.write(Buffer.concat([s1, publishCommands(`rtmp://open.live.test:${t.app.rtmpPort()}/live`, channel, { fourCcList: ['hvc1', 'av01'] })]));
+    const started = performance.now();
+    for (const tag of tags) {
+      const wait = tag.timestamp - (performance.now() - started);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      socket.write(mediaMessages([tag], 0));
+    }
+    socket.write(command({ cmd: 'deleteStream', transId: 4, cmdObj: null, streamId: 1 }));
+    await eventually(async () => ((await t.client('open').getChannelStatus(channel)).data.Status === 'Idle' ? true : undefined), 10_000, `${channel} idle`);
+    socket.destroy();
+  }
+
+  it('makes JPEGs of an HEVC push with B-frames and of an AV1 push on an fMP4 channel, at the video size', async () => {
+    const open = t.client('open');
+    const snapshot = { RoleName: '', DestBucket: 'open', NotifyTopic: '', Interval: '1' };
+    await open.putChannel('snap-hevc', channelConfig(snapshot));
+    await open.putChannel('snap-av1', { ...channelConfig(snapshot), Target: { Type: 'HLS', FragDuration: '2', FragCount: '3', SegmentFormat: 'fMP4' } });
+    await Promise.all([
+      pacedPush('snap-hevc', hevcTags(readFileSync(await fixture('hevc-bframes-360p.hevc')), 25)),
+      pacedPush('snap-av1', av1Tags(readFileSync(await fixture('av1-360p.obu')), 25)),
+    ]);
+    // a keyframe a second: 3 s of HEVC, 6 s of AV1
+    const hevc = await eventually(async () => ((await snapshotsIn('open', 'snap-hevc')).length >= 3 ? snapshotsIn('open', 'snap-hevc') : undefined), 10_000, 'HEVC snapshots');
+    expect(hevc.map((x) => x.probe)).toEqual(hevc.map(() => 'mjpeg,640,360'));
+    const av1 = await eventually(async () => ((await snapshotsIn('open', 'snap-av1')).length >= 5 ? snapshotsIn('open', 'snap-av1') : undefined), 10_000, 'AV1 snapshots');
+    expect(av1.map((x) => x.probe)).toEqual(av1.map(() => 'mjpeg,640,360'));
+  }, 60_000);
 });
 
 describe('who may point snapshots where', () => {

@@ -57,8 +57,8 @@ export function isSequenceHeader(t: FlvTag): boolean {
 type Maker = (out: string, scratch: string) => Promise<void>;
 
 /** An HEVC elementary stream (Annex B) for Enhanced RTMP tests: an AUD before each access unit, no B-frames, closed GOPs. */
-async function encodeHevc(out: string, o: { seconds: number; size: string; fps: number; gopFrames: number; kbps: number }): Promise<void> {
-  const params = `keyint=${o.gopFrames}:min-keyint=${o.gopFrames}:scenecut=0:bframes=0:aud=1:open-gop=0:log-level=error`;
+async function encodeHevc(out: string, o: { seconds: number; size: string; fps: number; gopFrames: number; kbps: number; bframes?: number }): Promise<void> {
+  const params = `keyint=${o.gopFrames}:min-keyint=${o.gopFrames}:scenecut=0:bframes=${o.bframes ?? 0}:aud=1:open-gop=0:log-level=error`;
   await run(ffmpegPath(), ['-y', '-v', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${o.size}:rate=${o.fps}`, '-t', String(o.seconds), '-c:v', 'libx265', '-x265-params', params, '-b:v', `${o.kbps}k`, '-f', 'hevc', out], { maxBuffer: 16 << 20 });
 }
 
@@ -78,6 +78,8 @@ const MAKERS: Record<string, Maker> = {
   'gop10.flv': (out) => encode({ seconds: 25, size: '640x360', fps: 30, gopFrames: 300, videoKbps: 400, audio: true }, out),
   // HEVC 640x360 25 fps, 1 s GOP, 6 s: pushed as Enhanced RTMP 'hvc1' tags (scripts/lib/enhanced-flv.ts)
   'hevc-360p.hevc': (out) => encodeHevc(out, { seconds: 6, size: '640x360', fps: 25, gopFrames: 25, kbps: 400 }),
+  // the same with B-frames: its SPS asks decoders to hold pictures back for reordering (snapshot tests)
+  'hevc-bframes-360p.hevc': (out) => encodeHevc(out, { seconds: 3, size: '640x360', fps: 25, gopFrames: 25, kbps: 400, bframes: 3 }),
   // AV1 640x360 25 fps, 1 s GOP, 6 s: pushed as Enhanced RTMP 'av01' tags (scripts/lib/enhanced-flv.ts)
   'av1-360p.obu': (out) => encodeAv1(out, { seconds: 6, size: '640x360', fps: 25, gopFrames: 25, kbps: 400 }),
   // 720p then 360p in one stream: a new AVC sequence header mid-stream, as OBS sends on a resolution change.

@@ -390,8 +390,6 @@ export class LiveSession implements MediaSink {
         this.snapshots?.offer(event.keyframe);
       } else if (event.type === 'notice') {
         this.o.log.info({ channel: this.channelName, code: event.code }, event.message);
-      } else if (event.type === 'media' && this.snapshots && event.info.video && event.info.video.codec !== 'H264') {
-        this.o.log.warn({ bucket: this.bucket, channel: this.channelName, codec: event.info.video.codec }, 'snapshots are made of H.264 video only: this push gets none');
       }
       // 'playlist' events are not written: the uploader writes playlists from stored segments
     }

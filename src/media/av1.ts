@@ -4,6 +4,8 @@ import { BitReader } from './bit-reader.js';
 /** AV1 OBU types (AV1 spec 6.2.2) that the gateway looks at. */
 export const OBU_SEQUENCE_HEADER = 1;
 export const OBU_TEMPORAL_DELIMITER = 2;
+/** A temporal delimiter OBU (with its size field): what starts a temporal unit in a low-overhead stream. */
+export const AV1_TEMPORAL_DELIMITER = Uint8Array.of(0x12, 0x00);
 
 export interface Av1SequenceInfo {
   profile: number;

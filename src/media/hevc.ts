@@ -1,5 +1,6 @@
 import { copyBytes } from './bytes.js';
 import { BitReader, unescapeRbsp } from './bit-reader.js';
+import { BitWriter, escapeRbsp } from './bit-writer.js';
 
 export const HEVC_NAL_VPS = 32;
 export const HEVC_NAL_SPS = 33;
@@ -119,6 +120,66 @@ export function parseHevcDecoderConfig(data: Uint8Array): HevcConfig {
   if (pps.length === 0) throw new Error('hvcC contains no PPS');
   const info = parseHevcSps(sps[0]!);
   return { codec: 'H265', profileIdc: info.profileIdc, levelIdc: info.levelIdc, lengthSize, vps, sps, pps, paramSets: [...vps, ...sps, ...pps], info, record: copyBytes(data) };
+}
+
+/**
+ * The SPS with sps_max_num_reorder_pics and sps_max_latency_increase_plus1 set to 0 for every
+ * sub-layer: a decoder then outputs each picture as soon as it is decoded (one IRAP picture at a
+ * time, fed to a long-lived decoder, would otherwise come out only pictures later). The rest of
+ * the SPS is copied bit for bit. An SPS it cannot read is returned as it is.
+ */
+export function hevcWithoutReorderDelay(nal: Uint8Array): Uint8Array {
+  try {
+    const rbsp = unescapeRbsp(nal.subarray(2));
+    const r = new BitReader(rbsp);
+    r.skipBits(4);
+    const maxSubLayersMinus1 = r.readBits(3);
+    r.skipBits(1);
+    skipProfileTierLevel(r, maxSubLayersMinus1);
+    r.readUE(); // sps_seq_parameter_set_id
+    if (r.readUE() === 3) r.skipBits(1); // chroma_format_idc, separate_colour_plane_flag
+    r.readUE();
+    r.readUE(); // pic_width/height_in_luma_samples
+    if (r.readFlag()) for (let i = 0; i < 4; i++) r.readUE(); // conformance window
+    r.readUE();
+    r.readUE();
+    r.readUE(); // bit depths, log2_max_pic_order_cnt_lsb_minus4
+    const orderingAt = r.position;
+    const allSubLayers = r.readFlag();
+    const buffering: number[] = [];
+    let reorderDelay = 0;
+    for (let i = allSubLayers ? 0 : maxSubLayersMinus1; i <= maxSubLayersMinus1; i++) {
+      buffering.push(r.readUE());
+      reorderDelay += r.readUE() + r.readUE();
+    }
+    if (reorderDelay === 0) return nal;
+    const restAt = r.position;
+    const end = stopBit(rbsp);
+    if (end < restAt) return nal;
+    const bit = (i: number) => (rbsp[i >> 3]! >> (7 - (i & 7))) & 1;
+    const w = new BitWriter();
+    for (let i = 0; i < orderingAt; i++) w.u(1, bit(i));
+    w.flag(allSubLayers);
+    for (const b of buffering) w.ue(b).ue(0).ue(0);
+    for (let i = restAt; i < end; i++) w.u(1, bit(i));
+    return Uint8Array.from([nal[0]!, nal[1]!, ...escapeRbsp(w.bytes())]);
+  } catch {
+    return nal;
+  }
+}
+
+/** Where rbsp_trailing_bits start: the last bit set. */
+function stopBit(rbsp: Uint8Array): number {
+  let i = rbsp.length - 1;
+  while (i >= 0 && rbsp[i] === 0) i--;
+  if (i < 0) return 0;
+  let b = rbsp[i]!;
+  let tz = 0;
+  while ((b & 1) === 0) {
+    b >>= 1;
+    tz++;
+  }
+  return i * 8 + 7 - tz;
 }
 
 const HEVC_PROFILES: Record<number, string> = { 1: 'Main', 2: 'Main 10', 3: 'Main Still Picture', 4: 'Range Extensions' };

@@ -113,11 +113,12 @@ export interface PartInfo {
 
 /** A keyframe for a snapshot (PackagerOptions.keyframeIntervalMs). */
 export interface KeyframeInfo {
+  codec: 'H264' | 'H265' | 'AV1';
   /** Output timeline (ms) of the frame, as SegmentInfo.startMs. */
   ms: number;
   width: number;
   height: number;
-  /** The frame alone, decodable in Annex B (see keyframePicture). */
+  /** The frame alone, decodable: Annex B for H.264 and HEVC (keyframePicture), a low-overhead temporal unit for AV1 (av1KeyframePicture). */
   picture: Buffer;
 }
 

@@ -1,11 +1,11 @@
 import { parseAudioSpecificConfig, sameAacConfig, type AacConfig } from './aac.js';
-import { AccessUnitScan, parseAvcDecoderConfig, sameVideoConfig, type AvcConfig } from './avc.js';
+import { AccessUnitScan, parseAvcDecoderConfig, sameVideoConfig } from './avc.js';
 import { av1Level, av1ProfileName, parseAv1CodecConfig, withoutTemporalDelimiters } from './av1.js';
 import { fmp4InitSegment, type Fmp4Tracks, type VideoConfig } from './fmp4-init.js';
 import { Fmp4Muxer } from './fmp4-muxer.js';
 import { hevcProfileName, parseHevcDecoderConfig } from './hevc.js';
 import { AudioClock } from './audio-clock.js';
-import { keyframePicture, withoutReorderDelay } from './keyframe-picture.js';
+import { av1KeyframePicture, keyframePicture, lowDelaySps } from './keyframe-picture.js';
 import { parseAudioTag, parseVideoTag } from './flv-tags.js';
 import { TAG_AUDIO, TAG_VIDEO } from './flv.js';
 import { FrameRateEstimator } from './frame-rate.js';
@@ -241,16 +241,16 @@ export class LivePackager {
       this.fmp4!.writeVideo(sample, dts90, Math.max(0, pts90), idr);
       this.takeParts();
     }
-    if (idr && this.keyframeIntervalMs !== undefined && video.codec === 'H264') this.offerKeyframe(video, tag.data, dts);
+    if (idr && this.keyframeIntervalMs !== undefined) this.offerKeyframe(video, video.codec === 'AV1' ? sample : tag.data, dts);
     this.lastEndMs = Math.max(this.lastEndMs, dts + this.timeline.frameStep(TRACK_VIDEO));
   }
 
-  private offerKeyframe(avc: AvcConfig, frame: Uint8Array, dts: number): void {
+  private offerKeyframe(video: VideoConfig, frame: Uint8Array, dts: number): void {
     const slot = Math.floor(dts / this.keyframeIntervalMs!);
     if (slot === this.lastKeyframeSlot) return;
     this.lastKeyframeSlot = slot;
-    const picture = keyframePicture(avc, frame, this.scan, this.pictureSps);
-    this.emit({ type: 'keyframe', keyframe: { ms: dts, width: avc.info.width, height: avc.info.height, picture } });
+    const picture = video.codec === 'AV1' ? av1KeyframePicture(video, frame) : keyframePicture(video, frame, this.scan, this.pictureSps);
+    this.emit({ type: 'keyframe', keyframe: { codec: video.codec, ms: dts, width: video.info.width, height: video.info.height, picture } });
   }
 
   private onAudio(timestamp: number, data: Uint8Array): void {
@@ -305,7 +305,7 @@ export class LivePackager {
     const previous = this.video;
     if (previous && sameVideoConfig(previous, config)) return;
     this.video = config;
-    if (this.keyframeIntervalMs !== undefined && config.codec === 'H264') this.pictureSps = config.sps.map(withoutReorderDelay);
+    if (this.keyframeIntervalMs !== undefined && config.codec !== 'AV1') this.pictureSps = lowDelaySps(config);
     this.videoClock.setFrameRate(config.codec === 'H264' ? config.info.frameRate : undefined);
     this.segmenter.videoExpected = true;
     if (previous) {

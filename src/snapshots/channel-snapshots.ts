@@ -44,7 +44,7 @@ export class ChannelSnapshots {
   constructor(private readonly o: ChannelSnapshotsOptions) {}
 
   offer(keyframe: KeyframeInfo): void {
-    const decoding = this.closed || this.inFlight ? undefined : this.o.pool.tryDecode(keyframe.picture, keyframe.width, keyframe.height);
+    const decoding = this.closed || this.inFlight ? undefined : this.o.pool.tryDecode(keyframe.picture, keyframe.width, keyframe.height, keyframe.codec);
     if (!decoding) {
       this.stats.skipped++;
       this.o.metrics.snapshots.inc({ outcome: 'skipped_busy' });

@@ -3,10 +3,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_DIR } from '../../scripts/lib/fixtures.js';
+import { av1Tags, hevcTags } from '../../scripts/lib/enhanced-flv.js';
+import { fixture, FIXTURE_DIR } from '../../scripts/lib/fixtures.js';
 import { runPackager } from '../../test/support/packager-run.js';
 import { ffmpegPath } from '../ffmpeg-path.js';
-import { parseFlv } from '../media/flv.js';
+import { parseFlv, type FlvTag } from '../media/flv.js';
+import { hevcWithoutReorderDelay, parseHevcDecoderConfig, parseHevcSps } from '../media/hevc.js';
 import type { KeyframeInfo } from '../media/packager.js';
 import { Metrics } from '../metrics.js';
 import { DecoderPool } from './decoder-pool.js';
@@ -18,8 +20,9 @@ export function jpegSize(jpeg: Buffer): [number, number] {
   return [jpeg.readUInt16BE(sof + 7), jpeg.readUInt16BE(sof + 5)];
 }
 
-const keyframesOf = (file: string, extra: { intervalMs?: number } = {}): KeyframeInfo[] =>
-  runPackager(parseFlv(readFileSync(file)), { keyframeIntervalMs: extra.intervalMs ?? 1000 }).events.flatMap((e) => (e.type === 'keyframe' ? [e.keyframe] : []));
+const keyframesOf = (file: string, extra: { intervalMs?: number } = {}): KeyframeInfo[] => keyframesOfTags(parseFlv(readFileSync(file)), extra.intervalMs);
+const keyframesOfTags = (tags: FlvTag[], intervalMs = 1000, container: 'ts' | 'fmp4' = 'ts'): KeyframeInfo[] =>
+  runPackager(tags, { keyframeIntervalMs: intervalMs, container }).events.flatMap((e) => (e.type === 'keyframe' ? [e.keyframe] : []));
 
 let k720: KeyframeInfo[];
 let k360: KeyframeInfo[];
@@ -34,11 +37,43 @@ afterEach(() => pool?.close());
 const newPool = (size: number, timeoutMs = 5000, maxQueued = 0) =>
   (pool = new DecoderPool({ ffmpeg: ffmpegPath(), size, quality: 4, timeoutMs, idleMs: 60_000, maxQueued, metrics: new Metrics(false) }));
 
+describe('DecoderPool with HEVC and AV1 (real ffmpeg)', () => {
+  it('turns each HEVC keyframe into a JPEG at once, though the stream has B-frames (its SPS is rewritten without reorder delay)', async () => {
+    const tags = hevcTags(readFileSync(await fixture('hevc-bframes-360p.hevc')), 25);
+    // the encoder asks decoders to hold pictures back: without the rewrite each JPEG would come a picture late
+    const sps = parseHevcDecoderConfig(tags[0]!.data.subarray(5)).sps[0]!;
+    const rewritten = hevcWithoutReorderDelay(sps);
+    expect(rewritten).not.toBe(sps);
+    expect(hevcWithoutReorderDelay(rewritten)).toBe(rewritten); // no reorder delay left to remove
+    expect(parseHevcSps(rewritten)).toEqual(parseHevcSps(sps));
+    const ks = keyframesOfTags(tags);
+    expect(ks.length).toBe(3);
+    const p = newPool(1, 3000);
+    for (const k of ks) {
+      expect(k.codec).toBe('H265');
+      expect(jpegSize(await p.tryDecode(k.picture, k.width, k.height, k.codec)!)).toEqual([640, 360]);
+    }
+  }, 60_000);
+
+  it('turns each AV1 keyframe into a JPEG at once (IVF framing), beside an H.264 decoder of the same size', async () => {
+    const ks = keyframesOfTags(av1Tags(readFileSync(await fixture('av1-360p.obu')), 25), 1000, 'fmp4');
+    expect(ks.length).toBe(6);
+    const p = newPool(2, 3000);
+    for (const k of ks) {
+      expect(k.codec).toBe('AV1');
+      expect(jpegSize(await p.tryDecode(k.picture, k.width, k.height, k.codec)!)).toEqual([640, 360]);
+    }
+    // a decoder serves one codec: an H.264 picture of the same size gets its own
+    expect(jpegSize(await p.tryDecode(k360[0]!.picture, 640, 360, 'H264')!)).toEqual([640, 360]);
+    expect(jpegSize(await p.tryDecode(ks[0]!.picture, 640, 360, 'AV1')!)).toEqual([640, 360]);
+  }, 60_000);
+});
+
 describe('DecoderPool (real ffmpeg)', () => {
   it('turns each keyframe into one JPEG of the video size, in order, with one long-lived ffmpeg', async () => {
     const p = newPool(1);
     const jpegs: Buffer[] = [];
-    for (const k of k720) jpegs.push(await p.tryDecode(k.picture, k.width, k.height)!);
+    for (const k of k720) jpegs.push(await p.tryDecode(k.picture, k.width, k.height, 'H264')!);
     expect(jpegs.length).toBe(k720.length);
     for (const j of jpegs) expect(jpegSize(j)).toEqual([1280, 720]);
     expect(p.running).toBe(1);
@@ -58,27 +93,27 @@ describe('DecoderPool (real ffmpeg)', () => {
     const ks = keyframesOf(file);
     expect(ks.length).toBe(3);
     const p = newPool(1, 2000);
-    for (const k of ks) expect(jpegSize(await p.tryDecode(k.picture, k.width, k.height)!)).toEqual([320, 240]);
+    for (const k of ks) expect(jpegSize(await p.tryDecode(k.picture, k.width, k.height, 'H264')!)).toEqual([320, 240]);
   }, 30_000);
 
   it('keeps one decoder per resolution and, when full, replaces the idle one of another resolution', async () => {
     const p = newPool(1);
-    expect(jpegSize(await p.tryDecode(k720[0]!.picture, 1280, 720)!)).toEqual([1280, 720]);
-    expect(jpegSize(await p.tryDecode(k360[0]!.picture, 640, 360)!)).toEqual([640, 360]);
+    expect(jpegSize(await p.tryDecode(k720[0]!.picture, 1280, 720, 'H264')!)).toEqual([1280, 720]);
+    expect(jpegSize(await p.tryDecode(k360[0]!.picture, 640, 360, 'H264')!)).toEqual([640, 360]);
     expect(p.running).toBe(1);
     const two = newPool(2);
-    await two.tryDecode(k720[0]!.picture, 1280, 720);
-    await two.tryDecode(k360[0]!.picture, 640, 360);
-    expect(jpegSize(await two.tryDecode(k720[1]!.picture, 1280, 720)!)).toEqual([1280, 720]);
+    await two.tryDecode(k720[0]!.picture, 1280, 720, 'H264');
+    await two.tryDecode(k360[0]!.picture, 640, 360, 'H264');
+    expect(jpegSize(await two.tryDecode(k720[1]!.picture, 1280, 720, 'H264')!)).toEqual([1280, 720]);
     expect(two.running).toBe(2);
     two.close();
   }, 30_000);
 
   it('lets a burst wait in a bounded queue, in order, and refuses what does not fit', async () => {
     const p = newPool(1, 5000, 2);
-    const taken = [p.tryDecode(k720[0]!.picture, 1280, 720), p.tryDecode(k360[0]!.picture, 640, 360), p.tryDecode(k720[1]!.picture, 1280, 720)];
+    const taken = [p.tryDecode(k720[0]!.picture, 1280, 720, 'H264'), p.tryDecode(k360[0]!.picture, 640, 360, 'H264'), p.tryDecode(k720[1]!.picture, 1280, 720, 'H264')];
     expect(p.queued).toBe(2);
-    expect(p.tryDecode(k720[2]!.picture, 1280, 720)).toBeUndefined();
+    expect(p.tryDecode(k720[2]!.picture, 1280, 720, 'H264')).toBeUndefined();
     const sizes = await Promise.all(taken.map(async (j) => jpegSize(await j!)));
     expect(sizes).toEqual([[1280, 720], [640, 360], [1280, 720]]);
     expect(p.queued).toBe(0);
@@ -87,28 +122,28 @@ describe('DecoderPool (real ffmpeg)', () => {
 
   it('refuses a picture when every decoder is busy and no queue is allowed', async () => {
     const p = newPool(1);
-    const first = p.tryDecode(k720[0]!.picture, 1280, 720);
+    const first = p.tryDecode(k720[0]!.picture, 1280, 720, 'H264');
     expect(first).toBeDefined();
-    expect(p.tryDecode(k720[1]!.picture, 1280, 720)).toBeUndefined();
-    expect(p.tryDecode(k360[0]!.picture, 640, 360)).toBeUndefined();
+    expect(p.tryDecode(k720[1]!.picture, 1280, 720, 'H264')).toBeUndefined();
+    expect(p.tryDecode(k360[0]!.picture, 640, 360, 'H264')).toBeUndefined();
     await first;
-    const next = p.tryDecode(k720[1]!.picture, 1280, 720);
+    const next = p.tryDecode(k720[1]!.picture, 1280, 720, 'H264');
     expect(next).toBeDefined();
     expect(jpegSize(await next!)).toEqual([1280, 720]);
   }, 30_000);
 
   it('fails a picture that yields no image within the timeout, and the next one gets a fresh decoder', async () => {
     const p = newPool(1, 1500);
-    await p.tryDecode(k720[0]!.picture, 1280, 720);
+    await p.tryDecode(k720[0]!.picture, 1280, 720, 'H264');
     const garbage = Buffer.from([0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1, 0x09, 0xf0]);
-    await expect(p.tryDecode(garbage, 1280, 720)!).rejects.toThrow(/no JPEG within 1500 ms/);
+    await expect(p.tryDecode(garbage, 1280, 720, 'H264')!).rejects.toThrow(/no JPEG within 1500 ms/);
     expect(p.running).toBe(0);
-    expect(jpegSize(await p.tryDecode(k720[2]!.picture, 1280, 720)!)).toEqual([1280, 720]);
+    expect(jpegSize(await p.tryDecode(k720[2]!.picture, 1280, 720, 'H264')!)).toEqual([1280, 720]);
   }, 30_000);
 
   it('fails at once when ffmpeg cannot run', async () => {
     pool = new DecoderPool({ ffmpeg: '/nonexistent/ffmpeg', size: 1, quality: 4, timeoutMs: 5000, idleMs: 60_000, maxQueued: 0, metrics: new Metrics(false) });
-    await expect(pool.tryDecode(k720[0]!.picture, 1280, 720)!).rejects.toThrow(/ENOENT/);
+    await expect(pool.tryDecode(k720[0]!.picture, 1280, 720, 'H264')!).rejects.toThrow(/ENOENT/);
     expect(pool.running).toBe(0);
   });
 });

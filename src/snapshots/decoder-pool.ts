@@ -1,5 +1,5 @@
 import type { Metrics } from '../metrics.js';
-import { JpegDecoder } from './jpeg-decoder.js';
+import { JpegDecoder, type PictureCodec } from './jpeg-decoder.js';
 
 export interface DecoderPoolOptions {
   ffmpeg: string;
@@ -16,16 +16,18 @@ export interface DecoderPoolOptions {
 
 interface Waiting {
   picture: Buffer;
-  resolution: string;
+  codec: PictureCodec;
+  /** Codec and resolution: what a decoder serves. */
+  kind: string;
   resolve: (jpeg: Buffer) => void;
   reject: (err: Error) => void;
 }
 
 /**
- * The gateway's bounded set of JPEG decoders, kept per resolution (a decoder's output keeps
- * its first picture's size). A picture goes to an idle decoder of its resolution, else to a
- * new one while there is room, else to one that replaces the longest-idle decoder of another
- * resolution. When none is free it waits in a bounded queue, first come first served; when
+ * The gateway's bounded set of JPEG decoders, kept per codec and resolution (a decoder reads
+ * one codec, and its output keeps its first picture's size). A picture goes to an idle decoder
+ * of its kind, else to a new one while there is room, else to one that replaces the
+ * longest-idle decoder of another kind. When none is free it waits in a bounded queue, first come first served; when
  * the queue is full it is refused.
  */
 export class DecoderPool {
@@ -38,12 +40,12 @@ export class DecoderPool {
   }
 
   /** The JPEG, or undefined when the pool is too far behind to take it (the caller skips this snapshot). */
-  tryDecode(picture: Buffer, width: number, height: number): Promise<Buffer> | undefined {
-    const resolution = `${width}x${height}`;
-    const free = this.queue.length === 0 ? this.decoderFor(resolution) : undefined;
+  tryDecode(picture: Buffer, width: number, height: number, codec: PictureCodec): Promise<Buffer> | undefined {
+    const kind = `${codec} ${width}x${height}`;
+    const free = this.queue.length === 0 ? this.decoderFor(kind, codec) : undefined;
     if (!free && this.queue.length >= this.o.maxQueued) return undefined;
     const started = performance.now();
-    const jpeg = free ? free.decode(picture).finally(() => this.pump()) : new Promise<Buffer>((resolve, reject) => this.queue.push({ picture, resolution, resolve, reject }));
+    const jpeg = free ? free.decode(picture).finally(() => this.pump()) : new Promise<Buffer>((resolve, reject) => this.queue.push({ picture, codec, kind, resolve, reject }));
     return jpeg.then((j) => {
       this.o.metrics.snapshotDecodeSeconds.observe((performance.now() - started) / 1000);
       return j;
@@ -59,7 +61,7 @@ export class DecoderPool {
   private pump(): void {
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
-      const decoder = this.decoderFor(next.resolution);
+      const decoder = this.decoderFor(next.kind, next.codec);
       if (!decoder) return;
       this.queue.shift();
       decoder.decode(next.picture).then(next.resolve, next.reject).finally(() => this.pump());
@@ -76,19 +78,19 @@ export class DecoderPool {
     for (const d of [...this.decoders.keys()]) d.close();
   }
 
-  private decoderFor(resolution: string): JpegDecoder | undefined {
+  private decoderFor(kind: string, codec: PictureCodec): JpegDecoder | undefined {
     let oldestIdle: JpegDecoder | undefined;
-    for (const [d, r] of this.decoders) {
+    for (const [d, k] of this.decoders) {
       if (d.busy) continue;
-      if (r === resolution) return d;
+      if (k === kind) return d;
       if (!oldestIdle || d.idleSince < oldestIdle.idleSince) oldestIdle = d;
     }
     if (this.decoders.size >= this.o.size) {
       if (!oldestIdle) return undefined;
       oldestIdle.close();
     }
-    const decoder = new JpegDecoder({ ffmpeg: this.o.ffmpeg, quality: this.o.quality, timeoutMs: this.o.timeoutMs }, (d) => this.exited(d));
-    this.decoders.set(decoder, resolution);
+    const decoder = new JpegDecoder({ ffmpeg: this.o.ffmpeg, codec, quality: this.o.quality, timeoutMs: this.o.timeoutMs }, (d) => this.exited(d));
+    this.decoders.set(decoder, kind);
     this.o.metrics.snapshotDecoders.set(this.decoders.size);
     return decoder;
   }

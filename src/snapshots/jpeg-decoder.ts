@@ -1,18 +1,45 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { JpegSplitter } from './jpeg-splitter.js';
 
+export type PictureCodec = 'H264' | 'H265' | 'AV1';
+
 export interface JpegDecoderOptions {
   ffmpeg: string;
+  /** What the pictures are (KeyframeInfo.codec). */
+  codec: PictureCodec;
   /** JPEG quality as ffmpeg's -q:v (2 best .. 31). */
   quality: number;
   timeoutMs: number;
 }
 
+const INPUT_FORMATS: Record<PictureCodec, string> = { H264: 'h264', H265: 'hevc', AV1: 'ivf' };
+
+/** An IVF file header for AV1 (the size fields are informational: the sequence header has the real one). */
+const IVF_FILE_HEADER = (() => {
+  const h = Buffer.alloc(32);
+  h.write('DKIF', 0, 'latin1');
+  h.writeUInt16LE(32, 6);
+  h.write('AV01', 8, 'latin1');
+  h.writeUInt32LE(1, 16); // time base 1/1
+  h.writeUInt32LE(1, 20);
+  return h;
+})();
+
+function ivfFrame(unit: Buffer, index: number): Buffer {
+  const h = Buffer.alloc(12);
+  h.writeUInt32LE(unit.length, 0);
+  h.writeBigUInt64LE(BigInt(index), 4);
+  return Buffer.concat([h, unit]);
+}
+
 /**
- * One long-lived ffmpeg that turns H.264 pictures (keyframePicture: Annex B, ending with an
- * AUD) into JPEGs, one at a time: starting ffmpeg costs ~80 ms of CPU, a 720p picture in a
- * running one ~10 ms. Each picture yields exactly one JPEG: the decoder works with one thread
- * and no reorder delay (the SPS says none), and the AUD closes the picture for the parser.
+ * One long-lived ffmpeg that turns pictures of one codec into JPEGs, one at a time: starting
+ * ffmpeg costs ~80 ms of CPU, a 720p picture in a running one ~10 ms. Each picture yields
+ * exactly one JPEG at once:
+ * - H.264 and HEVC (keyframePicture: Annex B ending with an AUD): one decoder thread, no
+ *   reorder delay (the SPS says none), and the AUD closes the picture for the parser;
+ * - AV1 (av1KeyframePicture): each temporal unit goes in an IVF frame, whose header says its
+ *   size (the raw OBU reader holds a unit until the next one's data arrives).
  * Its output stays the size of the first picture, so a decoder serves one resolution.
  * A decode that fails or times out ends the process: it is out of step and is not reused.
  */
@@ -21,6 +48,7 @@ export class JpegDecoder {
   private readonly splitter = new JpegSplitter();
   private waiting: { resolve: (jpeg: Buffer) => void; reject: (err: Error) => void; timer: NodeJS.Timeout } | undefined;
   private stderr = '';
+  private frames = 0;
   private dead: Error | undefined;
   /** Epoch ms of the last decode's end (or of the start). */
   idleSince = Date.now();
@@ -33,7 +61,7 @@ export class JpegDecoder {
     const args = [
       '-hide_banner', '-nostdin', '-loglevel', 'error',
       '-threads', '1', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
-      '-f', 'h264', '-i', 'pipe:0',
+      '-f', INPUT_FORMATS[o.codec], '-i', 'pipe:0',
       // full-range 4:2:0 as JPEG viewers expect; the standard Huffman tables (optimal ones cost ~1.5 ms more per 720p picture)
       '-map', '0:v:0', '-pix_fmt', 'yuvj420p', '-c:v', 'mjpeg', '-q:v', String(o.quality), '-huffman', 'default', '-threads', '1',
       '-f', 'image2pipe', '-flush_packets', '1', 'pipe:1',
@@ -46,6 +74,7 @@ export class JpegDecoder {
     this.proc.stdin!.on('error', () => {}); // EPIPE when ffmpeg exits first: 'exit' reports it
     this.proc.on('error', (err) => this.fail(err));
     this.proc.on('exit', (code, signal) => this.fail(new Error(`ffmpeg exited (${signal ?? code})${this.stderr ? `: ${this.stderr.trim()}` : ''}`)));
+    if (o.codec === 'AV1') this.proc.stdin!.write(IVF_FILE_HEADER);
   }
 
   get busy(): boolean {
@@ -58,7 +87,7 @@ export class JpegDecoder {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.fail(new Error(`no JPEG within ${this.o.timeoutMs} ms${this.stderr ? `: ${this.stderr.trim()}` : ''}`)), this.o.timeoutMs);
       this.waiting = { resolve, reject, timer };
-      this.proc.stdin!.write(picture);
+      this.proc.stdin!.write(this.o.codec === 'AV1' ? ivfFrame(picture, this.frames++) : picture);
     });
   }
 
