@@ -1,8 +1,8 @@
-// npm run bench:snapshots [-- --count N --quality Q]
-// What one snapshot costs: keyframes of the ingest benchmark's 720p stream through the gateway's
-// decoder pool (one long-lived ffmpeg), CPU per JPEG in ffmpeg and in this process; then the
-// same pictures through ffmpeg, one run per stage (decode; + range conversion; + JPEG encode),
-// to split the cost.
+// npm run bench:snapshots [-- --count N --quality Q --codec H264|H265|AV1]
+// What one snapshot costs: keyframes of a 720p stream (H.264: the ingest benchmark's; HEVC and
+// AV1: bench fixtures of their own) through the gateway's decoder pool (one long-lived ffmpeg),
+// CPU per JPEG in ffmpeg and in this process; then, for H.264, the same pictures through ffmpeg,
+// one run per stage (decode; + range conversion; + JPEG encode), to split the cost.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,18 +13,24 @@ import { parseFlv } from '../src/media/flv.js';
 import { LivePackager, type KeyframeInfo } from '../src/media/packager.js';
 import { Metrics } from '../src/metrics.js';
 import { DecoderPool } from '../src/snapshots/decoder-pool.js';
-import { benchFixture } from './lib/fixtures.js';
+import { av1Tags, hevcTags } from './lib/enhanced-flv.js';
+import { benchAv1Fixture, benchFixture, benchHevcFixture } from './lib/fixtures.js';
 import { CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js';
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '200' }, quality: { type: 'string', default: '4' } } });
+const { values } = parseArgs({ options: { count: { type: 'string', default: '200' }, quality: { type: 'string', default: '4' }, codec: { type: 'string', default: 'H264' } } });
 const COUNT = Number(values.count);
+const CODEC = values.codec;
 
-const packager = new LivePackager({ fragDuration: 2, fragCount: 3, keyframeIntervalMs: 1000 });
-const keyframes: KeyframeInfo[] = [];
-for (const t of parseFlv(readFileSync(benchFixture()))) {
-  for (const e of packager.push(t.type, t.timestamp, t.data)) if (e.type === 'keyframe') keyframes.push(e.keyframe);
-  if (keyframes.length >= COUNT) break;
+const tags =
+  CODEC === 'H265' ? hevcTags(readFileSync(await benchHevcFixture()), 30) : CODEC === 'AV1' ? av1Tags(readFileSync(await benchAv1Fixture()), 30) : parseFlv(readFileSync(benchFixture()));
+const packager = new LivePackager({ fragDuration: 2, fragCount: 3, keyframeIntervalMs: 1000, container: CODEC === 'AV1' ? 'fmp4' : 'ts' });
+const found: KeyframeInfo[] = [];
+for (const t of tags) {
+  for (const e of packager.push(t.type, t.timestamp, t.data)) if (e.type === 'keyframe') found.push(e.keyframe);
+  if (found.length >= COUNT) break;
 }
+// a short fixture's keyframes, again and again (a decoder takes each picture on its own)
+const keyframes = Array.from({ length: Math.min(COUNT, found.length * Math.ceil(COUNT / found.length)) }, (_, i) => found[i % found.length]!);
 const kb = (n: number) => (n / 1024).toFixed(0);
 console.log(`${keyframes.length} keyframes of ${keyframes[0]!.width}x${keyframes[0]!.height}, ${kb(keyframes.reduce((a, k) => a + k.picture.length, 0) / keyframes.length)} KB each on average`);
 
@@ -44,7 +50,8 @@ const nodeMs = (nodeUsage.user + nodeUsage.system) / 1000 / keyframes.length;
 pool.close();
 console.log(`\n| per snapshot | ffmpeg CPU | this process's CPU | wall | JPEG |`);
 console.log(`|---|---|---|---|---|`);
-console.log(`| decoder pool, -q:v ${values.quality} | ${ffmpegMs.toFixed(1)} ms | ${nodeMs.toFixed(2)} ms | ${wallMs.toFixed(1)} ms | ${kb(jpegBytes / keyframes.length)} KB |`);
+console.log(`| decoder pool, ${CODEC}, -q:v ${values.quality} | ${ffmpegMs.toFixed(1)} ms | ${nodeMs.toFixed(2)} ms | ${wallMs.toFixed(1)} ms | ${kb(jpegBytes / keyframes.length)} KB |`);
+if (CODEC !== 'H264') process.exit(0); // the stage split reads raw H.264
 
 // the stages, one ffmpeg run each over all pictures, less the cost of a run that decodes one
 const dir = mkdtempSync(join(tmpdir(), 'bench-snap-'));

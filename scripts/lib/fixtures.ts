@@ -145,6 +145,17 @@ export function benchFixture(): string {
   return path;
 }
 
+/** 10 s of 720p30 AV1 at 2.4 Mbit/s (a low-overhead OBU stream, 1 s GOP), for bench:snapshots --codec AV1. */
+export async function benchAv1Fixture(): Promise<string> {
+  const path = join(FIXTURE_DIR, 'bench-av1-10s-2400k.obu');
+  if (existsSync(path)) return path;
+  mkdirSync(FIXTURE_DIR, { recursive: true });
+  console.error('generating the AV1 benchmark fixture (one-off)...');
+  await encodeAv1(`${path}.tmp`, { seconds: 10, size: '1280x720', fps: 30, gopFrames: 30, kbps: 2400 });
+  await rename(`${path}.tmp`, path);
+  return path;
+}
+
 /** 30 s of 720p30 HEVC at 2.4 Mbit/s (Annex B, an AUD per access unit), for bench:remux's HEVC row. */
 export async function benchHevcFixture(): Promise<string> {
   const path = join(FIXTURE_DIR, 'bench-hevc-30s-2400k.hevc');
