@@ -24,9 +24,14 @@ export class EventRecorder {
     return this.targets.length > 0;
   }
 
-  entries(type: EventType, bucket: string, channel: string, fields: Record<string, unknown> = {}): OutboxEntry[] {
+  /**
+   * `fields` may be a function: it is called only when some target wants the event (an etag is
+   * an MD5 of the whole object, which nobody should pay for when nobody listens).
+   */
+  entries(type: EventType, bucket: string, channel: string, fields: Record<string, unknown> | (() => Record<string, unknown>) = {}): OutboxEntry[] {
     const targets = this.targets.filter((t) => wants(t.events, type));
     if (targets.length === 0) return [];
+    if (typeof fields === 'function') fields = fields();
     const eventId = randomUUID();
     const createdAt = this.now();
     const body = JSON.stringify({ id: eventId, type, time: new Date(createdAt).toISOString(), bucket, channel, nodeId: this.nodeId, ...fields });

@@ -145,7 +145,7 @@ export class LiveSession implements MediaSink {
           discontinuity: seg.discontinuity,
           ...(seg.init ? { initKey: seg.init.key } : {}),
         };
-        const events = o.recorder?.entries('segment.stored', this.bucket, this.channelName, {
+        const events = o.recorder?.entries('segment.stored', this.bucket, this.channelName, () => ({
           pushId: record.pushId,
           key: seg.key,
           sequence: seg.sequence,
@@ -154,7 +154,7 @@ export class LiveSession implements MediaSink {
           size: stored.size,
           etag: stored.etag,
           discontinuity: seg.discontinuity,
-        });
+        }));
         await this.fencedWrite('index a segment', () => o.catalog.addSegment(record, o.lease.token, events));
       },
       onSegmentDropped: (reason) => this.droppedUnreported.set(reason, (this.droppedUnreported.get(reason) ?? 0) + 1),

@@ -88,7 +88,7 @@ export class ChannelSnapshots {
     this.stats.stored++;
     this.o.metrics.snapshots.inc({ outcome: 'stored' });
     this.latest = { bucket: config.destBucket, key, time, width: keyframe.width, height: keyframe.height };
-    const events = this.o.recorder?.entries('snapshot.created', bucket, channel, {
+    const events = this.o.recorder?.entries('snapshot.created', bucket, channel, () => ({
       destBucket: config.destBucket,
       key,
       width: keyframe.width,
@@ -97,7 +97,7 @@ export class ChannelSnapshots {
       etag: stored.etag,
       time: new Date(time).toISOString(),
       topic: config.notifyTopic,
-    });
+    }));
     if (events?.length) await this.o.outbox.append(events).catch((err) => this.o.log.error({ err, bucket, channel }, 'could not record a snapshot.created event'));
   }
 
