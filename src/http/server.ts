@@ -13,7 +13,7 @@ import type { LowLatencyStreams } from '../live/low-latency.js';
 import type { LowLatencyPeers } from '../cluster/low-latency-peers.js';
 import { getLowLatency } from './low-latency-api.js';
 import { liveFastPath } from './live-playlist-fast-path.js';
-import { CORS_HEADERS, getCachedSegment, getInMemory, getLivePlaylist, getObject } from './object-api.js';
+import { CORS_HEADERS, getCachedSegment, getInMemory, getLivePlaylist, getObject, type ObjectRead, type ObjectResponse } from './object-api.js';
 import type { SegmentCache } from './segment-cache.js';
 import { deleteMultipleObjects, deleteObject, listObjects, putObject } from './object-write-api.js';
 import { parseRequestUrl } from './oss-request.js';
@@ -152,11 +152,8 @@ const OPS = {
         overrides: ctx.identity.accessKeyId ? ctx.query : NO_OVERRIDES,
         publicRead: ctx.publicRead,
       };
-      const lowLatency = ctx.deps.lowLatency && (await getLowLatency(ctx.deps.lowLatency, ctx.bucket, ctx.key, ctx.query, read, ctx.now));
+      const lowLatency = await lowLatencyObject(ctx, read);
       if (lowLatency) return lowLatency;
-      const forwarded = ctx.deps.lowLatencyPeers && (await ctx.deps.lowLatencyPeers.forward(ctx.bucket, ctx.key, ctx.query));
-      if (forwarded && !forwarded.ok) throw new OssError(forwarded.status, forwarded.code, forwarded.message, forwarded.extra);
-      if (forwarded) return getInMemory(ctx.key, forwarded.body, forwarded.headers.etag ?? '', Date.parse(forwarded.headers['last-modified'] ?? '') || ctx.now, read, forwarded.headers['cache-control'] ?? 'no-cache');
       const live = ctx.deps.playlists?.get(ctx.bucket, ctx.key);
       if (live) return getLivePlaylist(ctx.key, live, read);
       const store = ctx.deps.storeFor(ctx.bucket);
@@ -262,14 +259,23 @@ async function signedPlaylist(ctx: OpContext): Promise<OpResponse> {
   return { status: 200, headers, body: signPlaylistUris(text, ctx.key, ctx.bucket, { accessKeyId: id, accessKeySecret: ctx.secrets.get(id)! }, expires) };
 }
 
-async function playlistText(ctx: OpContext): Promise<string> {
-  // an LL-HLS playlist, here or on the process publishing it (a blocking reload waits there too)
-  const read = { method: 'GET' as const, requestHeaders: {}, overrides: NO_OVERRIDES, publicRead: ctx.publicRead };
-  const lowLatency = ctx.deps.lowLatency && (await getLowLatency(ctx.deps.lowLatency, ctx.bucket, ctx.key, ctx.query, read, ctx.now));
-  if (lowLatency?.body) return lowLatency.body.toString();
+/**
+ * What an LL-HLS publish holds (a playlist, blocking reloads, parts, the newest segments): from
+ * this process, or forwarded to the process publishing it. Undefined: storage answers.
+ */
+async function lowLatencyObject(ctx: OpContext, read: ObjectRead): Promise<ObjectResponse | undefined> {
+  const here = ctx.deps.lowLatency && (await getLowLatency(ctx.deps.lowLatency, ctx.bucket, ctx.key, ctx.query, read, ctx.now));
+  if (here) return here;
   const forwarded = ctx.deps.lowLatencyPeers && (await ctx.deps.lowLatencyPeers.forward(ctx.bucket, ctx.key, ctx.query));
-  if (forwarded && !forwarded.ok) throw new OssError(forwarded.status, forwarded.code, forwarded.message, forwarded.extra);
-  if (forwarded) return forwarded.body.toString();
+  if (!forwarded) return undefined;
+  if (!forwarded.ok) throw new OssError(forwarded.status, forwarded.code, forwarded.message, forwarded.extra);
+  const { headers, body } = forwarded;
+  return getInMemory(ctx.key, body, headers.etag ?? '', Date.parse(headers['last-modified'] ?? '') || ctx.now, read, headers['cache-control'] ?? 'no-cache');
+}
+
+async function playlistText(ctx: OpContext): Promise<string> {
+  const lowLatency = await lowLatencyObject(ctx, { method: 'GET', requestHeaders: {}, overrides: NO_OVERRIDES, publicRead: ctx.publicRead });
+  if (lowLatency?.body) return lowLatency.body.toString();
   const live = ctx.deps.playlists?.get(ctx.bucket, ctx.key);
   if (live) return live.body.toString();
   const got = await ctx.deps.storeFor(ctx.bucket).get(ctx.key).catch(() => undefined);
