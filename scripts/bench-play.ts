@@ -117,14 +117,36 @@ interface ViewerResult {
   generatorLagMs: number;
 }
 
-/** N players: poll the playlist every target duration, fetch each segment not fetched yet. */
-async function runViewers(server: Server, playlistUrls: string[]): Promise<ViewerResult> {
+/** What a player reports to the harness. */
+interface PlayerLog {
+  /** A playlist request (for LL players, a blocking reload) took `ms` and brought `bytes`. */
+  playlist(ms: number, bytes: number): void;
+  /** A segment (or part) request. */
+  media(ms: number, bytes: number): void;
+  fail(what: string): void;
+}
+
+/** One player until `until`; resolves whether it fell behind. */
+type Player = (url: string, agent: Agent, until: number, log: PlayerLog) => Promise<boolean>;
+
+/** N players over the playlist URLs, joining over 2 s; the server's CPU and this process's loop delay meanwhile. */
+async function runPlayers(server: Server, playlistUrls: string[], player: Player): Promise<ViewerResult> {
   const errors = new Map<string, number>();
-  const fail = (what: string) => errors.set(what, (errors.get(what) ?? 0) + 1);
   const playlistMs: number[] = [];
-  const segmentMs: number[] = [];
+  const mediaMs: number[] = [];
   let playlistBytes = 0;
-  let segmentBytes = 0;
+  let mediaBytes = 0;
+  const log: PlayerLog = {
+    playlist: (ms, bytes) => {
+      playlistMs.push(ms);
+      playlistBytes += bytes;
+    },
+    media: (ms, bytes) => {
+      mediaMs.push(ms);
+      mediaBytes += bytes;
+    },
+    fail: (what) => errors.set(what, (errors.get(what) ?? 0) + 1),
+  };
   let keptUp = 0;
   const until = performance.now() + SECONDS * 1000;
   const cpu0 = cpuTicks([server.pid]) / CLK_TCK;
@@ -133,43 +155,8 @@ async function runViewers(server: Server, playlistUrls: string[]): Promise<Viewe
   const t0 = performance.now();
   const viewer = async (i: number) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const url = playlistUrls[i % playlistUrls.length]!;
-    const seen = new Set<string>();
-    let behind = false;
     await new Promise((r) => setTimeout(r, (i * 2000) / VIEWERS)); // joining over 2 s
-    while (performance.now() < until) {
-      const pollStart = performance.now();
-      let target = 2;
-      try {
-        const started = performance.now();
-        const res = await get(agent, url);
-        playlistMs.push(performance.now() - started);
-        playlistBytes += res.bytes;
-        if (res.status !== 200) throw new Error(`playlist ${res.status}`);
-        const text = res.body!.toString();
-        target = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)?.[1] ?? 2);
-        const uris = text.split('\n').filter((l) => l && !l.startsWith('#'));
-        // a player starts at the live edge: the segments before the last are taken as seen
-        if (seen.size === 0) uris.slice(0, -1).forEach((u) => seen.add(u.split('?')[0]!));
-        for (const uri of uris) {
-          const name = uri.split('?')[0]!;
-          if (seen.has(name)) continue;
-          seen.add(name);
-          const s = performance.now();
-          const seg = await get(agent, new URL(uri, url).toString());
-          segmentMs.push(performance.now() - s);
-          segmentBytes += seg.bytes;
-          if (seg.status !== 200) throw new Error(`segment ${seg.status}`);
-        }
-      } catch (err) {
-        fail((err as Error).message);
-        behind = true;
-      }
-      // a player that needs longer than a target duration for a round falls behind the edge
-      const spent = performance.now() - pollStart;
-      if (spent > target * 1000) behind = true;
-      await new Promise((r) => setTimeout(r, Math.max(0, target * 1000 - spent)));
-    }
+    const behind = await player(playlistUrls[i % playlistUrls.length]!, agent, until, log);
     agent.destroy();
     if (!behind) keptUp++;
   };
@@ -179,83 +166,93 @@ async function runViewers(server: Server, playlistUrls: string[]): Promise<Viewe
     keptUp,
     errors,
     playlist: summarize(playlistMs, playlistBytes),
-    segment: summarize(segmentMs, segmentBytes),
+    segment: summarize(mediaMs, mediaBytes),
     serverCpu: ((cpuTicks([server.pid]) / CLK_TCK - cpu0) / elapsed) * 100,
     generatorLagMs: lag.percentile(99) / 1e6,
   };
 }
 
-/**
- * N LL-HLS players: each asks for the part after the newest it has (`_HLS_msn`/`_HLS_part`, a
- * blocking reload), then fetches the new parts the answer lists. A player falls behind when a
- * round (reload + parts) takes longer than two parts, or a request fails.
- */
-async function runLowLatencyViewers(server: Server, playlistUrls: string[]): Promise<ViewerResult> {
-  const errors = new Map<string, number>();
-  const fail = (what: string) => errors.set(what, (errors.get(what) ?? 0) + 1);
-  const reloadMs: number[] = [];
-  const partMs: number[] = [];
-  let reloadBytes = 0;
-  let partBytes = 0;
-  let keptUp = 0;
-  const until = performance.now() + SECONDS * 1000;
-  const cpu0 = cpuTicks([server.pid]) / CLK_TCK;
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  lag.enable();
-  const t0 = performance.now();
-  const partsOf = (text: string) => [...text.matchAll(/#EXT-X-PART:[^\n]*URI="([^"]*?(\d+)\.(\d+)\.m4s[^"]*)"/g)].map((m) => ({ uri: m[1]!, msn: Number(m[2]), part: Number(m[3]) }));
-  const viewer = async (i: number) => {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const url = playlistUrls[i % playlistUrls.length]!;
-    let behind = false;
-    await new Promise((r) => setTimeout(r, (i * 2000) / VIEWERS)); // joining over 2 s
-    const seen = new Set<string>();
-    let next: { msn: number; part: number } | undefined;
-    while (performance.now() < until) {
-      const round = performance.now();
-      try {
-        const reloadUrl = next ? `${url}${url.includes('?') ? '&' : '?'}_HLS_msn=${next.msn}&_HLS_part=${next.part}` : url;
-        const res = await get(agent, reloadUrl);
-        if (next) reloadMs.push(performance.now() - round);
-        reloadBytes += res.bytes;
-        if (res.status !== 200) throw new Error(`playlist ${res.status}`);
-        const parts = partsOf(res.body!.toString());
-        const last = parts.at(-1);
-        if (!last) throw new Error('no parts');
-        // a player starts at the live edge: the parts before the newest are taken as seen
-        if (!next) parts.slice(0, -1).forEach((p) => seen.add(p.uri));
-        for (const p of parts) {
-          if (seen.has(p.uri)) continue;
-          seen.add(p.uri);
-          const s = performance.now();
-          const got = await get(agent, new URL(p.uri, url).toString());
-          partMs.push(performance.now() - s);
-          partBytes += got.bytes;
-          if (got.status !== 200) throw new Error(`part ${got.status}`);
-        }
-        // the next part of the same segment; a part past a finished segment's last is the next segment's first
-        next = { msn: last.msn, part: last.part + 1 };
-      } catch (err) {
-        fail((err as Error).message);
-        behind = true;
-        await new Promise((r) => setTimeout(r, PART_S * 1000));
+/** A player as hls.js is one: poll the playlist every target duration, fetch each segment not fetched yet. */
+const pollingPlayer: Player = async (url, agent, until, log) => {
+  const seen = new Set<string>();
+  let behind = false;
+  while (performance.now() < until) {
+    const pollStart = performance.now();
+    let target = 2;
+    try {
+      const res = await get(agent, url);
+      log.playlist(performance.now() - pollStart, res.bytes);
+      if (res.status !== 200) throw new Error(`playlist ${res.status}`);
+      const text = res.body!.toString();
+      target = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)?.[1] ?? 2);
+      const uris = text.split('\n').filter((l) => l && !l.startsWith('#'));
+      // a player starts at the live edge: the segments before the last are taken as seen
+      if (seen.size === 0) uris.slice(0, -1).forEach((u) => seen.add(u.split('?')[0]!));
+      for (const uri of uris) {
+        const name = uri.split('?')[0]!;
+        if (seen.has(name)) continue;
+        seen.add(name);
+        const s = performance.now();
+        const seg = await get(agent, new URL(uri, url).toString());
+        log.media(performance.now() - s, seg.bytes);
+        if (seg.status !== 200) throw new Error(`segment ${seg.status}`);
       }
-      if (performance.now() - round > 2 * PART_S * 1000) behind = true;
+    } catch (err) {
+      log.fail((err as Error).message);
+      behind = true;
     }
-    agent.destroy();
-    if (!behind) keptUp++;
-  };
-  await Promise.all(Array.from({ length: VIEWERS }, (_, i) => viewer(i)));
-  const elapsed = (performance.now() - t0) / 1000;
-  return {
-    keptUp,
-    errors,
-    playlist: summarize(reloadMs, reloadBytes),
-    segment: summarize(partMs, partBytes),
-    serverCpu: ((cpuTicks([server.pid]) / CLK_TCK - cpu0) / elapsed) * 100,
-    generatorLagMs: lag.percentile(99) / 1e6,
-  };
-}
+    // a player that needs longer than a target duration for a round falls behind the edge
+    const spent = performance.now() - pollStart;
+    if (spent > target * 1000) behind = true;
+    await new Promise((r) => setTimeout(r, Math.max(0, target * 1000 - spent)));
+  }
+  return behind;
+};
+
+const partsOf = (text: string) => [...text.matchAll(/#EXT-X-PART:[^\n]*URI="([^"]*?(\d+)\.(\d+)\.m4s[^"]*)"/g)].map((m) => ({ uri: m[1]!, msn: Number(m[2]), part: Number(m[3]) }));
+
+/**
+ * An LL-HLS player as hls.js is one in low-latency mode: it asks for the part after the newest
+ * it has (`_HLS_msn`/`_HLS_part`, a blocking reload), then fetches the new parts the answer
+ * lists. It falls behind when a round (reload + parts) takes longer than two parts, or a
+ * request fails.
+ */
+const lowLatencyPlayer: Player = async (url, agent, until, log) => {
+  let behind = false;
+  const seen = new Set<string>();
+  let next: { msn: number; part: number } | undefined;
+  while (performance.now() < until) {
+    const round = performance.now();
+    try {
+      const reloadUrl = next ? `${url}${url.includes('?') ? '&' : '?'}_HLS_msn=${next.msn}&_HLS_part=${next.part}` : url;
+      const res = await get(agent, reloadUrl);
+      // the first load does not block: only reloads are counted
+      if (next) log.playlist(performance.now() - round, res.bytes);
+      if (res.status !== 200) throw new Error(`playlist ${res.status}`);
+      const parts = partsOf(res.body!.toString());
+      const last = parts.at(-1);
+      if (!last) throw new Error('no parts');
+      // a player starts at the live edge: the parts before the newest are taken as seen
+      if (!next) parts.slice(0, -1).forEach((p) => seen.add(p.uri));
+      for (const p of parts) {
+        if (seen.has(p.uri)) continue;
+        seen.add(p.uri);
+        const s = performance.now();
+        const got = await get(agent, new URL(p.uri, url).toString());
+        log.media(performance.now() - s, got.bytes);
+        if (got.status !== 200) throw new Error(`part ${got.status}`);
+      }
+      // the next part of the same segment; a part past a finished segment's last is the next segment's first
+      next = { msn: last.msn, part: last.part + 1 };
+    } catch (err) {
+      log.fail((err as Error).message);
+      behind = true;
+      await new Promise((r) => setTimeout(r, PART_S * 1000));
+    }
+    if (performance.now() - round > 2 * PART_S * 1000) behind = true;
+  }
+  return behind;
+};
 
 interface WrkResult {
   rps: number;
@@ -338,7 +335,7 @@ for (const server of servers) {
   // nginx serves the files: the gateway's bucket path is its root
   const prefix = server === gatewayServer ? '/bench' : '';
   const urls = Array.from({ length: CHANNELS }, (_, c) => `${server.base}${prefix}${playlistPath(c)}`);
-  const r = values.ll ? await runLowLatencyViewers(server, urls) : await runViewers(server, urls);
+  const r = await runPlayers(server, urls, values.ll ? lowLatencyPlayer : pollingPlayer);
   const mb = (b: number) => (b / 1048576 / SECONDS).toFixed(1);
   const errors = [...r.errors].map(([k, v]) => `${v}× ${k}`).join(', ') || '0';
   rows.push(

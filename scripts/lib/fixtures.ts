@@ -145,25 +145,22 @@ export function benchFixture(): string {
   return path;
 }
 
-/** 10 s of 720p30 AV1 at 2.4 Mbit/s (a low-overhead OBU stream, 1 s GOP), for bench:snapshots --codec AV1. */
-export async function benchAv1Fixture(): Promise<string> {
-  const path = join(FIXTURE_DIR, 'bench-av1-10s-2400k.obu');
+/** A benchmark fixture made once by `make` (into a temp name, then renamed into place). */
+async function benchEncoded(name: string, what: string, make: (out: string) => Promise<void>): Promise<string> {
+  const path = join(FIXTURE_DIR, name);
   if (existsSync(path)) return path;
   mkdirSync(FIXTURE_DIR, { recursive: true });
-  console.error('generating the AV1 benchmark fixture (one-off)...');
-  await encodeAv1(`${path}.tmp`, { seconds: 10, size: '1280x720', fps: 30, gopFrames: 30, kbps: 2400 });
+  console.error(`generating the ${what} benchmark fixture (one-off)...`);
+  await make(`${path}.tmp`);
   await rename(`${path}.tmp`, path);
   return path;
 }
 
+/** 10 s of 720p30 AV1 at 2.4 Mbit/s (a low-overhead OBU stream, 1 s GOP), for bench:snapshots --codec AV1. */
+export const benchAv1Fixture = () =>
+  benchEncoded('bench-av1-10s-2400k.obu', 'AV1', (out) => encodeAv1(out, { seconds: 10, size: '1280x720', fps: 30, gopFrames: 30, kbps: 2400 }));
+
 /** 30 s of 720p30 HEVC at 2.4 Mbit/s (Annex B, an AUD per access unit), for bench:remux's HEVC row. */
-export async function benchHevcFixture(): Promise<string> {
-  const path = join(FIXTURE_DIR, 'bench-hevc-30s-2400k.hevc');
-  if (existsSync(path)) return path;
-  mkdirSync(FIXTURE_DIR, { recursive: true });
-  console.error('generating the HEVC benchmark fixture (one-off)...');
-  await encodeHevc(`${path}.tmp`, { seconds: 30, size: '1280x720', fps: 30, gopFrames: 60, kbps: 2400 });
-  await rename(`${path}.tmp`, path);
-  return path;
-}
+export const benchHevcFixture = () =>
+  benchEncoded('bench-hevc-30s-2400k.hevc', 'HEVC', (out) => encodeHevc(out, { seconds: 30, size: '1280x720', fps: 30, gopFrames: 60, kbps: 2400 }));
 
