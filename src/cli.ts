@@ -8,6 +8,7 @@ import { obsFields, signPushUrl } from './auth/push-url.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { UrlBuilder } from './http/urls.js';
 import { remuxFile } from './tools/remux.js';
+import { VIDEO_CODEC_NAMES } from './media/packager.js';
 import { gatewayEndpoint, ossClient } from './cli/api-client.js';
 import { intInRange, playlistName } from './cli/arguments.js';
 import { channelCommands, describeApiError } from './cli/channel-commands.js';
@@ -45,7 +46,7 @@ export function buildProgram(): Command {
       const a = result.media.audio;
       console.log(
         `${result.segments.length} segments, ${total.toFixed(3)} s` +
-          (v ? `, video ${v.width}x${v.height} ${v.codec === 'H265' ? 'HEVC' : v.codec === 'AV1' ? 'AV1' : 'H.264'} ${v.profile}@${v.level}${v.frameRate ? ` ${v.frameRate} fps` : ''}` : ', no video') +
+          (v ? `, video ${v.width}x${v.height} ${VIDEO_CODEC_NAMES[v.codec]} ${v.profile}@${v.level}${v.frameRate ? ` ${v.frameRate} fps` : ''}` : ', no video') +
           (a ? `, audio AAC ${a.sampleRate} Hz ${a.channels} ch` : ', no audio'),
       );
       if (result.segments.length === 0) {

@@ -5,6 +5,7 @@ import { FencedError, type Catalog, type Channel, type PlaylistResume, type Push
 import type { EventRecorder } from '../events/event-recorder.js';
 import type { LiveStat } from '../live/live-sessions.js';
 import { TAG_AUDIO, TAG_VIDEO } from '../media/flv.js';
+import { objectNames } from '../media/object-names.js';
 import { LivePackager, type PackagerEvent } from '../media/packager.js';
 import { tsChunkPool } from '../media/ts-muxer.js';
 import type { Metrics } from '../metrics.js';
@@ -99,17 +100,17 @@ export class LiveSession implements MediaSink {
     this.remoteAddr = o.remoteAddr;
     this.connectedTime = o.now();
     this.playlistKey = `${o.channel.name}/${o.playlistName}`;
-    const base = o.playlistName.replace(/\.m3u8$/, '');
     this.snapshots = this.channelSnapshots();
     const fmp4 = o.channel.hls?.segmentFormat === 'fMP4';
+    const names = objectNames(o.playlistName, fmp4 ? 'fmp4' : 'ts');
     const partDuration = fmp4 ? o.channel.hls?.partDuration : undefined;
     this.packager = new LivePackager({
       fragDuration: o.channel.fragDuration,
       fragCount: o.channel.fragCount,
       container: fmp4 ? 'fmp4' : 'ts',
       partDurationMs: partDuration === undefined ? undefined : partDuration * 1000,
-      segmentUri: (n) => `${base}${n}.${fmp4 ? 'm4s' : 'ts'}`,
-      initUri: (n) => `${base}-init${n}.mp4`,
+      segmentUri: names.segmentUri,
+      initUri: names.initUri,
       resume,
       keyframeIntervalMs: this.snapshots ? o.channel.snapshot!.interval * 1000 : undefined,
     });
@@ -118,7 +119,7 @@ export class LiveSession implements MediaSink {
         partTarget: partDuration,
         fragCount: o.channel.fragCount,
         resume: resume?.playlist,
-        partUri: (sequence, index) => `${base}${sequence}.${index}.m4s`,
+        partUri: names.partUri,
       });
     }
     this.uploader = new ChannelUploader({

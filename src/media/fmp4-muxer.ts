@@ -1,11 +1,10 @@
 import { copyBytes } from './bytes.js';
 import { AUDIO_TRACK_ID, VIDEO_TRACK_ID, audioTimescale, type Fmp4Tracks } from './fmp4-init.js';
 
-/** One fragment (moof + mdat): a whole segment, or an LL-HLS partial segment of one. */
+/** An LL-HLS partial segment: one fragment (moof + mdat) of the open segment. */
 export interface Fmp4Part {
   data: Uint8Array;
   /** 90 kHz. */
-  start90: number;
   duration90: number;
   /** Starts with a video sync sample (or the channel has no video). */
   independent: boolean;
@@ -90,7 +89,7 @@ export class Fmp4Muxer {
     return out;
   }
 
-  /** The fragments closed since the last call, in order. */
+  /** The LL-HLS parts closed since the last call, in order (none without `partTicks`). */
   takeParts(): Fmp4Part[] {
     const parts = this.parts;
     if (parts.length > 0) this.parts = [];
@@ -166,7 +165,7 @@ export class Fmp4Muxer {
       }
     }
     const independent = v.samples.length > 0 ? v.sync[0]! : !this.tracks.video;
-    this.parts.push({ data: out, start90, duration90: Math.max(0, end90 - start90), independent });
+    if (this.partTicks !== Infinity) this.parts.push({ data: out, duration90: Math.max(0, end90 - start90), independent });
     this.segmentChunks.push(out);
     this.segmentSize += out.length;
     this.video = emptyTrack();

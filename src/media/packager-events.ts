@@ -35,6 +35,9 @@ export interface PackagerResume {
 
 export type Container = 'ts' | 'fmp4';
 
+/** How a video codec is named to people (notices, the remux summary). */
+export const VIDEO_CODEC_NAMES = { H264: 'H.264', H265: 'HEVC', AV1: 'AV1' } as const;
+
 export interface VideoInfo {
   codec: 'H264' | 'H265' | 'AV1';
   width: number;

@@ -15,8 +15,9 @@ import { profileName } from './sps.js';
 import { Timeline, TRACK_AUDIO, TRACK_VIDEO } from './timeline.js';
 import { TsMuxer } from './ts-muxer.js';
 import { VideoClock } from './video-clock.js';
-import type { MediaInfo, NoticeCode, PackagerEvent, PackagerOptions, PackagerResume, PackagerStats, PartInfo, SegmentInfo } from './packager-events.js';
+import { VIDEO_CODEC_NAMES, type MediaInfo, type NoticeCode, type PackagerEvent, type PackagerOptions, type PackagerResume, type PackagerStats, type PartInfo, type SegmentInfo } from './packager-events.js';
 // the types callers use with the packager, from where they always came
+export { VIDEO_CODEC_NAMES } from './packager-events.js';
 export type { AudioInfo, Container, KeyframeInfo, MediaInfo, NoticeCode, PackagerEvent, PackagerOptions, PackagerResume, PackagerStats, PartInfo, SegmentInfo, VideoInfo } from './packager-events.js';
 
 /** Output timestamps start here, so that negative composition offsets stay positive. */
@@ -26,7 +27,6 @@ export const OUTPUT_ORIGIN_MS = 1400;
 const PUSH_GAP_MS = 1000;
 
 const NO_EVENTS: PackagerEvent[] = [];
-const CODEC_NAMES = { H264: 'H.264', H265: 'HEVC', AV1: 'AV1' } as const;
 const AV1_NEEDS_FMP4 = 'AV1 needs a channel with fMP4 segments (<SegmentFormat>fMP4</SegmentFormat> in Target); video dropped';
 
 function segmentInfo(fields: Omit<SegmentInfo, 'data'>): SegmentInfo {
@@ -49,7 +49,6 @@ export class LivePackager {
   readonly stats: PackagerStats = { videoFrames: 0, audioFrames: 0, droppedFrames: 0, segments: 0 };
   private readonly ts: TsMuxer | undefined;
   private readonly fmp4: Fmp4Muxer | undefined;
-  private readonly lowLatency: boolean;
   private readonly initUriOf: (sequence: number) => string;
   /** fMP4: the tracks the current init segment describes, and its URI. */
   private initTracks: Fmp4Tracks | undefined;
@@ -90,8 +89,7 @@ export class LivePackager {
     this.nextSequence = options.resume?.nextSequence ?? 0;
     this.pendingDiscontinuity = (options.resume?.playlist.entries.length ?? 0) > 0 || this.nextSequence > 0;
     const fmp4 = options.container === 'fmp4';
-    this.lowLatency = fmp4 && options.partDurationMs !== undefined;
-    if (fmp4) this.fmp4 = new Fmp4Muxer(this.lowLatency ? options.partDurationMs! * 90 : Infinity);
+    if (fmp4) this.fmp4 = new Fmp4Muxer(options.partDurationMs === undefined ? Infinity : options.partDurationMs * 90);
     else this.ts = new TsMuxer();
     this.segmentUri = options.segmentUri ?? ((n) => `${n}.${fmp4 ? 'm4s' : 'ts'}`);
     this.initUriOf = options.initUri ?? ((n) => `init-${n}.mp4`);
@@ -300,7 +298,7 @@ export class LivePackager {
     try {
       config = codec === 'H265' ? parseHevcDecoderConfig(data) : codec === 'AV1' ? parseAv1CodecConfig(data) : parseAvcDecoderConfig(data);
     } catch (err) {
-      return this.notice('bad-video-config', `${CODEC_NAMES[codec]} sequence header rejected: ${(err as Error).message}`);
+      return this.notice('bad-video-config', `${VIDEO_CODEC_NAMES[codec]} sequence header rejected: ${(err as Error).message}`);
     }
     const previous = this.video;
     if (previous && sameVideoConfig(previous, config)) return;
@@ -309,9 +307,9 @@ export class LivePackager {
     this.videoClock.setFrameRate(config.codec === 'H264' ? config.info.frameRate : undefined);
     this.segmenter.videoExpected = true;
     if (previous) {
-      const was = `${previous.codec === 'H264' ? '' : `${CODEC_NAMES[previous.codec]} `}${previous.info.width}x${previous.info.height}`;
-      const now = `${config.codec === 'H264' ? '' : `${CODEC_NAMES[config.codec]} `}${config.info.width}x${config.info.height}`;
-      this.notice('video-config-changed', `${CODEC_NAMES[config.codec]} parameters changed (${was} → ${now}); next segment starts a discontinuity`);
+      const was = `${previous.codec === 'H264' ? '' : `${VIDEO_CODEC_NAMES[previous.codec]} `}${previous.info.width}x${previous.info.height}`;
+      const now = `${config.codec === 'H264' ? '' : `${VIDEO_CODEC_NAMES[config.codec]} `}${config.info.width}x${config.info.height}`;
+      this.notice('video-config-changed', `${VIDEO_CODEC_NAMES[config.codec]} parameters changed (${was} → ${now}); next segment starts a discontinuity`);
       this.configChanged();
     }
     this.tracksChanged();
@@ -352,7 +350,6 @@ export class LivePackager {
 
   private takeParts(): void {
     for (const p of this.fmp4!.takeParts()) {
-      if (!this.lowLatency) continue;
       const part: PartInfo = {
         sequence: this.nextSequence,
         index: this.partIndex++,

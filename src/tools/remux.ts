@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlvDemuxer } from '../media/flv.js';
+import { objectNames } from '../media/object-names.js';
 import { LivePackager, type Container, type MediaInfo, type PackagerEvent } from '../media/packager.js';
 import { renderVodPlaylist, type PlaylistEntry } from '../media/playlist.js';
 
@@ -35,15 +36,8 @@ async function writeAtomic(path: string, data: string | Uint8Array): Promise<voi
 /** Runs an FLV file through the live packager and writes its segments and playlists. */
 export async function remuxFile(options: RemuxOptions): Promise<RemuxResult> {
   await mkdir(options.outDir, { recursive: true });
-  const base = options.playlistName.replace(/\.m3u8$/, '');
-  const fmp4 = options.container === 'fmp4';
-  const packager = new LivePackager({
-    fragDuration: options.fragDuration,
-    fragCount: options.fragCount,
-    container: options.container,
-    segmentUri: (n) => `${base}${n}.${fmp4 ? 'm4s' : 'ts'}`,
-    initUri: (n) => `${base}-init${n}.mp4`,
-  });
+  const { segmentUri, initUri } = objectNames(options.playlistName, options.container ?? 'ts');
+  const packager = new LivePackager({ fragDuration: options.fragDuration, fragCount: options.fragCount, container: options.container, segmentUri, initUri });
   const demuxer = new FlvDemuxer();
   const result: RemuxResult = { segments: [], notices: [], media: {}, bytesIn: 0 };
 
