@@ -101,10 +101,6 @@ export class LowLatencyStream {
     this.waiters.clear();
   }
 
-  playlist(): string {
-    return this.playlistBody().body.toString();
-  }
-
   playlistBody(): { body: Buffer; etag: string } {
     if (this.rendered) return this.rendered;
     const body = Buffer.from(renderLowLatencyPlaylist({
