@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { benchFixture } from './lib/fixtures.js';
 import { spawnGateway, stopGateway, type GatewayProcess } from './lib/gateway-process.js';
 import { freePort, runNginx } from './lib/nginx-process.js';
-import { CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js';
+import { childrenNamed, CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js';
 import { createBenchDatabase } from './lib/bench-database.js';
 import { startEventReceiver } from './lib/event-receiver.js';
 import { Publisher, prepare } from './lib/rtmp-load.js';
@@ -131,7 +131,14 @@ async function startGateway(dir: string, snapshotInterval?: number): Promise<Tar
         logLevel: 'warn',
         credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }],
         buckets: [{ name: 'bench', acl: 'public-read-write' }],
-        limits: { rtmpMaxConnectionsPerIp: 100_000, rtmpMaxConnections: 100_000, apiRequestsPerSecond: 100_000, apiBurst: 100_000 },
+        limits: {
+          rtmpMaxConnectionsPerIp: 100_000,
+          rtmpMaxConnections: 100_000,
+          apiRequestsPerSecond: 100_000,
+          apiBurst: 100_000,
+          // a profiled gateway looks busier than it is: the profile is for costs, not for admission
+          ...(process.env.BENCH_CPU_PROF ? { overloadEventLoopUtilization: 1, overloadEventLoopDelayMs: 100_000 } : {}),
+        },
         ...(notifications ? { notifications: [{ url: notifications.url, events: ['*'] }] } : {}),
       }),
     );
@@ -208,6 +215,8 @@ interface Result {
   keptUp: number;
   worstLagMs: number;
   cpuPercent: number;
+  /** Of cpuPercent, what the gateways' ffmpeg children (snapshot decoders) used. */
+  decoderCpuPercent: number;
   rssIdle: number;
   rssPeak: number;
   segments: number;
@@ -302,6 +311,17 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
   const snapshots0 = target.snapshots ? await snapshotCounts(target.metricsUrls ?? []) : undefined;
   const cpu0 = cpuTicks(target.pids);
+  // decoders start and stop with demand: each one's ticks from when it was first seen
+  const decoderTicks = new Map<number, { first: number; last: number }>();
+  const sampleDecoders = () => {
+    for (const pid of childrenNamed(target.pids, 'ffmpeg')) {
+      const t = cpuTicks([pid], false);
+      const known = decoderTicks.get(pid);
+      if (known) known.last = t;
+      else decoderTicks.set(pid, { first: t, last: t });
+    }
+  };
+  sampleDecoders();
   const tx0 = await target.catalogTransactions?.();
   const pgCpu0 = cpuTicks(postgresPids(), false);
   const generatorCpu0 = process.cpuUsage();
@@ -320,6 +340,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
         })
         .catch(() => {});
     }
+    sampleDecoders();
     const rss = rssBytes(target.pids);
     rssPeak = Math.max(rssPeak, rss);
     if (values.soak && ++ticks % 60 === 0) {
@@ -331,6 +352,8 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   await new Promise((r) => setTimeout(r, (SECONDS - WARMUP_S) * 1000));
   const elapsedS = (performance.now() - t0) / 1000;
   const cpuPercent = ((cpuTicks(target.pids) - cpu0) / CLK_TCK / elapsedS) * 100;
+  sampleDecoders();
+  const decoderCpuPercent = ([...decoderTicks.values()].reduce((sum, d) => sum + d.last - d.first, 0) / CLK_TCK / elapsedS) * 100;
   // processes that ended within the window drop out of this sum: an estimate from below
   const pgCpuPercent = ((cpuTicks(postgresPids(), false) - pgCpu0) / CLK_TCK / elapsedS) * 100;
   const tx1 = await target.catalogTransactions?.();
@@ -378,6 +401,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     keptUp: lags.filter((l, i) => l <= 1000 && publishers[i]!.stats.published).length,
     worstLagMs: Math.max(...lags),
     cpuPercent,
+    decoderCpuPercent,
     rssIdle,
     rssPeak,
     segments,
@@ -451,6 +475,13 @@ if (snapshotRun) {
       Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', '),
   );
   console.log(`CPU per stream with snapshots ÷ without: ${(perStream(snapshotRun) / perStream(plain)).toFixed(3)}× (${perStream(snapshotRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core; decoders included)`);
+  const stored = s.stored ?? 0;
+  const extraMs = (r: Result) => (r.cpuPercent - r.decoderCpuPercent) * 10; // ms of CPU per second
+  console.log(
+    `of it, the ffmpeg decoders: ${snapshotRun.decoderCpuPercent.toFixed(1)} % of a core` +
+      (stored ? ` (${((snapshotRun.decoderCpuPercent * 10 * window) / stored).toFixed(1)} ms per stored snapshot)` : '') +
+      `; the gateway process: ${(extraMs(snapshotRun) / live(snapshotRun) - extraMs(plain) / live(plain)).toFixed(3)} ms per stream per second more than without`,
+  );
 }
 if (values.compare === 'nginx') {
   const [g, n] = [results[0]!, results.at(-1)!];

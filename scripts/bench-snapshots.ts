@@ -2,7 +2,7 @@
 // What one snapshot costs: keyframes of a 720p stream (H.264: the ingest benchmark's; HEVC and
 // AV1: bench fixtures of their own) through the gateway's decoder pool (one long-lived ffmpeg),
 // CPU per JPEG in ffmpeg and in this process; then, for H.264, the same pictures through ffmpeg,
-// one run per stage (decode; + range conversion; + JPEG encode), to split the cost.
+// one run per stage (decode; + range conversion, by swscale and by zscale; + JPEG encode), to split the cost.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { parseFlv } from '../src/media/flv.js';
 import { LivePackager, type KeyframeInfo } from '../src/media/packager.js';
 import { Metrics } from '../src/metrics.js';
 import { DecoderPool } from '../src/snapshots/decoder-pool.js';
+import { hasFilter } from '../src/snapshots/find-decoders.js';
 import { av1Tags, hevcTags } from './lib/enhanced-flv.js';
 import { benchAv1Fixture, benchFixture, benchHevcFixture } from './lib/fixtures.js';
 import { CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js';
@@ -34,7 +35,7 @@ const keyframes = Array.from({ length: Math.min(COUNT, found.length * Math.ceil(
 const kb = (n: number) => (n / 1024).toFixed(0);
 console.log(`${keyframes.length} keyframes of ${keyframes[0]!.width}x${keyframes[0]!.height}, ${kb(keyframes.reduce((a, k) => a + k.picture.length, 0) / keyframes.length)} KB each on average`);
 
-const pool = new DecoderPool({ ffmpeg: ffmpegPath(), size: 1, quality: Number(values.quality), timeoutMs: 10_000, idleMs: 60_000, maxQueued: 0, metrics: new Metrics(false) });
+const pool = new DecoderPool({ ffmpeg: ffmpegPath(), size: 1, quality: Number(values.quality), timeoutMs: 10_000, idleMs: 60_000, maxQueued: 0, zscale: hasFilter(ffmpegPath(), 'zscale'), metrics: new Metrics(false) });
 await pool.tryDecode(keyframes[0]!.picture, keyframes[0]!.width, keyframes[0]!.height, keyframes[0]!.codec); // start it
 // this process's children: the pool's one ffmpeg
 const decoders = treePids(process.pid).slice(1);
@@ -67,10 +68,14 @@ function ffmpegCpu(args: string[]): number {
 const n = keyframes.length;
 const start = ffmpegCpu(['-frames:v', '1', '-f', 'null', '-']);
 const decode = ffmpegCpu(['-f', 'null', '-']);
-const convert = ffmpegCpu(['-pix_fmt', 'yuvj420p', '-f', 'null', '-']);
-const full = ffmpegCpu(['-pix_fmt', 'yuvj420p', '-c:v', 'mjpeg', '-q:v', String(values.quality), '-huffman', 'default', '-threads', '1', '-f', 'image2pipe', '-']);
+const encode = ['-c:v', 'mjpeg', '-q:v', String(values.quality), '-huffman', 'default', '-threads', '1', '-f', 'image2pipe', '-'];
+// the range conversion as the decoders do it: by zscale where the ffmpeg has it, else by swscale
+const swscale = ['-pix_fmt', 'yuvj420p'];
+const zscale = ['-vf', 'zscale=range=full', '-pix_fmt', 'yuv420p'];
 const per = (s: number) => `${(((s - start) / n) * 1000).toFixed(1)} ms`;
 console.log(`\nstages, one ffmpeg run each over the ${n} pictures (a run decoding one, ${(start * 1000).toFixed(0)} ms, taken off):`);
-console.log(`| decode | + range conversion (yuv420p → yuvj420p) | + JPEG encode |`);
-console.log(`|---|---|---|`);
-console.log(`| ${per(decode)} | ${per(convert)} | ${per(full)} |`);
+console.log(`| range conversion by | decode | + range conversion | + JPEG encode |`);
+console.log(`|---|---|---|---|`);
+for (const [name, convert] of [['swscale', swscale], ...(hasFilter(ffmpegPath(), 'zscale') ? [['zscale', zscale]] : [])] as const) {
+  console.log(`| ${name} | ${per(decode)} | ${per(ffmpegCpu([...convert, '-f', 'null', '-']))} | ${per(ffmpegCpu([...convert, ...encode]))} |`);
+}

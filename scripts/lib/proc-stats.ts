@@ -37,3 +37,14 @@ export function cpuTicks(roots: number[], tree = true): number {
   }
   return total;
 }
+
+/** The children of `roots` whose command name is `comm` (a gateway's ffmpeg decoders). */
+export function childrenNamed(roots: number[], comm: string): number[] {
+  return roots.flatMap((root) => treePids(root).slice(1)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm;
+    } catch {
+      return false;
+    }
+  });
+}

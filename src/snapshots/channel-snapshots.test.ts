@@ -27,7 +27,7 @@ afterEach(() => closing.splice(0).forEach((close) => close()));
 
 function setup(root: string, mayWrite = () => true) {
   const metrics = new Metrics(false);
-  const pool = new DecoderPool({ ffmpeg: ffmpegPath(), size: 1, quality: 4, timeoutMs: 5000, idleMs: 60_000, maxQueued: 4, metrics });
+  const pool = new DecoderPool({ ffmpeg: ffmpegPath(), size: 1, quality: 4, timeoutMs: 5000, idleMs: 60_000, maxQueued: 4, zscale: true, metrics });
   const catalog = new SqliteCatalog(':memory:');
   closing.push(() => pool.close(), () => void catalog.close());
   const recorder = new EventRecorder([{ url: 'http://127.0.0.1:9/events', events: ['*'] }], 'node-a', metrics);

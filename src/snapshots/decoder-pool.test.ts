@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { av1Tags, hevcTags } from '../../scripts/lib/enhanced-flv.js';
@@ -12,6 +12,8 @@ import { hevcWithoutReorderDelay, parseHevcDecoderConfig, parseHevcSps } from '.
 import type { KeyframeInfo } from '../media/packager.js';
 import { Metrics } from '../metrics.js';
 import { DecoderPool } from './decoder-pool.js';
+import { hasFilter } from './find-decoders.js';
+import { DECODER_NICENESS } from './jpeg-decoder.js';
 
 /** Width and height from a JPEG's SOF0 marker. */
 export function jpegSize(jpeg: Buffer): [number, number] {
@@ -34,8 +36,48 @@ beforeAll(() => {
 });
 afterEach(() => pool?.close());
 
-const newPool = (size: number, timeoutMs = 5000, maxQueued = 0) =>
-  (pool = new DecoderPool({ ffmpeg: ffmpegPath(), size, quality: 4, timeoutMs, idleMs: 60_000, maxQueued, metrics: new Metrics(false) }));
+const newPool = (size: number, timeoutMs = 5000, maxQueued = 0, zscale = true) =>
+  (pool = new DecoderPool({ ffmpeg: ffmpegPath(), size, quality: 4, timeoutMs, idleMs: 60_000, maxQueued, zscale, metrics: new Metrics(false) }));
+
+describe('DecoderPool colour range (real ffmpeg)', () => {
+  const W = 64;
+  const H = 64;
+  /** A keyframe of black (16) over white (235) in video levels, nearly lossless, flagged full range or not. */
+  const levelsKeyframe = (fullRange: boolean): KeyframeInfo => {
+    const dir = mkdtempSync(join(tmpdir(), 'snap-range-'));
+    const half = (W * H) / 2;
+    writeFileSync(join(dir, 'in.yuv'), Buffer.concat([Buffer.alloc(half, 16), Buffer.alloc(half, 235), Buffer.alloc(W * H / 2, 128)]));
+    const format = fullRange ? 'yuvj420p' : 'yuv420p'; // the same bytes, read and written as such
+    execFileSync(ffmpegPath(), ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', format, '-s', `${W}x${H}`, '-r', '25', '-i', join(dir, 'in.yuv'), '-c:v', 'libx264', '-crf', '1', '-pix_fmt', format, '-f', 'flv', join(dir, 'levels.flv')]);
+    return keyframesOf(join(dir, 'levels.flv'))[0]!;
+  };
+  /** Mean luma of a JPEG's top and bottom halves, as a JPEG decoder shows it (0..255). */
+  const halves = (jpeg: Buffer): [number, number] => {
+    const gray = execFileSync(ffmpegPath(), ['-v', 'error', '-f', 'jpeg_pipe', '-i', 'pipe:0', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1'], { input: jpeg });
+    const mean = (b: Buffer) => b.reduce((a, v) => a + v, 0) / b.length;
+    return [mean(gray.subarray(0, gray.length / 2)), mean(gray.subarray(gray.length / 2))];
+  };
+
+  it('finds zscale in this ffmpeg (Debian builds it with libzimg)', () => {
+    expect(hasFilter(ffmpegPath(), 'zscale')).toBe(true);
+    expect(hasFilter(ffmpegPath(), 'no-such-filter')).toBe(false);
+  });
+
+  it.each([
+    ['zscale', true],
+    ['swscale', false],
+  ])('with %s: a limited-range picture becomes a full-range JPEG, a full-range one keeps its levels', async (_, zscale) => {
+    const p = newPool(1, 5000, 0, zscale);
+    const limited = levelsKeyframe(false);
+    const [black, white] = halves(await p.tryDecode(limited.picture, W, H, 'H264')!);
+    expect(black).toBeLessThan(3);
+    expect(white).toBeGreaterThan(252);
+    const full = levelsKeyframe(true);
+    const [dark, light] = halves(await p.tryDecode(full.picture, W, H, 'H264')!);
+    expect(Math.abs(dark - 16)).toBeLessThan(3);
+    expect(Math.abs(light - 235)).toBeLessThan(3);
+  }, 30_000);
+});
 
 describe('DecoderPool with HEVC and AV1 (real ffmpeg)', () => {
   it('turns each HEVC keyframe into a JPEG at once, though the stream has B-frames (its SPS is rewritten without reorder delay)', async () => {
@@ -141,8 +183,26 @@ describe('DecoderPool (real ffmpeg)', () => {
     expect(jpegSize(await p.tryDecode(k720[2]!.picture, 1280, 720, 'H264')!)).toEqual([1280, 720]);
   }, 30_000);
 
+  it('runs its decoders at a lower scheduling priority than the gateway', async () => {
+    const p = newPool(1);
+    await p.tryDecode(k360[0]!.picture, 640, 360, 'H264');
+    const decoders = readdirSync('/proc').filter((e) => {
+      if (!/^\d+$/.test(e)) return false;
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+        const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return stat.includes('(ffmpeg)') && Number(parent) === process.pid && state !== 'Z';
+      } catch {
+        return false;
+      }
+    });
+    // earlier tests' decoders may still be on their way out: each one is checked
+    expect(decoders.length).toBeGreaterThanOrEqual(1);
+    for (const pid of decoders) expect(getPriority(Number(pid))).toBe(Math.min(19, getPriority() + DECODER_NICENESS));
+  }, 30_000);
+
   it('fails at once when ffmpeg cannot run', async () => {
-    pool = new DecoderPool({ ffmpeg: '/nonexistent/ffmpeg', size: 1, quality: 4, timeoutMs: 5000, idleMs: 60_000, maxQueued: 0, metrics: new Metrics(false) });
+    pool = new DecoderPool({ ffmpeg: '/nonexistent/ffmpeg', size: 1, quality: 4, timeoutMs: 5000, idleMs: 60_000, maxQueued: 0, zscale: false, metrics: new Metrics(false) });
     await expect(pool.tryDecode(k720[0]!.picture, 1280, 720, 'H264')!).rejects.toThrow(/ENOENT/);
     expect(pool.running).toBe(0);
   });

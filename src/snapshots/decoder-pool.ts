@@ -7,6 +7,8 @@ export interface DecoderPoolOptions {
   size: number;
   quality: number;
   timeoutMs: number;
+  /** The ffmpeg has the zscale filter (JpegDecoderOptions.zscale). */
+  zscale: boolean;
   /** A decoder idle this long exits. */
   idleMs: number;
   /** Pictures that may wait for a decoder (keyframes of many channels come in bursts); past it, refused. */
@@ -89,7 +91,7 @@ export class DecoderPool {
       if (!oldestIdle) return undefined;
       oldestIdle.close();
     }
-    const decoder = new JpegDecoder({ ffmpeg: this.o.ffmpeg, codec, quality: this.o.quality, timeoutMs: this.o.timeoutMs }, (d) => this.exited(d));
+    const decoder = new JpegDecoder({ ffmpeg: this.o.ffmpeg, codec, quality: this.o.quality, timeoutMs: this.o.timeoutMs, zscale: this.o.zscale }, (d) => this.exited(d));
     this.decoders.set(decoder, kind);
     this.o.metrics.snapshotDecoders.set(this.decoders.size);
     return decoder;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import type { SnapshotsConfig } from '../config.js';
 import { ffmpegPath } from '../ffmpeg-path.js';
 import type { Metrics } from '../metrics.js';
@@ -11,5 +12,16 @@ export function findSnapshotDecoders(config: SnapshotsConfig, metrics: Metrics):
   } catch (err) {
     return { unavailable: (err as Error).message };
   }
-  return { pool: new DecoderPool({ ffmpeg, size: config.decoders, quality: config.quality, timeoutMs: config.timeoutMs, idleMs: config.idleMs, maxQueued: config.maxQueued, metrics }) };
+  const zscale = hasFilter(ffmpeg, 'zscale');
+  return { pool: new DecoderPool({ ffmpeg, size: config.decoders, quality: config.quality, timeoutMs: config.timeoutMs, idleMs: config.idleMs, maxQueued: config.maxQueued, zscale, metrics }) };
+}
+
+/** Whether this ffmpeg build has the video filter `name` (builds differ: zscale needs libzimg). */
+export function hasFilter(ffmpeg: string, name: string): boolean {
+  try {
+    const list = execFileSync(ffmpeg, ['-hide_banner', '-filters'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    return new RegExp(`^ \\S+ ${name} `, 'm').test(list);
+  } catch {
+    return false;
+  }
 }

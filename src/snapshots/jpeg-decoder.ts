@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { JpegSplitter } from './jpeg-splitter.js';
 
 export type PictureCodec = 'H264' | 'H265' | 'AV1';
@@ -10,6 +11,8 @@ export interface JpegDecoderOptions {
   /** JPEG quality as ffmpeg's -q:v (2 best .. 31). */
   quality: number;
   timeoutMs: number;
+  /** This ffmpeg has the zscale filter (libzimg): the range conversion is cheaper with it. */
+  zscale: boolean;
 }
 
 const INPUT_FORMATS: Record<PictureCodec, string> = { H264: 'h264', H265: 'hevc', AV1: 'ivf' };
@@ -24,6 +27,18 @@ const IVF_FILE_HEADER = (() => {
   h.writeUInt32LE(1, 20);
   return h;
 })();
+
+/** Decoders run behind ingest: a snapshot may wait, a publisher's segments may not. */
+export const DECODER_NICENESS = 10;
+
+function lowerPriority(proc: ChildProcess): void {
+  if (proc.pid === undefined) return; // it did not start: 'error' reports it
+  try {
+    setPriority(proc.pid, Math.min(19, getPriority() + DECODER_NICENESS));
+  } catch {
+    /* it exited already, or this system does not allow it: it runs at the gateway's priority */
+  }
+}
 
 function ivfFrame(unit: Buffer, index: number): Buffer {
   const h = Buffer.alloc(12);
@@ -62,11 +77,15 @@ export class JpegDecoder {
       '-hide_banner', '-nostdin', '-loglevel', 'error',
       '-threads', '1', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
       '-f', INPUT_FORMATS[o.codec], '-i', 'pipe:0',
-      // full-range 4:2:0 as JPEG viewers expect; the standard Huffman tables (optimal ones cost ~1.5 ms more per 720p picture)
-      '-map', '0:v:0', '-pix_fmt', 'yuvj420p', '-c:v', 'mjpeg', '-q:v', String(o.quality), '-huffman', 'default', '-threads', '1',
+      // full-range 8-bit 4:2:0 as JPEG viewers expect (zscale converts the range in a third of
+      // swscale's time, and leaves a picture that is full range already as it is); the standard
+      // Huffman tables (optimal ones cost ~1.5 ms more per 720p picture)
+      '-map', '0:v:0', ...(o.zscale ? ['-vf', 'zscale=range=full', '-pix_fmt', 'yuv420p'] : ['-pix_fmt', 'yuvj420p']),
+      '-c:v', 'mjpeg', '-q:v', String(o.quality), '-huffman', 'default', '-threads', '1',
       '-f', 'image2pipe', '-flush_packets', '1', 'pipe:1',
     ];
     this.proc = spawn(o.ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    lowerPriority(this.proc);
     this.proc.stdout!.on('data', (chunk: Buffer) => this.onOutput(chunk));
     this.proc.stderr!.on('data', (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString()).slice(-2000);
