@@ -5,7 +5,7 @@ import OSS from 'ali-oss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../scripts/lib/fixtures.js';
 import { eventually, ffmpegPush, type PushProcess } from './support/ffmpeg-push.js';
-import { ffmpegWarnings } from './support/media-tools.js';
+import { playlistWarnings } from './support/media-tools.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { startReceiver, type ReceiverProcess } from './support/receiver-process.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
@@ -155,13 +155,13 @@ describe('gateways sharing one PostgreSQL and one storage root', () => {
     const base = `http://127.0.0.1:${b.httpPort}/media/show`;
     const playlist = await (await fetch(`${base}/playlist.m3u8`)).text();
     expect(playlist).toContain('#EXT-X-DISCONTINUITY');
-    expect(await ffmpegWarnings(`${base}/playlist.m3u8`)).toBe('');
+    expect(await playlistWarnings(`${base}/playlist.m3u8`)).toBe('');
     const from = Math.floor(Date.parse(records[1]!.StartTime) / 1000);
     const to = Math.ceil(Date.parse(closed[2]!.EndTime!) / 1000) + 1;
     await b.client.createVod('show', 'vod.m3u8', { startTime: from, endTime: to });
     const vod = await (await fetch(`${base}/vod.m3u8`)).text();
     expect(vod).toContain('#EXT-X-DISCONTINUITY');
-    expect(await ffmpegWarnings(`${base}/vod.m3u8`)).toBe('');
+    expect(await playlistWarnings(`${base}/vod.m3u8`)).toBe('');
 
     // one sender cluster-wide (B took over from A): every publish event once, in order, and the
     // push A died with ended as node-lost by B
@@ -214,7 +214,7 @@ describe('gateways sharing one PostgreSQL and one storage root', () => {
     expect(await toA.exited).not.toBe(0); // A stopped its publisher
     expect(await toB.exited).toBe(0);
     expect(await sequenceOf()).toBeGreaterThanOrEqual(0);
-    expect(await ffmpegWarnings(`${base}/playlist.m3u8`)).toBe('');
+    expect(await playlistWarnings(`${base}/playlist.m3u8`)).toBe('');
     const records = await eventually(async () => {
       const r = await history(b.client, 'fenced');
       return r.every((x) => x.EndTime) ? r : undefined;

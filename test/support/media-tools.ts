@@ -14,6 +14,28 @@ export async function ffmpegWarnings(input: string): Promise<string> {
   return stderr.trim();
 }
 
+/**
+ * ffmpeg's warnings for a playlist; when there are any, each segment's first and last video
+ * and audio timestamps (90 kHz) follow them, so that a failure shows where the timeline broke.
+ */
+export async function playlistWarnings(playlistUrl: string): Promise<string> {
+  const warnings = await ffmpegWarnings(playlistUrl);
+  if (!warnings) return '';
+  const text = await (await fetch(playlistUrl)).text();
+  const lines: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#EXT-X-DISCONTINUITY')) lines.push('-- discontinuity');
+    if (!line || line.startsWith('#')) continue;
+    const url = new URL(line, playlistUrl).href;
+    const span = async (stream: 'v' | 'a') => {
+      const p = await probePackets(url, stream).catch(() => []);
+      return p.length ? `${p[0]!.dts}..${p.at(-1)!.dts} (${p.length})` : 'none';
+    };
+    lines.push(`${line}: video ${await span('v')}, audio ${await span('a')}`);
+  }
+  return `${warnings}\n${lines.join('\n')}`;
+}
+
 export interface ProbedPacket {
   pts: number;
   dts: number;
