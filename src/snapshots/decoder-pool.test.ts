@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { av1Tags, hevcTags } from '../../scripts/lib/enhanced-flv.js';
 import { fixture, FIXTURE_DIR } from '../../scripts/lib/fixtures.js';
+import { childrenNamed } from '../../scripts/lib/proc-stats.js';
 import { runPackager } from '../../test/support/packager-run.js';
 import { ffmpegPath } from '../ffmpeg-path.js';
 import { parseFlv, type FlvTag } from '../media/flv.js';
@@ -186,19 +187,10 @@ describe('DecoderPool (real ffmpeg)', () => {
   it('runs its decoders at a lower scheduling priority than the gateway', async () => {
     const p = newPool(1);
     await p.tryDecode(k360[0]!.picture, 640, 360, 'H264');
-    const decoders = readdirSync('/proc').filter((e) => {
-      if (!/^\d+$/.test(e)) return false;
-      try {
-        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-        const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return stat.includes('(ffmpeg)') && Number(parent) === process.pid && state !== 'Z';
-      } catch {
-        return false;
-      }
-    });
-    // earlier tests' decoders may still be on their way out: each one is checked
+    const decoders = childrenNamed([process.pid], 'ffmpeg');
+    // earlier tests' decoders may still be on their way out: each one is checked (all are niced)
     expect(decoders.length).toBeGreaterThanOrEqual(1);
-    for (const pid of decoders) expect(getPriority(Number(pid))).toBe(Math.min(19, getPriority() + DECODER_NICENESS));
+    for (const pid of decoders) expect(getPriority(pid)).toBe(Math.min(19, getPriority() + DECODER_NICENESS));
   }, 30_000);
 
   it('fails at once when ffmpeg cannot run', async () => {

@@ -77,7 +77,7 @@ export class JpegDecoder {
       '-hide_banner', '-nostdin', '-loglevel', 'error',
       '-threads', '1', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
       '-f', INPUT_FORMATS[o.codec], '-i', 'pipe:0',
-      // full-range 8-bit 4:2:0 as JPEG viewers expect (zscale converts the range in a third of
+      // full-range 8-bit 4:2:0 as JPEG viewers expect (zscale converts the range in a quarter of
       // swscale's time, and leaves a picture that is full range already as it is); the standard
       // Huffman tables (optimal ones cost ~1.5 ms more per 720p picture)
       '-map', '0:v:0', ...(o.zscale ? ['-vf', 'zscale=range=full', '-pix_fmt', 'yuv420p'] : ['-pix_fmt', 'yuvj420p']),
