@@ -8,7 +8,10 @@ const require = createRequire(import.meta.url);
 
 /** Everything `ffmpeg -v warning` prints while decoding `input` fully (empty = clean). */
 export async function ffmpegWarnings(input: string): Promise<string> {
-  const { stderr } = await run(ffmpegPath(), ['-hide_banner', '-nostdin', '-v', 'warning', '-i', input, '-f', 'null', '-'], {
+  // output timestamps in the input's 90 kHz, not in 1/frame rate: ffmpeg can guess a 30 fps
+  // stream as 29.97 from a playlist whose first push is short, and then two frames 33.3 ms apart
+  // round to one timestamp ("non monotonically increasing dts to muxer") though the input is fine
+  const { stderr } = await run(ffmpegPath(), ['-hide_banner', '-nostdin', '-v', 'warning', '-i', input, '-enc_time_base', '-1', '-f', 'null', '-'], {
     maxBuffer: 64 << 20,
   });
   return stderr.trim();
