@@ -481,11 +481,11 @@ if (snapshotRun) {
   );
   console.log(`CPU per stream with snapshots ÷ without: ${(perStream(snapshotRun) / perStream(plain)).toFixed(3)}× (${perStream(snapshotRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core; decoders included)`);
   const stored = s.stored ?? 0;
-  const extraMs = (r: Result) => (r.cpuPercent - r.decoderCpuPercent) * 10; // ms of CPU per second
+  const gatewayMs = (r: Result) => (r.cpuPercent - r.decoderCpuPercent) * 10; // the gateway process's ms of CPU per second
   console.log(
     `of it, the ffmpeg decoders: ${snapshotRun.decoderCpuPercent.toFixed(1)} % of a core` +
       (stored ? ` (${((snapshotRun.decoderCpuPercent * 10 * window) / stored).toFixed(1)} ms per stored snapshot)` : '') +
-      `; the gateway process: ${(extraMs(snapshotRun) / live(snapshotRun) - extraMs(plain) / live(plain)).toFixed(3)} ms per stream per second more than without`,
+      `; the gateway process: ${(gatewayMs(snapshotRun) / live(snapshotRun) - gatewayMs(plain) / live(plain)).toFixed(3)} ms per stream per second more than without`,
   );
 }
 if (values.compare === 'nginx') {

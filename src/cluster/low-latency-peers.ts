@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
+import { longestSegmentMs } from '../media/segmenter.js';
 
 /** What the owner of an LL-HLS channel answered. */
 export type PeerAnswer =
@@ -83,12 +84,12 @@ export class LowLatencyPeers {
 
   /**
    * Undefined unless the channel is LL-HLS. A blocking reload may wait three target durations,
-   * and a segment may last up to max(2·FragDuration, 60 s) (the forced cut).
+   * and a segment may last up to longestSegmentMs (the forced cut).
    */
   private async lowLatencyTimeout(bucket: string, channel: string): Promise<number | undefined> {
     return this.cached(this.channels, `${bucket}\u0000${channel}`, CHANNEL_TTL_MS, async () => {
       const c = await this.o.catalog.getChannel(bucket, channel);
-      return c?.hls?.partDuration === undefined ? undefined : 3 * Math.max(2 * c.fragDuration, 60) * 1000 + 5000;
+      return c?.hls?.partDuration === undefined ? undefined : 3 * longestSegmentMs(c.fragDuration) + 5000;
     });
   }
 

@@ -1,4 +1,5 @@
 /** What the API needs to know about live pushes; the RTMP ingest provides it. */
+import type { VideoCodec } from '../media/packager.js';
 
 export interface LiveVideoStat {
   width: number;
@@ -6,7 +7,7 @@ export interface LiveVideoStat {
   frameRate: number;
   /** Bytes per second over the last few seconds. */
   bandwidth: number;
-  codec: 'H264' | 'H265' | 'AV1';
+  codec: VideoCodec;
 }
 
 export interface LiveAudioStat {

@@ -18,6 +18,12 @@ export class BitWriter {
     return this.u(len + 1, v);
   }
 
+  /** Bits [from, to) of `src` as they are (MSB first): the parts of a parameter set a rewrite keeps. */
+  copyBits(src: Uint8Array, from: number, to: number): this {
+    for (let i = from; i < to; i++) this.bits.push((src[i >> 3]! >> (7 - (i & 7))) & 1);
+    return this;
+  }
+
   se(value: number): this {
     return this.ue(value <= 0 ? -2 * value : 2 * value - 1);
   }

@@ -156,12 +156,9 @@ export function hevcWithoutReorderDelay(nal: Uint8Array): Uint8Array {
     const restAt = r.position;
     const end = stopBit(rbsp);
     if (end < restAt) return nal;
-    const bit = (i: number) => (rbsp[i >> 3]! >> (7 - (i & 7))) & 1;
-    const w = new BitWriter();
-    for (let i = 0; i < orderingAt; i++) w.u(1, bit(i));
-    w.flag(allSubLayers);
+    const w = new BitWriter().copyBits(rbsp, 0, orderingAt).flag(allSubLayers);
     for (const b of buffering) w.ue(b).ue(0).ue(0);
-    for (let i = restAt; i < end; i++) w.u(1, bit(i));
+    w.copyBits(rbsp, restAt, end);
     return Uint8Array.from([nal[0]!, nal[1]!, ...escapeRbsp(w.bytes())]);
   } catch {
     return nal;

@@ -19,9 +19,7 @@ export function withoutReorderDelay(sps: Uint8Array): Uint8Array {
   }
   if (at === undefined) return sps;
   const rbsp = unescapeRbsp(sps.subarray(1));
-  const w = new BitWriter();
-  for (let i = 0; i < at; i++) w.u(1, (rbsp[i >> 3]! >> (7 - (i & 7))) & 1);
-  w.flag(false); // bitstream_restriction_flag
+  const w = new BitWriter().copyBits(rbsp, 0, at).flag(false); // bitstream_restriction_flag
   return Uint8Array.from([sps[0]!, ...escapeRbsp(w.bytes())]);
 }
 

@@ -38,8 +38,10 @@ export type Container = 'ts' | 'fmp4';
 /** How a video codec is named to people (notices, the remux summary). */
 export const VIDEO_CODEC_NAMES = { H264: 'H.264', H265: 'HEVC', AV1: 'AV1' } as const;
 
+export type VideoCodec = keyof typeof VIDEO_CODEC_NAMES;
+
 export interface VideoInfo {
-  codec: 'H264' | 'H265' | 'AV1';
+  codec: VideoCodec;
   width: number;
   height: number;
   profile: string;
@@ -116,7 +118,7 @@ export interface PartInfo {
 
 /** A keyframe for a snapshot (PackagerOptions.keyframeIntervalMs). */
 export interface KeyframeInfo {
-  codec: 'H264' | 'H265' | 'AV1';
+  codec: VideoCodec;
   /** Output timeline (ms) of the frame, as SegmentInfo.startMs. */
   ms: number;
   width: number;

@@ -18,7 +18,7 @@ import { VideoClock } from './video-clock.js';
 import { VIDEO_CODEC_NAMES, type MediaInfo, type NoticeCode, type PackagerEvent, type PackagerOptions, type PackagerResume, type PackagerStats, type PartInfo, type SegmentInfo } from './packager-events.js';
 // the types callers use with the packager, from where they always came
 export { VIDEO_CODEC_NAMES } from './packager-events.js';
-export type { AudioInfo, Container, KeyframeInfo, MediaInfo, NoticeCode, PackagerEvent, PackagerOptions, PackagerResume, PackagerStats, PartInfo, SegmentInfo, VideoInfo } from './packager-events.js';
+export type { AudioInfo, Container, KeyframeInfo, MediaInfo, NoticeCode, PackagerEvent, PackagerOptions, PackagerResume, PackagerStats, PartInfo, SegmentInfo, VideoCodec, VideoInfo } from './packager-events.js';
 
 /** Output timestamps start here, so that negative composition offsets stay positive. */
 export const OUTPUT_ORIGIN_MS = 1400;

@@ -11,6 +11,9 @@ export type CutDecision =
   | 'cut' // closes the open segment; this frame opens the next
   | 'cut-forced';
 
+/** The longest a segment gets: the forced cut when no IDR comes, max(2·FragDuration, 60 s). */
+export const longestSegmentMs = (fragDurationSeconds: number) => Math.max(2 * fragDurationSeconds, 60) * 1000;
+
 export interface FrameFacts {
   video: boolean;
   idr: boolean;
@@ -28,7 +31,7 @@ export class Segmenter {
 
   constructor(fragDurationSeconds: number) {
     this.fragMs = fragDurationSeconds * 1000;
-    this.forceMs = Math.max(2 * fragDurationSeconds, 60) * 1000;
+    this.forceMs = longestSegmentMs(fragDurationSeconds);
   }
 
   get open(): boolean {

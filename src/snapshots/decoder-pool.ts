@@ -1,5 +1,6 @@
 import type { Metrics } from '../metrics.js';
-import { JpegDecoder, type PictureCodec } from './jpeg-decoder.js';
+import type { VideoCodec } from '../media/packager.js';
+import { JpegDecoder } from './jpeg-decoder.js';
 
 export interface DecoderPoolOptions {
   ffmpeg: string;
@@ -18,7 +19,7 @@ export interface DecoderPoolOptions {
 
 interface Waiting {
   picture: Buffer;
-  codec: PictureCodec;
+  codec: VideoCodec;
   /** Codec and resolution: what a decoder serves. */
   kind: string;
   resolve: (jpeg: Buffer) => void;
@@ -42,7 +43,7 @@ export class DecoderPool {
   }
 
   /** The JPEG, or undefined when the pool is too far behind to take it (the caller skips this snapshot). */
-  tryDecode(picture: Buffer, width: number, height: number, codec: PictureCodec): Promise<Buffer> | undefined {
+  tryDecode(picture: Buffer, width: number, height: number, codec: VideoCodec): Promise<Buffer> | undefined {
     const kind = `${codec} ${width}x${height}`;
     const free = this.queue.length === 0 ? this.decoderFor(kind, codec) : undefined;
     if (!free && this.queue.length >= this.o.maxQueued) return undefined;
@@ -80,7 +81,7 @@ export class DecoderPool {
     for (const d of [...this.decoders.keys()]) d.close();
   }
 
-  private decoderFor(kind: string, codec: PictureCodec): JpegDecoder | undefined {
+  private decoderFor(kind: string, codec: VideoCodec): JpegDecoder | undefined {
     let oldestIdle: JpegDecoder | undefined;
     for (const [d, k] of this.decoders) {
       if (d.busy) continue;

@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { getPriority, setPriority } from 'node:os';
+import type { VideoCodec } from '../media/packager.js';
 import { JpegSplitter } from './jpeg-splitter.js';
-
-export type PictureCodec = 'H264' | 'H265' | 'AV1';
 
 export interface JpegDecoderOptions {
   ffmpeg: string;
   /** What the pictures are (KeyframeInfo.codec). */
-  codec: PictureCodec;
+  codec: VideoCodec;
   /** JPEG quality as ffmpeg's -q:v (2 best .. 31). */
   quality: number;
   timeoutMs: number;
@@ -15,7 +14,7 @@ export interface JpegDecoderOptions {
   zscale: boolean;
 }
 
-const INPUT_FORMATS: Record<PictureCodec, string> = { H264: 'h264', H265: 'hevc', AV1: 'ivf' };
+const INPUT_FORMATS: Record<VideoCodec, string> = { H264: 'h264', H265: 'hevc', AV1: 'ivf' };
 
 /** An IVF file header for AV1 (the size fields are informational: the sequence header has the real one). */
 const IVF_FILE_HEADER = (() => {
@@ -49,7 +48,7 @@ function ivfFrame(unit: Buffer, index: number): Buffer {
 
 /**
  * One long-lived ffmpeg that turns pictures of one codec into JPEGs, one at a time: starting
- * ffmpeg costs ~80 ms of CPU, a 720p picture in a running one ~10 ms. Each picture yields
+ * ffmpeg costs ~80 ms of CPU, a 720p H.264 picture in a running one ~5 ms. Each picture yields
  * exactly one JPEG at once:
  * - H.264 and HEVC (keyframePicture: Annex B ending with an AUD): one decoder thread, no
  *   reorder delay (the SPS says none), and the AUD closes the picture for the parser;
