@@ -67,8 +67,7 @@ export function buildProgram(): Command {
           workers,
           onListening: ({ httpPort, rtmpPort }) => {
             const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => httpPort, rtmpPort: () => rtmpPort });
-            printBanner(config, urls, httpPort, rtmpPort);
-            console.log(`workers: ${workers} (node ids ${config.nodeId ?? defaultNodeId(config)}/w1…w${workers})`);
+            printBanner(config, urls, httpPort, rtmpPort, [`workers: ${workers} (node ids ${config.nodeId ?? defaultNodeId(config)}/w1…w${workers})`]);
           },
           log: (message) => console.error(message),
         });
@@ -183,7 +182,8 @@ async function refuseMissingChannel(config: Config, key: { accessKeyId: string; 
   }
 }
 
-function printBanner(config: Config, urls: UrlBuilder, httpPort: number, rtmpPort: number): void {
+/** The start-up banner, `more` lines at its end, in one write (a reader that sees its first line sees all of it). */
+function printBanner(config: Config, urls: UrlBuilder, httpPort: number, rtmpPort: number, more: string[] = []): void {
   const lines = [
     `livechannel listening: API http://${config.http.host}:${httpPort}  RTMP rtmp://${config.rtmp.host}:${rtmpPort}`,
     `data: ${config.dataDir}`,
@@ -204,7 +204,7 @@ function printBanner(config: Config, urls: UrlBuilder, httpPort: number, rtmpPor
       `  example play URL: ${urls.playUrl(config.demo.bucket, 'test', 'playlist.m3u8')}`,
     );
   }
-  console.log(lines.join('\n'));
+  console.log([...lines, ...more].join('\n'));
 }
 
 export async function main(argv: string[]): Promise<void> {
