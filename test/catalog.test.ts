@@ -178,6 +178,15 @@ describe.each(catalogBackends)('retention queries on %s', (_name, make) => {
     expect((await c.oldestSegments('b', 1e9, 10, first)).map((s) => s.sequence)).toEqual([3, 2, 1, 0]); // the next page
     await c.deleteSegments([seg(4), seg(3)]);
     expect((await c.oldestSegments('b', 1e9, 10)).map((s) => s.sequence)).toEqual([2, 1, 0]);
+    // fMP4 init segments: which keys an indexed segment still names (segments 0 and 1 name one each)
+    await c.addSegment({ ...seg(0), initKey: 'x/p-init0.mp4' }, lease.token);
+    await c.addSegment({ ...seg(1), initKey: 'x/p-init1.mp4' }, lease.token);
+    expect(await c.oldestSegments('b', 1e9, 10)).toContainEqual({ ...seg(1), initKey: 'x/p-init1.mp4' });
+    expect(await c.initKeysInUse('b', ['x/p-init0.mp4', 'x/p-init1.mp4', 'x/p-init9.mp4'])).toEqual(new Set(['x/p-init0.mp4', 'x/p-init1.mp4']));
+    await c.deleteSegments([seg(1)]);
+    expect(await c.initKeysInUse('b', ['x/p-init0.mp4', 'x/p-init1.mp4'])).toEqual(new Set(['x/p-init0.mp4']));
+    expect(await c.initKeysInUse('other', ['x/p-init0.mp4'])).toEqual(new Set());
+    expect(await c.initKeysInUse('b', [])).toEqual(new Set());
     await c.recordVodPlaylist({ bucket: 'b', channel: 'x', key: 'x/v.m3u8', fromMs: 0, toMs: 10 });
     await c.recordVodPlaylist({ bucket: 'b', channel: 'x', key: 'x/v.m3u8', fromMs: 5, toMs: 20 });
     expect(await c.vodPlaylists('b')).toEqual([{ bucket: 'b', channel: 'x', key: 'x/v.m3u8', fromMs: 5, toMs: 20 }]);

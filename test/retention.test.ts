@@ -23,7 +23,9 @@ afterAll(async () => {
 });
 
 const store = () => t.app.storeFor('open');
-const uris = (playlist: string) => playlist.split('\n').filter((l) => l && !l.startsWith('#'));
+/** A playlist's segment URIs and its EXT-X-MAP init segment URIs. */
+const uris = (playlist: string) =>
+  playlist.split('\n').flatMap((l) => (!l.startsWith('#') ? (l ? [l] : []) : l.startsWith('#EXT-X-MAP:') ? [/URI="([^"]+)"/.exec(l)![1]!] : []));
 
 /** Every object under the channel's folder, and every playlist's URIs resolved to keys. */
 async function storedState(channel: string) {
@@ -93,4 +95,35 @@ describe('retention', () => {
     expect(metrics).toMatch(/^livechannel_retention_deleted_total\{reason="age"\} [1-9]\d*/m);
     expect(metrics).toMatch(/^livechannel_retention_deleted_total\{reason="vod_emptied"\} 2$/m);
   }, 90_000);
+
+  it("deletes an fMP4 push's init segment once its segments are gone; the live window keeps the one it names", async () => {
+    const client = t.client('open');
+    await client.putChannel('cmaf', { Description: '', Status: 'enabled', Target: { Type: 'HLS', FragDuration: '1', FragCount: '3', PlaylistName: 'playlist.m3u8', SegmentFormat: 'fMP4' } });
+    const inits = async () => [...(await storedState('cmaf')).keys].filter((k) => k.endsWith('.mp4')).sort();
+    // two pushes: an init segment each (the one the newest segment names, which the live window keeps)
+    const initKeys: (string | undefined)[] = [];
+    for (let n = 0; n < 2; n++) {
+      const push = ffmpegPush(`${t.rtmpBase}/live/cmaf`, await fixture('main.flv'), { loopSeconds: 4 });
+      pushes.push(push);
+      expect(await push.exited).toBe(0);
+      initKeys.push((await t.app.catalog.segmentsBetween('open', 'cmaf', 0, Number.MAX_SAFE_INTEGER)).at(-1)?.initKey);
+    }
+    const [first, second] = initKeys;
+    expect(first).toMatch(/^cmaf\/playlist-init\d+\.mp4$/);
+    expect(second).toMatch(/^cmaf\/playlist-init\d+\.mp4$/);
+    expect(second).not.toBe(first);
+    const endedAt = Date.now();
+    await eventually(async () => ((await inits()).length === 1 ? true : undefined), MAX_AGE_MS + 15_000, "the first push's init segment deleted");
+    await new Promise((r) => setTimeout(r, Math.max(0, endedAt + MAX_AGE_MS + 1000 - Date.now())));
+
+    const { keys, named } = await storedState('cmaf');
+    const live = named.get('cmaf/playlist.m3u8')!;
+    // what stays is what the live playlist names: its three segments and the second push's init segment
+    expect(live.filter((k) => k.endsWith('.m4s'))).toHaveLength(3);
+    expect(new Set(live.filter((k) => k.endsWith('.mp4')))).toEqual(new Set([second]));
+    expect([...keys].filter((k) => k !== 'cmaf/playlist.m3u8').sort()).toEqual([...new Set(live)].sort());
+    expect(await ffmpegWarnings(`${t.endpoint}/open/cmaf/playlist.m3u8`)).toBe('');
+    const metrics = await (await fetch(`${t.endpoint}/metrics`)).text();
+    expect(metrics).toMatch(/^livechannel_retention_deleted_total\{reason="init_segment"\} 1$/m);
+  }, 60_000);
 });

@@ -197,6 +197,8 @@ export interface Catalog {
   oldestSegments(bucket: string, beforeMs: number, limit: number, after?: SegmentRecord): Promise<SegmentRecord[]>;
   /** Forgets segments (retention deleted them). */
   deleteSegments(segments: readonly SegmentRecord[]): Promise<void>;
+  /** Which of these fMP4 init segment keys an indexed segment of the bucket still names. */
+  initKeysInUse(bucket: string, keys: readonly string[]): Promise<Set<string>>;
   recordVodPlaylist(vod: VodPlaylistRecord): Promise<void>;
   vodPlaylists(bucket: string): Promise<VodPlaylistRecord[]>;
   deleteVodPlaylist(bucket: string, key: string): Promise<void>;

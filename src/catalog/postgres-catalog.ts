@@ -82,6 +82,7 @@ const SQL = {
      ORDER BY start_time, channel, sequence LIMIT $3`,
   deleteSegments: `DELETE FROM segments s USING unnest($2::text[], $3::bigint[], $4::bigint[]) AS d(channel, start_time, sequence)
      WHERE s.bucket = $1 AND s.channel = d.channel AND s.start_time = d.start_time AND s.sequence = d.sequence`,
+  initKeysInUse: 'SELECT DISTINCT init_key FROM segments WHERE bucket = $1 AND init_key = ANY($2::text[])',
   recordVod: `INSERT INTO vod_playlists (bucket, object_key, channel, from_ms, to_ms) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (bucket, object_key) DO UPDATE SET channel = EXCLUDED.channel, from_ms = EXCLUDED.from_ms, to_ms = EXCLUDED.to_ms`,
   vodPlaylists: 'SELECT * FROM vod_playlists WHERE bucket = $1 ORDER BY object_key',
@@ -282,6 +283,11 @@ export class PostgresCatalog implements Catalog {
       const of = segments.filter((s) => s.bucket === bucket);
       await this.q('deleteSegments', [bucket, of.map((s) => s.channel), of.map((s) => s.startTime), of.map((s) => s.sequence)]);
     }
+  }
+
+  async initKeysInUse(bucket: string, keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    return new Set((await this.q<{ init_key: string }>('initKeysInUse', [bucket, keys])).rows.map((r) => r.init_key));
   }
 
   async recordVodPlaylist(v: VodPlaylistRecord): Promise<void> {

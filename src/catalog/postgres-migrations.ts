@@ -95,4 +95,5 @@ export const PG_MIGRATIONS: string[] = [
   `ALTER TABLE channels ADD COLUMN hls TEXT;
    ALTER TABLE segments ADD COLUMN init_key TEXT;
    ALTER TABLE leases ADD COLUMN peer TEXT;`,
+  `CREATE INDEX segments_by_init_key ON segments (bucket, init_key) WHERE init_key IS NOT NULL;`,
 ];

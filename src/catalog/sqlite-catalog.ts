@@ -116,6 +116,7 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE channels ADD COLUMN hls TEXT;
    ALTER TABLE segments ADD COLUMN init_key TEXT;
    ALTER TABLE leases ADD COLUMN peer TEXT;`,
+  `CREATE INDEX segments_by_init_key ON segments (bucket, init_key) WHERE init_key IS NOT NULL;`,
 ];
 
 /** A statement's extra condition: the channel's lease is (still) held with this token. */
@@ -205,6 +206,9 @@ export class SqliteCatalog implements Catalog {
          ORDER BY start_time, channel, sequence LIMIT ?`,
       ),
       deleteSegment: db.prepare('DELETE FROM segments WHERE bucket = ? AND channel = ? AND start_time = ? AND sequence = ?'),
+      initKeysInUse: db.prepare<[string, string], { init_key: string }>(
+        'SELECT DISTINCT init_key FROM segments WHERE bucket = ? AND init_key IN (SELECT value FROM json_each(?))',
+      ),
       recordVod: db.prepare(
         `INSERT INTO vod_playlists (bucket, object_key, channel, from_ms, to_ms) VALUES (@bucket, @key, @channel, @fromMs, @toMs)
          ON CONFLICT (bucket, object_key) DO UPDATE SET channel = excluded.channel, from_ms = excluded.from_ms, to_ms = excluded.to_ms`,
@@ -352,6 +356,11 @@ export class SqliteCatalog implements Catalog {
 
   async deleteSegments(segments: readonly SegmentRecord[]): Promise<void> {
     this.db.transaction(() => segments.forEach((s) => this.stmts.deleteSegment.run(s.bucket, s.channel, s.startTime, s.sequence)))();
+  }
+
+  async initKeysInUse(bucket: string, keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    return new Set(this.stmts.initKeysInUse.all(bucket, JSON.stringify(keys)).map((r) => r.init_key));
   }
 
   async recordVodPlaylist(vod: VodPlaylistRecord): Promise<void> {

@@ -180,4 +180,44 @@ describe('RetentionSweeper', () => {
     expect(await store.head('c/p.m3u8')).toBeUndefined();
     expect(await catalog.playlistStates('b')).toEqual([]);
   });
+
+  it('deletes an fMP4 init segment once no indexed segment and no live playlist names it', async () => {
+    const catalog = new SqliteCatalog(':memory:');
+    const store = new FsObjectStore(mkdtempSync(join(tmpdir(), 'lc-ret-')));
+    await catalog.putChannel('b', 'c', { description: '', status: 'enabled', fragDuration: 1, fragCount: 3, playlistName: 'p.m3u8' });
+    const lease = await catalog.acquireLease({ bucket: 'b', channel: 'c', nodeId: 'n', remoteAddr: 'r', ttlMs: 3_600_000, now: 0 });
+    if (!lease.ok) throw new Error('lease');
+    const push = await catalog.startPush('b', 'c', 'r', 0, 'n', lease.token);
+    // two codec configurations: p0–p4 after p-init0.mp4, p5–p9 after p-init5.mp4
+    const initOf = (i: number) => (i < 5 ? 'p-init0.mp4' : 'p-init5.mp4');
+    for (const init of ['p-init0.mp4', 'p-init5.mp4']) await store.put(`c/${init}`, Buffer.alloc(700));
+    for (let i = 0; i < 10; i++) {
+      const s = { bucket: 'b', channel: 'c', pushId: push.id, sequence: i, key: `c/p${i}.m4s`, startTime: i * 1000, durationMs: 1000, discontinuity: false, initKey: `c/${initOf(i)}` };
+      await store.put(s.key, Buffer.alloc(1000, i));
+      await catalog.addSegment(s, lease.token);
+    }
+    const live = (from: number) => Array.from({ length: 10 - from }, (_, k) => ({ sequence: from + k, uri: `p${from + k}.m4s`, duration: 1, discontinuity: false, map: initOf(from + k) }));
+    await catalog.savePlaylistState('b', 'c', 'p.m3u8', { playlist: { entries: live(7), discontinuitySequence: 0, targetDuration: 1 }, nextSequence: 10 }, lease.token);
+    const metrics = new Metrics();
+    const sweep = (maxAge: number) => new RetentionSweeper({ bucket: 'b', config: { sweepInterval: 1000, maxAge }, store, catalog, log, metrics, now: () => 20_000 }).sweep();
+    const stored = async () => (await store.list({ prefix: 'c/', marker: '', maxKeys: 100, delimiter: '' })).objects.map((o) => o.key);
+
+    // p0–p3 go: p4 still names p-init0.mp4
+    expect(await sweep(16_500)).toMatchObject({ age: 4, initSegments: 0 });
+    expect(await store.head('c/p-init0.mp4')).toBeDefined();
+    // p4–p6 go: nothing names p-init0.mp4 any more; p-init5.mp4 stays for p7–p9 (indexed and live)
+    expect(await sweep(12_500)).toMatchObject({ age: 3, initSegments: 1 });
+    expect(await stored()).toEqual(['c/p-init5.mp4', 'c/p7.m4s', 'c/p8.m4s', 'c/p9.m4s']);
+    // the live window alone protects an init segment too (here no longer indexed: p8, p9 forgotten by hand)
+    await catalog.deleteSegments((await catalog.oldestSegments('b', 1e9, 10)).filter((s) => s.sequence >= 8));
+    await catalog.savePlaylistState('b', 'c', 'p.m3u8', { playlist: { entries: live(8), discontinuitySequence: 0, targetDuration: 1 }, nextSequence: 10 }, lease.token);
+    expect(await sweep(1)).toMatchObject({ age: 1, initSegments: 0 });
+    expect(await store.head('c/p-init5.mp4')).toBeDefined();
+    // the push ended long ago and its window moved on: the last init segment goes with its last segment
+    await catalog.savePlaylistState('b', 'c', 'p.m3u8', { playlist: { entries: [], discontinuitySequence: 0, targetDuration: 1 }, nextSequence: 10 }, lease.token);
+    for (const i of [8, 9]) await catalog.addSegment({ bucket: 'b', channel: 'c', pushId: push.id, sequence: i, key: `c/p${i}.m4s`, startTime: i * 1000, durationMs: 1000, discontinuity: false, initKey: 'c/p-init5.mp4' }, lease.token);
+    expect(await sweep(1)).toMatchObject({ age: 2, initSegments: 1 });
+    expect(await stored()).toEqual([]);
+    expect(await metrics.registry.getSingleMetricAsString('livechannel_retention_deleted_total')).toContain('reason="init_segment"} 2');
+  });
 });

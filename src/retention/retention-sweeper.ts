@@ -21,6 +21,8 @@ export interface SweepResult {
   space: number;
   vodRewritten: number;
   vodDeleted: number;
+  /** fMP4 init segments deleted once no segment left named them. */
+  initSegments: number;
 }
 
 const BATCH = 500;
@@ -43,7 +45,9 @@ export function globToRegExp(glob: string): RegExp {
  * less than `minFreeBytes` is free. Never one a live playlist names. VOD playlists that name a
  * segment about to go are rewritten without it (or deleted when nothing is left) before the
  * segment is deleted, so no stored playlist names a missing object; the index forgets a
- * segment after its object is gone, so a crash in between leaves it for the next sweep.
+ * segment after its object is gone, so a crash in between leaves it for the next sweep. An fMP4
+ * init segment goes once the last indexed segment naming it has gone (a crash just before
+ * leaves that one, about 1 KB, behind).
  */
 export class RetentionSweeper {
   private timer: NodeJS.Timeout | undefined;
@@ -74,7 +78,7 @@ export class RetentionSweeper {
   }
 
   private async pass(): Promise<SweepResult> {
-    const result: SweepResult = { age: 0, space: 0, vodRewritten: 0, vodDeleted: 0 };
+    const result: SweepResult = { age: 0, space: 0, vodRewritten: 0, vodDeleted: 0, initSegments: 0 };
     const { minFreeBytes } = this.o.config;
     const ages = [this.o.config.maxAge, ...(this.o.config.channels ?? []).map((c) => c.maxAge)].filter((a): a is number => typeof a === 'number');
     if (ages.length > 0) {
@@ -140,12 +144,31 @@ export class RetentionSweeper {
     await this.o.catalog.deleteSegments(doomed);
     result[reason] += doomed.length;
     this.o.metrics.retentionDeleted.inc({ reason }, doomed.length);
+    result.initSegments += await this.deleteUnnamedInits(doomed, named);
     return doomed.length;
   }
 
   /**
-   * The live playlists as they stand: the keys of the segments those of existing channels name
-   * (protected), and the last playlists of deleted channels, which protect nothing (OSS keeps a
+   * The fMP4 init segments the deleted segments named that no indexed segment and no live
+   * playlist names any more (VOD playlists only name indexed segments). A push's init segment
+   * is stored before its first segment, but under a key with that segment's sequence number,
+   * which no older segment has: it is never among these.
+   */
+  private async deleteUnnamedInits(deleted: readonly SegmentRecord[], named: ReadonlySet<string>): Promise<number> {
+    const candidates = [...new Set(deleted.flatMap((s) => (s.initKey !== undefined && !named.has(s.initKey) ? [s.initKey] : [])))];
+    if (candidates.length === 0) return 0;
+    const inUse = await this.o.catalog.initKeysInUse(this.o.bucket, candidates);
+    const unnamed = candidates.filter((k) => !inUse.has(k));
+    if (unnamed.length === 0) return 0;
+    if (this.o.store.deleteMany) await this.o.store.deleteMany(unnamed);
+    else for (const key of unnamed) await this.o.store.delete(key);
+    this.o.metrics.retentionDeleted.inc({ reason: 'init_segment' }, unnamed.length);
+    return unnamed.length;
+  }
+
+  /**
+   * The live playlists as they stand: the keys of the segments (and init segments) those of
+   * existing channels name (protected), and the last playlists of deleted channels, which protect nothing (OSS keeps a
    * deleted channel's objects, and retention removes them).
    */
   private async livePlaylists(): Promise<LivePlaylistsNow> {
@@ -155,7 +178,11 @@ export class RetentionSweeper {
     for (const p of await this.o.catalog.playlistStates(this.o.bucket)) {
       if (!exists.has(p.channel)) exists.set(p.channel, (await this.o.catalog.getChannel(this.o.bucket, p.channel)) !== undefined);
       if (!exists.get(p.channel)) orphans.push(p);
-      else for (const e of p.state.playlist.entries) named.add(`${p.channel}/${e.uri}`);
+      else
+        for (const e of p.state.playlist.entries) {
+          named.add(`${p.channel}/${e.uri}`);
+          if (e.map !== undefined) named.add(`${p.channel}/${e.map}`);
+        }
     }
     return { named, orphans };
   }
