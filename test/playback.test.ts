@@ -201,6 +201,27 @@ describe('private playback with x-oss-process=hls/sign', () => {
     expect(text).toContain('#EXT-X-PART-INF:PART-TARGET=0.500\n');
   });
 
+  it('leaves a line that is no URI of an object as it is (a stray %), and answers HEAD with the length GET sends', async () => {
+    const store = t.app.storeFor('media');
+    await store.put('odd/playlist.m3u8', '#EXTM3U\n#EXT-X-MAP:URI="in%zz.mp4"\n#EXTINF:2.000,\nseg%E0%A4%A.ts\n#EXTINF:2.000,\nseg1.ts\n');
+    const signer = t.client('media', undefined, { endpoint: 'http://live.test' });
+    // a GET and a HEAD URL with one expiry time, so that both answers sign alike
+    let signedUrl: URL, signedHead: URL;
+    do {
+      signedUrl = new URL(signer.signatureUrl('odd/playlist.m3u8', { expires: 600, process: 'hls/sign' }));
+      signedHead = new URL(signer.signatureUrl('odd/playlist.m3u8', { expires: 600, process: 'hls/sign', method: 'HEAD' }));
+    } while (signedUrl.searchParams.get('Expires') !== signedHead.searchParams.get('Expires'));
+    const get = await fetch(`${t.endpoint}/media/odd/playlist.m3u8${signedUrl.search}`);
+    expect(get.status).toBe(200);
+    const text = await get.text();
+    expect(text).toContain('#EXT-X-MAP:URI="in%zz.mp4"\n');
+    expect(text).toContain('\nseg%E0%A4%A.ts\n');
+    expect(text).toMatch(/\nseg1\.ts\?OSSAccessKeyId=/);
+    const head = await fetch(`${t.endpoint}/media/odd/playlist.m3u8${signedHead.search}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+  });
+
   it('refuses other processing and non-playlists', async () => {
     const c = t.client('media');
     await expect(c.get('live/seg1.ts', undefined, { process: 'image/resize,w_100' })).rejects.toMatchObject({ status: 501, code: 'NotImplemented' });

@@ -17,7 +17,9 @@ export function signPlaylistUris(
   const folder = playlistKey.includes('/') ? playlistKey.slice(0, playlistKey.lastIndexOf('/') + 1) : '';
   const sign = (uri: string): string => {
     if (uri === '' || /^[a-z][a-z0-9+.-]*:/i.test(uri) || uri.includes('?')) return uri;
-    const objectKey = resolveKey(folder, decodeURIComponent(uri));
+    const decoded = decodeUri(uri);
+    if (decoded === undefined) return uri; // not a URI any object has (a stray '%'): nothing to sign
+    const objectKey = resolveKey(folder, decoded);
     if (objectKey === undefined) return uri;
     const s = stringToSign({ method: 'GET', contentMd5: '', contentType: '', date: expires, ossHeaders: '', resource: canonicalizedResource(bucket, objectKey, []) });
     return `${uri}?${stringify({ OSSAccessKeyId: key.accessKeyId, Expires: expires, Signature: hmacSha1(key.accessKeySecret, s) })}`;
@@ -30,6 +32,14 @@ export function signPlaylistUris(
       return trimmed === '' ? line : sign(trimmed);
     })
     .join('\n');
+}
+
+function decodeUri(uri: string): string | undefined {
+  try {
+    return decodeURIComponent(uri);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Resolves a relative URI against the playlist's folder; undefined if it leaves the bucket. */

@@ -410,7 +410,10 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       log: req.log,
     });
     reply.code(res.status).headers(res.headers ?? {});
-    return reply.send(req.method === 'HEAD' ? '' : (res.body ?? ''));
+    if (req.method !== 'HEAD') return reply.send(res.body ?? '');
+    // HEAD answers with the length GET would send (an object's is in its headers already)
+    if (reply.getHeader('content-length') === undefined && (typeof res.body === 'string' || Buffer.isBuffer(res.body))) reply.header('content-length', Buffer.byteLength(res.body));
+    return reply.send('');
   };
 
   // CORS preflight, so that browser players can fetch playlists and segments (with Range)
