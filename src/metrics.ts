@@ -94,7 +94,7 @@ export class Metrics {
   });
   readonly retentionDeleted = new Counter({
     name: 'livechannel_retention_deleted_total',
-    help: 'Objects retention deleted, by reason (age: past maxAge; space: below minFreeBytes; vod_emptied: a VOD playlist with no segment left; init_segment: an fMP4 init segment no segment names any more)',
+    help: 'Objects retention deleted, by reason (age: past maxAge; space: below minFreeBytes; vod_emptied: a VOD playlist with no segment left; init_segment: an fMP4 init segment no segment names any more; snapshot: a snapshot JPEG past maxAge)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

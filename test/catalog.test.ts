@@ -195,6 +195,21 @@ describe.each(catalogBackends)('retention queries on %s', (_name, make) => {
     await c.savePlaylistState('b', 'x', 'playlist.m3u8', { nextSequence: 3 } as never, lease.token);
     expect(await c.playlistStates('b')).toEqual([{ channel: 'x', name: 'playlist.m3u8', state: { nextSequence: 3 } }]);
   });
+
+  it('indexes snapshots by the bucket they are stored in, oldest first, page by page, and forgets deleted ones', async () => {
+    const c = await make();
+    const snap = (channel: string, time: number, bucket = 'thumbs') => ({ bucket, channel, key: `${channel}/${time}.jpg`, time });
+    for (const s of [snap('x', 3000), snap('y', 1000), snap('x', 1000), snap('x', 2000), snap('x', 500, 'other')]) await c.addSnapshot(s);
+    await c.addSnapshot(snap('x', 2000)); // stored again: one row
+    expect(await c.oldestSnapshots('thumbs', 1e15, 10)).toEqual([snap('x', 1000), snap('y', 1000), snap('x', 2000), snap('x', 3000)]);
+    expect(await c.oldestSnapshots('thumbs', 2000, 10)).toEqual([snap('x', 1000), snap('y', 1000)]);
+    const [first] = await c.oldestSnapshots('thumbs', 1e15, 1);
+    expect(await c.oldestSnapshots('thumbs', 1e15, 2, first)).toEqual([snap('y', 1000), snap('x', 2000)]); // the next page
+    await c.deleteSnapshots('thumbs', ['x/1000.jpg', 'x/3000.jpg']);
+    await c.deleteSnapshots('thumbs', []);
+    expect(await c.oldestSnapshots('thumbs', 1e15, 10)).toEqual([snap('y', 1000), snap('x', 2000)]);
+    expect(await c.oldestSnapshots('other', 1e15, 10)).toEqual([snap('x', 500, 'other')]);
+  });
 });
 
 describe('SqliteCatalog', () => {

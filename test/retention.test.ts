@@ -126,4 +126,26 @@ describe('retention', () => {
     const metrics = await (await fetch(`${t.endpoint}/metrics`)).text();
     expect(metrics).toMatch(/^livechannel_retention_deleted_total\{reason="init_segment"\} 1$/m);
   }, 60_000);
+
+  it("deletes a channel's snapshots in its DestBucket once past that bucket's maxAge", async () => {
+    const client = t.client('open');
+    await client.putChannel('thumbs', {
+      Description: '',
+      Status: 'enabled',
+      Target: { Type: 'HLS', FragDuration: '1', FragCount: '3', PlaylistName: 'playlist.m3u8' },
+      Snapshot: { RoleName: 'role', DestBucket: 'open', NotifyTopic: 'topic', Interval: '1' },
+    });
+    const jpegs = async () => [...(await storedState('thumbs')).keys].filter((k) => k.endsWith('.jpg'));
+    const push = ffmpegPush(`${t.rtmpBase}/live/thumbs`, await fixture('main.flv'), { loopSeconds: 5 });
+    pushes.push(push);
+    await eventually(async () => ((await jpegs()).length >= 2 ? true : undefined), 15_000, 'two snapshots stored');
+    expect(await push.exited).toBe(0);
+    const made = (await t.app.catalog.oldestSnapshots('open', Number.MAX_SAFE_INTEGER, 100)).filter((s) => s.channel === 'thumbs');
+    expect(made.length).toBeGreaterThanOrEqual(2);
+    // the last one is at most maxAge old at the push's end: all gone within maxAge and a few sweeps
+    await eventually(async () => ((await jpegs()).length === 0 ? true : undefined), MAX_AGE_MS + 10_000, 'snapshots deleted');
+    expect((await t.app.catalog.oldestSnapshots('open', Number.MAX_SAFE_INTEGER, 100)).filter((s) => s.channel === 'thumbs')).toEqual([]);
+    const metrics = await (await fetch(`${t.endpoint}/metrics`)).text();
+    expect(metrics).toMatch(/^livechannel_retention_deleted_total\{reason="snapshot"\} [1-9]\d*$/m);
+  }, 60_000);
 });

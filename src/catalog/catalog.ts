@@ -137,6 +137,17 @@ export interface SegmentRecord {
 /** Where a live playlist stands, so that the next push continues it. */
 export type PlaylistResume = PackagerResume;
 
+/** A stored snapshot JPEG: retention deletes it by age. */
+export interface SnapshotRecord {
+  /** The bucket it is stored in (its channel's Snapshot DestBucket). */
+  bucket: string;
+  /** The channel it shows (whose retention rule applies). */
+  channel: string;
+  key: string;
+  /** Epoch ms of its keyframe. */
+  time: number;
+}
+
 /** A VOD playlist PostVodPlaylist wrote: retention rewrites it when its oldest segments go. */
 export interface VodPlaylistRecord {
   bucket: string;
@@ -199,6 +210,12 @@ export interface Catalog {
   deleteSegments(segments: readonly SegmentRecord[]): Promise<void>;
   /** Which of these fMP4 init segment keys an indexed segment of the bucket still names. */
   initKeysInUse(bucket: string, keys: readonly string[]): Promise<Set<string>>;
+  /** Indexes a stored snapshot (so that retention finds it). */
+  addSnapshot(snapshot: SnapshotRecord): Promise<void>;
+  /** Indexed snapshots stored in a bucket taken before `beforeMs`, oldest first; `after` continues a page. */
+  oldestSnapshots(bucket: string, beforeMs: number, limit: number, after?: SnapshotRecord): Promise<SnapshotRecord[]>;
+  /** Forgets snapshots (retention deleted them). */
+  deleteSnapshots(bucket: string, keys: readonly string[]): Promise<void>;
   recordVodPlaylist(vod: VodPlaylistRecord): Promise<void>;
   vodPlaylists(bucket: string): Promise<VodPlaylistRecord[]>;
   deleteVodPlaylist(bucket: string, key: string): Promise<void>;

@@ -14,13 +14,14 @@ import {
   type PushEndReason,
   type PushRecord,
   type SegmentRecord,
+  type SnapshotRecord,
   type StopRequest,
   type VodPlaylistRecord,
 } from './catalog.js';
 import type { LostPushEvents, OutboxEntry } from './outbox.js';
 import { PG_MIGRATIONS } from './postgres-migrations.js';
 import { LOST_PUSHES_JSON, outboxParams, PostgresOutbox, withOutboxInsert, type LostPushesJson } from './postgres-outbox.js';
-import { hlsColumn, snapshotColumn, toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
+import { hlsColumn, snapshotColumn, toChannel, toHolder, toPush, toSegment, toSnapshot, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type SnapshotRow, type VodRow } from './rows.js';
 
 export interface PostgresCatalogOptions {
   url: string;
@@ -82,6 +83,11 @@ const SQL = {
      ORDER BY start_time, channel, sequence LIMIT $3`,
   deleteSegments: `DELETE FROM segments s USING unnest($2::text[], $3::bigint[], $4::bigint[]) AS d(channel, start_time, sequence)
      WHERE s.bucket = $1 AND s.channel = d.channel AND s.start_time = d.start_time AND s.sequence = d.sequence`,
+  addSnapshot: `INSERT INTO snapshots (bucket, object_key, channel, taken_at) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (bucket, object_key) DO UPDATE SET channel = EXCLUDED.channel, taken_at = EXCLUDED.taken_at`,
+  oldestSnapshots: `SELECT * FROM snapshots WHERE bucket = $1 AND taken_at < $2 AND (taken_at, object_key) > ($4::bigint, $5::text)
+     ORDER BY taken_at, object_key LIMIT $3`,
+  deleteSnapshots: 'DELETE FROM snapshots WHERE bucket = $1 AND object_key = ANY($2::text[])',
   initKeysInUse: 'SELECT DISTINCT init_key FROM segments WHERE bucket = $1 AND init_key = ANY($2::text[])',
   recordVod: `INSERT INTO vod_playlists (bucket, object_key, channel, from_ms, to_ms) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (bucket, object_key) DO UPDATE SET channel = EXCLUDED.channel, from_ms = EXCLUDED.from_ms, to_ms = EXCLUDED.to_ms`,
@@ -288,6 +294,18 @@ export class PostgresCatalog implements Catalog {
   async initKeysInUse(bucket: string, keys: readonly string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     return new Set((await this.q<{ init_key: string }>('initKeysInUse', [bucket, keys])).rows.map((r) => r.init_key));
+  }
+
+  async addSnapshot(s: SnapshotRecord): Promise<void> {
+    await this.q('addSnapshot', [s.bucket, s.key, s.channel, s.time]);
+  }
+
+  async oldestSnapshots(bucket: string, beforeMs: number, limit: number, after?: SnapshotRecord): Promise<SnapshotRecord[]> {
+    return (await this.q<SnapshotRow>('oldestSnapshots', [bucket, beforeMs, limit, after?.time ?? Number.MIN_SAFE_INTEGER, after?.key ?? ''])).rows.map(toSnapshot);
+  }
+
+  async deleteSnapshots(bucket: string, keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await this.q('deleteSnapshots', [bucket, keys]);
   }
 
   async recordVodPlaylist(v: VodPlaylistRecord): Promise<void> {

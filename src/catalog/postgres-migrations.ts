@@ -96,4 +96,12 @@ export const PG_MIGRATIONS: string[] = [
    ALTER TABLE segments ADD COLUMN init_key TEXT;
    ALTER TABLE leases ADD COLUMN peer TEXT;`,
   `CREATE INDEX segments_by_init_key ON segments (bucket, init_key) WHERE init_key IS NOT NULL;`,
+  `CREATE TABLE snapshots (
+     bucket TEXT COLLATE "C" NOT NULL,
+     object_key TEXT COLLATE "C" NOT NULL,
+     channel TEXT COLLATE "C" NOT NULL,
+     taken_at BIGINT NOT NULL,
+     PRIMARY KEY (bucket, object_key)
+   );
+   CREATE INDEX snapshots_by_age ON snapshots (bucket, taken_at, object_key);`,
 ];

@@ -1,5 +1,5 @@
 /** Catalog rows as both databases return them (snake_case columns), and their domain objects. */
-import type { Channel, ChannelConfig, ChannelStatus, HlsOptions, LeaseHolder, PushEndReason, PushRecord, SegmentRecord, SnapshotConfig, VodPlaylistRecord } from './catalog.js';
+import type { Channel, ChannelConfig, ChannelStatus, HlsOptions, LeaseHolder, PushEndReason, PushRecord, SegmentRecord, SnapshotConfig, SnapshotRecord, VodPlaylistRecord } from './catalog.js';
 import type { OutboxRow } from './outbox.js';
 
 export interface ChannelRow {
@@ -143,5 +143,14 @@ export interface VodRow {
   from_ms: number;
   to_ms: number;
 }
+
+export interface SnapshotRow {
+  bucket: string;
+  object_key: string;
+  channel: string;
+  taken_at: number;
+}
+
+export const toSnapshot = (r: SnapshotRow): SnapshotRecord => ({ bucket: r.bucket, channel: r.channel, key: r.object_key, time: r.taken_at });
 
 export const toVod = (r: VodRow): VodPlaylistRecord => ({ bucket: r.bucket, channel: r.channel, key: r.object_key, fromMs: r.from_ms, toMs: r.to_ms });

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LostPush, LostPushEvents, OutboxEntry } from './outbox.js';
-import { hlsColumn, snapshotColumn, toChannel, toHolder, toPush, toSegment, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type VodRow } from './rows.js';
+import { hlsColumn, snapshotColumn, toChannel, toHolder, toPush, toSegment, toSnapshot, toVod, type ChannelRow, type LeaseRow, type PushRow, type SegmentRow, type SnapshotRow, type VodRow } from './rows.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import {
   FencedError,
@@ -19,6 +19,7 @@ import {
   type PushEndReason,
   type PushRecord,
   type SegmentRecord,
+  type SnapshotRecord,
   type StopRequest,
   type VodPlaylistRecord,
 } from './catalog.js';
@@ -117,6 +118,14 @@ export const MIGRATIONS: string[] = [
    ALTER TABLE segments ADD COLUMN init_key TEXT;
    ALTER TABLE leases ADD COLUMN peer TEXT;`,
   `CREATE INDEX segments_by_init_key ON segments (bucket, init_key) WHERE init_key IS NOT NULL;`,
+  `CREATE TABLE snapshots (
+     bucket TEXT NOT NULL,
+     object_key TEXT NOT NULL,
+     channel TEXT NOT NULL,
+     taken_at INTEGER NOT NULL,
+     PRIMARY KEY (bucket, object_key)
+   ) WITHOUT ROWID;
+   CREATE INDEX snapshots_by_age ON snapshots (bucket, taken_at, object_key);`,
 ];
 
 /** A statement's extra condition: the channel's lease is (still) held with this token. */
@@ -206,6 +215,12 @@ export class SqliteCatalog implements Catalog {
          ORDER BY start_time, channel, sequence LIMIT ?`,
       ),
       deleteSegment: db.prepare('DELETE FROM segments WHERE bucket = ? AND channel = ? AND start_time = ? AND sequence = ?'),
+      addSnapshot: db.prepare('INSERT OR REPLACE INTO snapshots (bucket, object_key, channel, taken_at) VALUES (@bucket, @key, @channel, @time)'),
+      oldestSnapshots: db.prepare<[string, number, number, string, number], SnapshotRow>(
+        `SELECT * FROM snapshots WHERE bucket = ? AND taken_at < ? AND (taken_at, object_key) > (?, ?)
+         ORDER BY taken_at, object_key LIMIT ?`,
+      ),
+      deleteSnapshot: db.prepare('DELETE FROM snapshots WHERE bucket = ? AND object_key = ?'),
       initKeysInUse: db.prepare<[string, string], { init_key: string }>(
         'SELECT DISTINCT init_key FROM segments WHERE bucket = ? AND init_key IN (SELECT value FROM json_each(?))',
       ),
@@ -361,6 +376,18 @@ export class SqliteCatalog implements Catalog {
   async initKeysInUse(bucket: string, keys: readonly string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     return new Set(this.stmts.initKeysInUse.all(bucket, JSON.stringify(keys)).map((r) => r.init_key));
+  }
+
+  async addSnapshot(snapshot: SnapshotRecord): Promise<void> {
+    this.stmts.addSnapshot.run(snapshot);
+  }
+
+  async oldestSnapshots(bucket: string, beforeMs: number, limit: number, after?: SnapshotRecord): Promise<SnapshotRecord[]> {
+    return this.stmts.oldestSnapshots.all(bucket, beforeMs, after?.time ?? Number.MIN_SAFE_INTEGER, after?.key ?? '', limit).map(toSnapshot);
+  }
+
+  async deleteSnapshots(bucket: string, keys: readonly string[]): Promise<void> {
+    this.db.transaction(() => keys.forEach((key) => this.stmts.deleteSnapshot.run(bucket, key)))();
   }
 
   async recordVodPlaylist(vod: VodPlaylistRecord): Promise<void> {

@@ -220,4 +220,24 @@ describe('RetentionSweeper', () => {
     expect(await stored()).toEqual([]);
     expect(await metrics.registry.getSingleMetricAsString('livechannel_retention_deleted_total')).toContain('reason="init_segment"} 2');
   });
+
+  it('deletes snapshots stored in the bucket past their channel\'s maxAge, object and index row', async () => {
+    const { catalog, store, sweeper, metrics } = await setUp(1e9);
+    // snapshots of two channels at 1 s … 10 s; 'keep-1' is kept forever by an override
+    for (const channel of ['c', 'keep-1']) {
+      for (let i = 1; i <= 10; i++) {
+        const key = `${channel}/${i * 1000}.jpg`;
+        await store.put(key, Buffer.alloc(100, i));
+        await catalog.addSnapshot({ bucket: 'b', channel, key, time: i * 1000 });
+      }
+    }
+    const jpegs = async (channel: string) => (await store.list({ prefix: `${channel}/`, marker: '', maxKeys: 100, delimiter: '' })).objects.map((o) => o.key).filter((k) => k.endsWith('.jpg'));
+    // at 20 s, a maxAge of 12.5 s reaches times before 7.5 s: c's first seven
+    const result = await sweeper({ maxAge: 12_500, channels: [{ match: 'keep-*', maxAge: 'forever' }] }).sweep();
+    expect(result).toMatchObject({ snapshots: 7 });
+    expect(await jpegs('c')).toEqual(['c/10000.jpg', 'c/8000.jpg', 'c/9000.jpg']);
+    expect(await jpegs('keep-1')).toHaveLength(10);
+    expect((await catalog.oldestSnapshots('b', 1e15, 100)).filter((s) => s.channel === 'c').map((s) => s.time)).toEqual([8000, 9000, 10000]);
+    expect(await metrics.registry.getSingleMetricAsString('livechannel_retention_deleted_total')).toContain('reason="snapshot"} 7');
+  });
 });

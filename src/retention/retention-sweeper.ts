@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Catalog, PlaylistResume, SegmentRecord } from '../catalog/catalog.js';
+import type { Catalog, PlaylistResume, SegmentRecord, SnapshotRecord } from '../catalog/catalog.js';
 import type { RetentionConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { vodPlaylistText } from '../oss/vod-playlist.js';
@@ -23,6 +23,8 @@ export interface SweepResult {
   vodDeleted: number;
   /** fMP4 init segments deleted once no segment left named them. */
   initSegments: number;
+  /** Snapshot JPEGs stored in this bucket, older than their channel's maxAge. */
+  snapshots: number;
 }
 
 const BATCH = 500;
@@ -40,7 +42,7 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /**
- * Deletes a bucket's old segments: past their channel's `maxAge` (a `channels` override, else
+ * Deletes a bucket's old segments and snapshots: past their channel's `maxAge` (a `channels` override, else
  * the bucket's), and (on a filesystem) the oldest ones while
  * less than `minFreeBytes` is free. Never one a live playlist names. VOD playlists that name a
  * segment about to go are rewritten without it (or deleted when nothing is left) before the
@@ -78,7 +80,7 @@ export class RetentionSweeper {
   }
 
   private async pass(): Promise<SweepResult> {
-    const result: SweepResult = { age: 0, space: 0, vodRewritten: 0, vodDeleted: 0, initSegments: 0 };
+    const result: SweepResult = { age: 0, space: 0, vodRewritten: 0, vodDeleted: 0, initSegments: 0, snapshots: 0 };
     const { minFreeBytes } = this.o.config;
     const ages = [this.o.config.maxAge, ...(this.o.config.channels ?? []).map((c) => c.maxAge)].filter((a): a is number => typeof a === 'number');
     if (ages.length > 0) {
@@ -90,7 +92,15 @@ export class RetentionSweeper {
         const page = await this.o.catalog.oldestSegments(this.o.bucket, cutoff, BATCH, after);
         if (page.length === 0) break;
         after = page.at(-1);
-        await this.deleteBatch(page.filter((s) => this.tooOld(s, now)), 'age', result);
+        await this.deleteBatch(page.filter((s) => this.tooOld(s.channel, s.startTime, now)), 'age', result);
+        if (page.length < BATCH) break;
+      }
+      let afterSnapshot: SnapshotRecord | undefined;
+      for (;;) {
+        const page = await this.o.catalog.oldestSnapshots(this.o.bucket, cutoff, BATCH, afterSnapshot);
+        if (page.length === 0) break;
+        afterSnapshot = page.at(-1);
+        await this.deleteSnapshots(page.filter((s) => this.tooOld(s.channel, s.time, now)), result);
         if (page.length < BATCH) break;
       }
     }
@@ -105,15 +115,26 @@ export class RetentionSweeper {
         }
       }
     }
-    if (result.age + result.space > 0) this.o.log.info({ bucket: this.o.bucket, ...result }, 'retention deleted old segments');
+    if (result.age + result.space + result.snapshots > 0) this.o.log.info({ bucket: this.o.bucket, ...result }, 'retention deleted old segments and snapshots');
     return result;
   }
 
   /** Past its channel's maxAge (the first `channels` entry that matches, else the bucket's). */
-  private tooOld(s: SegmentRecord, now: number): boolean {
-    const override = this.channelRules.find((r) => r.match.test(s.channel));
+  private tooOld(channel: string, time: number, now: number): boolean {
+    const override = this.channelRules.find((r) => r.match.test(channel));
     const maxAge = override ? override.maxAge : this.o.config.maxAge;
-    return typeof maxAge === 'number' && s.startTime < now - maxAge;
+    return typeof maxAge === 'number' && time < now - maxAge;
+  }
+
+  /** Snapshots: objects first, then the index (a crash in between leaves them for the next sweep). */
+  private async deleteSnapshots(doomed: readonly SnapshotRecord[], result: SweepResult): Promise<void> {
+    if (doomed.length === 0) return;
+    const keys = doomed.map((s) => s.key);
+    if (this.o.store.deleteMany) await this.o.store.deleteMany(keys);
+    else for (const key of keys) await this.o.store.delete(key);
+    await this.o.catalog.deleteSnapshots(this.o.bucket, keys);
+    result.snapshots += keys.length;
+    this.o.metrics.retentionDeleted.inc({ reason: 'snapshot' }, keys.length);
   }
 
   /** The oldest segments no live playlist names whose sizes add up to `bytes` (or all there are). */

@@ -40,6 +40,7 @@ function setup(root: string, mayWrite = () => true) {
     wallTime: (ms) => 1_764_480_000_000 + ms,
     mayWrite,
     outbox: catalog.outbox,
+    catalog,
     recorder,
     metrics,
     log,
@@ -67,6 +68,10 @@ describe('ChannelSnapshots', () => {
     expect(event).toMatchObject({ type: 'snapshot.created', bucket: 'media', channel: 'show', destBucket: 'thumbs', key: `show/${expected[0]}`, width: 1280, height: 720, topic: 'topic-a' });
     expect(event.time).toBe(new Date(Number(expected[0]!.slice(0, -4))).toISOString());
     expect(await catalog.outbox.pending()).toBe(3);
+    // indexed where they are stored, for retention
+    expect(await catalog.oldestSnapshots('thumbs', Number.MAX_SAFE_INTEGER, 10)).toEqual(
+      expected.map((name) => ({ bucket: 'thumbs', channel: 'show', key: `show/${name}`, time: Number(name.slice(0, -4)) })),
+    );
   }, 30_000);
 
   it("skips a keyframe while the channel's previous snapshot is still being made", async () => {
@@ -89,6 +94,7 @@ describe('ChannelSnapshots', () => {
     expect(await outcome('store_failed')).toBe(1);
     expect(snapshots.latest).toBeUndefined();
     expect(await catalog.outbox.pending()).toBe(0);
+    expect(await catalog.oldestSnapshots('thumbs', Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
   }, 30_000);
 
   it('writes nothing once the publish lease is lost', async () => {

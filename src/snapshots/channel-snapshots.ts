@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { SnapshotConfig } from '../catalog/catalog.js';
+import type { Catalog, SnapshotConfig } from '../catalog/catalog.js';
 import type { OutboxStore } from '../catalog/outbox.js';
 import type { EventRecorder } from '../events/event-recorder.js';
 import type { LiveSnapshotStat } from '../live/live-sessions.js';
@@ -20,6 +20,8 @@ export interface ChannelSnapshotsOptions {
   /** Whether this node may still write for the channel (its publish lease). */
   mayWrite: () => boolean;
   outbox: OutboxStore;
+  /** Where stored snapshots are indexed, for retention. */
+  catalog: Pick<Catalog, 'addSnapshot'>;
   recorder?: EventRecorder;
   metrics: Metrics;
   log: FastifyBaseLogger;
@@ -30,8 +32,8 @@ export const snapshotKey = (channel: string, epochMs: number) => `${channel}/${e
 
 /**
  * A live channel's snapshots: each keyframe the packager picks for an interval is decoded to
- * JPEG, stored in the destination bucket as `<channel>/<unix-ms>.jpg` and announced with a
- * snapshot.created event. One snapshot is in the works per channel at a time: a keyframe that
+ * JPEG, stored in the destination bucket as `<channel>/<unix-ms>.jpg`, indexed in the catalog
+ * (for retention) and announced with a snapshot.created event. One snapshot is in the works per channel at a time: a keyframe that
  * comes while the previous one is still decoding or storing, or while every decoder is busy,
  * is skipped and counted.
  */
@@ -88,6 +90,9 @@ export class ChannelSnapshots {
     this.stats.stored++;
     this.o.metrics.snapshots.inc({ outcome: 'stored' });
     this.latest = { bucket: config.destBucket, key, time, width: keyframe.width, height: keyframe.height };
+    await this.o.catalog
+      .addSnapshot({ bucket: config.destBucket, channel, key, time })
+      .catch((err) => this.o.log.error({ err, bucket: config.destBucket, key }, 'could not index a stored snapshot: retention will not delete it'));
     const events = this.o.recorder?.entries('snapshot.created', bucket, channel, () => ({
       destBucket: config.destBucket,
       key,
