@@ -124,5 +124,9 @@ describe('catalog and cluster config', () => {
     expect(parseConfig(base()).publishHook).toBeUndefined();
     expect(() => parseConfig({ ...base(), publishHook: { url: 'http://app.example/x', timeoutMs: 10_000 } })).toThrow(/^publishHook\.timeoutMs: must be below limits\.rtmpPublishTimeoutMs/);
     expect(() => parseConfig({ ...base(), publishHook: { url: 'ftp://app.example/x' } })).toThrow(/^publishHook\.url/);
+    // the signature covers the decoded path: a stray % would fail every request at run time
+    expect(() => parseConfig({ ...base(), publishHook: { url: 'http://app.example/100%' } })).toThrow(/^publishHook\.url: its path has a '%' that does not start a %XX escape/);
+    expect(() => parseConfig({ ...base(), notifications: [{ url: 'http://app.example/a%zz' }] })).toThrow(/^notifications\.0\.url: its path has a '%'/);
+    expect(parseConfig({ ...base(), notifications: [{ url: 'http://app.example/a%20b' }] }).notifications[0]!.url).toBe('http://app.example/a%20b');
   });
 });

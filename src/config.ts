@@ -61,6 +61,16 @@ const retentionSchema = z
   .strict()
   .refine((r) => r.maxAge !== undefined || r.minFreeBytes !== undefined || r.channels.length > 0, 'needs maxAge, minFreeBytes or channels');
 
+/** An HTTP(S) URL the gateway POSTs signed requests to (the signature covers the decoded path). */
+const callbackUrl = z.url({ protocol: /^https?$/ }).refine((url) => {
+  try {
+    decodeURIComponent(new URL(url).pathname);
+    return true;
+  } catch {
+    return false;
+  }
+}, "its path has a '%' that does not start a %XX escape");
+
 const catalogSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sqlite') }).strict(),
   z
@@ -80,7 +90,7 @@ const schema = z
     /** Asks an HTTP server whether each publish may start (after the signed-URL check). */
     publishHook: z
       .object({
-        url: z.url({ protocol: /^https?$/ }),
+        url: callbackUrl,
         timeoutMs: z.number().int().min(1).default(3000),
         onError: z.enum(['deny', 'allow']).default('deny'),
       })
@@ -91,7 +101,7 @@ const schema = z
       .array(
         z
           .object({
-            url: z.url({ protocol: /^https?$/ }),
+            url: callbackUrl,
             events: z.array(z.enum([...EVENT_TYPES, '*'])).min(1).default(['*']),
           })
           .strict(),
