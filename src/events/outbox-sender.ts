@@ -43,8 +43,12 @@ export class OutboxSender {
   private ticking = false;
   private again = false;
   private wakeQueued = false;
-  /** Delivered, not yet deleted: deleted together before the next look at the outbox's heads. */
-  private deliveredIds: number[] = [];
+  /**
+   * Delivered, not yet deleted: deleted together before the next look at the outbox's heads,
+   * and skipped by a look that read them before that (a drain can deliver while a look's query
+   * is on its way: sending them again would duplicate them).
+   */
+  private readonly undeleted = new Set<number>();
   private stopped = false;
   private readonly now: () => number;
 
@@ -120,7 +124,7 @@ export class OutboxSender {
     for (const row of heads) {
       if (this.inFlight.size >= this.o.config.concurrency) break;
       const key = channelKey(row);
-      if (this.inFlight.has(key)) continue;
+      if (this.inFlight.has(key) || this.undeleted.has(row.id)) continue;
       this.inFlight.add(key);
       void this.drain(row)
         .catch((err) => this.o.log.warn({ err, channel: row.channel }, 'event sender: catalog unavailable while delivering; will retry'))
@@ -129,15 +133,10 @@ export class OutboxSender {
   }
 
   private async flushDelivered(): Promise<void> {
-    if (this.deliveredIds.length === 0) return;
-    const ids = this.deliveredIds;
-    this.deliveredIds = [];
-    try {
-      await this.o.outbox.delivered(ids);
-    } catch (err) {
-      this.deliveredIds.unshift(...ids);
-      throw err;
-    }
+    if (this.undeleted.size === 0) return;
+    const ids = [...this.undeleted];
+    await this.o.outbox.delivered(ids); // on failure they stay, skipped, for the next look
+    for (const id of ids) this.undeleted.delete(id);
   }
 
   private async trim(): Promise<void> {
@@ -175,7 +174,7 @@ export class OutboxSender {
       };
       const res = await post(url, headers, row.body, this.o.config.timeoutMs, 64 * 1024);
       if (res.status >= 200 && res.status < 300) {
-        this.deliveredIds.push(row.id);
+        this.undeleted.add(row.id);
         this.o.metrics.eventsDelivered.inc();
         this.o.metrics.eventDeliverySeconds.observe(Math.max(0, this.now() - row.createdAt) / 1000);
         return true;
