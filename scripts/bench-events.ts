@@ -28,17 +28,20 @@ const { values } = parseArgs({
 const EVENTS = Number(values.events);
 const CHANNELS = Number(values.channels);
 
-// the receiver: its own process, answering 204, printing how many it got
+// the receiver: its own process, answering 204, printing how many events it got (by id) and how many twice
 const receiver = spawn(process.execPath, ['-e', `
-  const s = require('node:http').createServer((q, r) => { q.resume(); q.on('end', () => { n++; r.writeHead(204).end(); }); });
-  let n = 0; s.listen(0, '127.0.0.1', () => console.log('listening ' + s.address().port));
-  setInterval(() => console.log('count ' + n), 100);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ids = new Set(); let again = 0;
+  const s = require('node:http').createServer((q, r) => { q.resume(); q.on('end', () => {
+    const id = q.headers['x-livechannel-event-id']; if (ids.has(id)) again++; else ids.add(id); r.writeHead(204).end(); }); });
+  s.listen(0, '127.0.0.1', () => console.log('listening ' + s.address().port));
+  setInterval(() => console.log('count ' + ids.size + ' ' + again), 100);`], { stdio: ['ignore', 'pipe', 'inherit'] });
 let port = 0;
 let received = 0;
+let duplicates = 0;
 receiver.stdout.on('data', (c: Buffer) => {
   for (const line of c.toString().split('\n')) {
     if (line.startsWith('listening ')) port = Number(line.slice(10));
-    if (line.startsWith('count ')) received = Number(line.slice(6));
+    if (line.startsWith('count ')) [received, duplicates] = line.slice(6).split(' ').map(Number) as [number, number];
   }
 });
 while (!port) await new Promise((r) => setTimeout(r, 20));
@@ -103,6 +106,8 @@ await measure('deliver (sign, POST, delete)', async () => {
   while (received < EVENTS) await new Promise((r) => setTimeout(r, 5));
 });
 await sender.stop();
+await new Promise((r) => setTimeout(r, 150)); // the receiver's last count
+console.log(`received twice: ${duplicates}`);
 await catalog.close();
 await db?.drop();
 receiver.kill();
