@@ -42,9 +42,9 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /**
- * Deletes a bucket's old segments and snapshots: past their channel's `maxAge` (a `channels` override, else
- * the bucket's), and (on a filesystem) the oldest ones while
- * less than `minFreeBytes` is free. Never one a live playlist names. VOD playlists that name a
+ * Deletes a bucket's old segments and snapshots: past their channel's `maxAge` (a `channels`
+ * override, else the bucket's), and (on a filesystem) the oldest segments while less than
+ * `minFreeBytes` is free. Never one a live playlist names. VOD playlists that name a
  * segment about to go are rewritten without it (or deleted when nothing is left) before the
  * segment is deleted, so no stored playlist names a missing object; the index forgets a
  * segment after its object is gone, so a crash in between leaves it for the next sweep. An fMP4
@@ -119,6 +119,11 @@ export class RetentionSweeper {
     return result;
   }
 
+  private async deleteObjects(keys: readonly string[]): Promise<void> {
+    if (this.o.store.deleteMany) await this.o.store.deleteMany(keys);
+    else for (const key of keys) await this.o.store.delete(key);
+  }
+
   /** Past its channel's maxAge (the first `channels` entry that matches, else the bucket's). */
   private tooOld(channel: string, time: number, now: number): boolean {
     const override = this.channelRules.find((r) => r.match.test(channel));
@@ -130,8 +135,7 @@ export class RetentionSweeper {
   private async deleteSnapshots(doomed: readonly SnapshotRecord[], result: SweepResult): Promise<void> {
     if (doomed.length === 0) return;
     const keys = doomed.map((s) => s.key);
-    if (this.o.store.deleteMany) await this.o.store.deleteMany(keys);
-    else for (const key of keys) await this.o.store.delete(key);
+    await this.deleteObjects(keys);
     await this.o.catalog.deleteSnapshots(this.o.bucket, keys);
     result.snapshots += keys.length;
     this.o.metrics.retentionDeleted.inc({ reason: 'snapshot' }, keys.length);
@@ -160,8 +164,7 @@ export class RetentionSweeper {
     await this.rewriteVodPlaylists(gone, result);
     await this.dropOrphanPlaylists(orphans, gone);
     const keys = doomed.map((s) => s.key);
-    if (this.o.store.deleteMany) await this.o.store.deleteMany(keys);
-    else for (const key of keys) await this.o.store.delete(key);
+    await this.deleteObjects(keys);
     await this.o.catalog.deleteSegments(doomed);
     result[reason] += doomed.length;
     this.o.metrics.retentionDeleted.inc({ reason }, doomed.length);
@@ -181,16 +184,15 @@ export class RetentionSweeper {
     const inUse = await this.o.catalog.initKeysInUse(this.o.bucket, candidates);
     const unnamed = candidates.filter((k) => !inUse.has(k));
     if (unnamed.length === 0) return 0;
-    if (this.o.store.deleteMany) await this.o.store.deleteMany(unnamed);
-    else for (const key of unnamed) await this.o.store.delete(key);
+    await this.deleteObjects(unnamed);
     this.o.metrics.retentionDeleted.inc({ reason: 'init_segment' }, unnamed.length);
     return unnamed.length;
   }
 
   /**
    * The live playlists as they stand: the keys of the segments (and init segments) those of
-   * existing channels name (protected), and the last playlists of deleted channels, which protect nothing (OSS keeps a
-   * deleted channel's objects, and retention removes them).
+   * existing channels name (protected), and the last playlists of deleted channels, which
+   * protect nothing (OSS keeps a deleted channel's objects, and retention removes them).
    */
   private async livePlaylists(): Promise<LivePlaylistsNow> {
     const named = new Set<string>();
