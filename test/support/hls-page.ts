@@ -78,3 +78,17 @@ export async function waitForPlayer(read: () => Promise<PlayerState>, done: (s: 
 export function unexpectedErrors(s: PlayerState): PlayerState['errors'] {
   return s.errors.filter((e) => e.fatal || (e.details !== 'bufferSeekOverHole' && e.details !== 'bufferNudgeOnStall'));
 }
+
+/**
+ * A non-fatal stall in the first half second with the playhead inside what is buffered: the
+ * decoder starting up on a loaded machine (Chromium decodes AV1 in software), not a gap in the
+ * stream (that stalls with nothing buffered at the playhead).
+ */
+export function startupStall(e: PlayerState['errors'][number]): boolean {
+  if (e.fatal || e.details !== 'bufferStalledError' || e.at === undefined || e.at >= 0.5) return false;
+  const at = e.at;
+  return (e.buffered ?? '').split(',').some((range) => {
+    const [start, end] = range.split('-').map(Number);
+    return start! <= at && at + 0.5 <= end!;
+  });
+}
