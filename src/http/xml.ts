@@ -27,7 +27,13 @@ export function parseXmlBody(body: Buffer | string | undefined): Record<string, 
   if (valid !== true) {
     throw errors.malformedXml(`The XML you provided was not well-formed: ${valid.err.msg} (line ${valid.err.line}).`);
   }
-  const parsed = parser.parse(text) as Record<string, unknown>;
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = parser.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    // the validator lets some through that the parser refuses (an unclosed <? after the root)
+    throw errors.malformedXml(`The XML you provided was not well-formed: ${(err as Error).message}`);
+  }
   delete parsed['?xml'];
   return parsed;
 }
