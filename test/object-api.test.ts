@@ -52,6 +52,18 @@ describe('OSS object operations, driven by ali-oss', () => {
     expect((await c.list({ prefix: 'many/' }, {})).objects ?? []).toEqual([]);
   });
 
+  it('refuses a delete list with a <Key> that is not one name as text, and deletes nothing of it', async () => {
+    const open = t.client('open');
+    await open.put('keep/1', Buffer.from('1'));
+    for (const key of ['<Key><a>1</a></Key>', '<Key>keep/1</Key><Key>keep/2</Key>', '<Key></Key>', '']) {
+      const body = `<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>false</Quiet><Object><Key>keep/1</Key></Object><Object>${key}</Object></Delete>`;
+      const res = await fetch(`${t.endpoint}/open/?delete`, { method: 'POST', body, headers: { 'content-md5': createHash('md5').update(body).digest('base64') } });
+      expect(res.status, key).toBe(400);
+      expect(await res.text()).toContain('<Code>MalformedXML</Code>');
+    }
+    expect((await open.get('keep/1')).content.toString()).toBe('1');
+  });
+
   it('applies the bucket ACL to writes', async () => {
     const anonymousPut = await fetch(`${t.endpoint}/media/anon.ts`, { method: 'PUT', body: 'x' });
     expect(anonymousPut.status).toBe(403);

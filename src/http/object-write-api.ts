@@ -45,14 +45,18 @@ export async function deleteObject(store: ObjectStore, key: string) {
 export async function deleteMultipleObjects(store: ObjectStore, body: Buffer | undefined, contentMd5: string | undefined) {
   if (!contentMd5) throw errors.invalidArgument('DeleteMultipleObjects needs a Content-MD5 header.', 'Content-MD5', '');
   verifyMd5(body ?? Buffer.alloc(0), contentMd5);
-  const doc = parseXmlBody(body).Delete as { Quiet?: string; Object?: { Key?: string } | { Key?: string }[] } | undefined;
+  const doc = parseXmlBody(body).Delete as { Quiet?: unknown; Object?: unknown } | undefined;
   if (!doc || typeof doc !== 'object') throw errors.malformedXml('The root element must be <Delete>.');
-  const objects = Array.isArray(doc.Object) ? doc.Object : doc.Object ? [doc.Object] : [];
+  const objects: unknown[] = Array.isArray(doc.Object) ? doc.Object : doc.Object ? [doc.Object] : [];
   if (objects.length > 1000) throw errors.invalidArgument('At most 1000 objects can be deleted at once.', 'Object', String(objects.length));
+  // every key checked before any object goes: a bad entry deletes nothing
+  const keys = objects.map((o) => {
+    const key = typeof o === 'object' && o !== null ? (o as { Key?: unknown }).Key : undefined;
+    if (typeof key !== 'string' || key === '') throw errors.malformedXml('Every <Object> needs one <Key> holding the object name as text.');
+    return key;
+  });
   const deleted: string[] = [];
-  for (const o of objects) {
-    const key = String(o?.Key ?? '');
-    if (!key) throw errors.malformedXml('Every <Object> needs a <Key>.');
+  for (const key of keys) {
     await guard(key, () => store.delete(key));
     deleted.push(key);
   }
