@@ -208,7 +208,6 @@ export class LiveSession implements MediaSink {
       },
       wallTime: (ms) => this.firstMediaWall! + ms,
       mayWrite: () => !this.fenced && o.lease.holds(),
-      outbox: o.catalog.outbox,
       catalog: o.catalog,
       recorder: o.recorder,
       metrics: o.metrics,

@@ -39,7 +39,6 @@ function setup(root: string, mayWrite = () => true) {
     put: { store: new FsObjectStore(root), semaphore: new Semaphore(4), backoff: { baseMs: 1, maxMs: 5 }, metrics, log, channel: 'show', sleep: async () => {} },
     wallTime: (ms) => 1_764_480_000_000 + ms,
     mayWrite,
-    outbox: catalog.outbox,
     catalog,
     recorder,
     metrics,

@@ -1,6 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Catalog, SnapshotConfig } from '../catalog/catalog.js';
-import type { OutboxStore } from '../catalog/outbox.js';
 import type { EventRecorder } from '../events/event-recorder.js';
 import type { LiveSnapshotStat } from '../live/live-sessions.js';
 import type { KeyframeInfo } from '../media/packager.js';
@@ -19,9 +18,8 @@ export interface ChannelSnapshotsOptions {
   wallTime: (timelineMs: number) => number;
   /** Whether this node may still write for the channel (its publish lease). */
   mayWrite: () => boolean;
-  outbox: OutboxStore;
-  /** Where stored snapshots are indexed, for retention. */
-  catalog: Pick<Catalog, 'addSnapshot'>;
+  /** Where stored snapshots are indexed (for retention) and their events recorded. */
+  catalog: Pick<Catalog, 'addSnapshot' | 'outbox'>;
   recorder?: EventRecorder;
   metrics: Metrics;
   log: FastifyBaseLogger;
@@ -103,7 +101,7 @@ export class ChannelSnapshots {
       time: new Date(time).toISOString(),
       topic: config.notifyTopic,
     }));
-    if (events?.length) await this.o.outbox.append(events).catch((err) => this.o.log.error({ err, bucket, channel }, 'could not record a snapshot.created event'));
+    if (events?.length) await this.o.catalog.outbox.append(events).catch((err) => this.o.log.error({ err, bucket, channel }, 'could not record a snapshot.created event'));
   }
 
   private fail(outcome: 'decode_failed' | 'store_failed', err: unknown, message: string): void {
