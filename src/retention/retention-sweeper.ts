@@ -35,6 +35,18 @@ interface LivePlaylistsNow {
   orphans: { channel: string; name: string; state: PlaylistResume }[];
 }
 
+/** Pages of BATCH rows, each read after the last row of the one before, until a short one. */
+async function* pages<T>(read: (after: T | undefined) => Promise<T[]>): AsyncGenerator<T[]> {
+  let after: T | undefined;
+  for (;;) {
+    const page = await read(after);
+    if (page.length === 0) return;
+    yield page;
+    if (page.length < BATCH) return;
+    after = page.at(-1);
+  }
+}
+
 /** A channel-name pattern: * any run of characters, ? one; the rest literal. */
 export function globToRegExp(glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
@@ -87,21 +99,11 @@ export class RetentionSweeper {
       const now = this.now();
       // pages of everything old enough for the shortest maxAge; each segment judged by its channel's
       const cutoff = now - Math.min(...ages);
-      let after: SegmentRecord | undefined;
-      for (;;) {
-        const page = await this.o.catalog.oldestSegments(this.o.bucket, cutoff, BATCH, after);
-        if (page.length === 0) break;
-        after = page.at(-1);
+      for await (const page of pages<SegmentRecord>((after) => this.o.catalog.oldestSegments(this.o.bucket, cutoff, BATCH, after))) {
         await this.deleteBatch(page.filter((s) => this.tooOld(s.channel, s.startTime, now)), 'age', result);
-        if (page.length < BATCH) break;
       }
-      let afterSnapshot: SnapshotRecord | undefined;
-      for (;;) {
-        const page = await this.o.catalog.oldestSnapshots(this.o.bucket, cutoff, BATCH, afterSnapshot);
-        if (page.length === 0) break;
-        afterSnapshot = page.at(-1);
+      for await (const page of pages<SnapshotRecord>((after) => this.o.catalog.oldestSnapshots(this.o.bucket, cutoff, BATCH, after))) {
         await this.deleteSnapshots(page.filter((s) => this.tooOld(s.channel, s.time, now)), result);
-        if (page.length < BATCH) break;
       }
     }
     const free = this.o.store.freeBytes?.bind(this.o.store);
