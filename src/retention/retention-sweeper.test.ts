@@ -31,14 +31,20 @@ class SmallDisk extends FsObjectStore {
   }
 }
 
-/** Channel c with ten 1000-byte segments (first frames at 0 s … 9 s), its live window the last three, and a VOD of all. */
-async function setUp(capacity: number) {
+/** A catalog with channel c of bucket b live: its lease and push. */
+async function channelPushing() {
   const catalog = new SqliteCatalog(':memory:');
-  const store = new SmallDisk(mkdtempSync(join(tmpdir(), 'lc-ret-')));
   await catalog.putChannel('b', 'c', { description: '', status: 'enabled', fragDuration: 1, fragCount: 3, playlistName: 'p.m3u8' });
   const lease = await catalog.acquireLease({ bucket: 'b', channel: 'c', nodeId: 'n', remoteAddr: 'r', ttlMs: 3_600_000, now: 0 });
   if (!lease.ok) throw new Error('lease');
   const push = await catalog.startPush('b', 'c', 'r', 0, 'n', lease.token);
+  return { catalog, lease, push };
+}
+
+/** Channel c with ten 1000-byte segments (first frames at 0 s … 9 s), its live window the last three, and a VOD of all. */
+async function setUp(capacity: number) {
+  const { catalog, lease, push } = await channelPushing();
+  const store = new SmallDisk(mkdtempSync(join(tmpdir(), 'lc-ret-')));
   const segments = Array.from({ length: 10 }, (_, i) => ({ bucket: 'b', channel: 'c', pushId: push.id, sequence: i, key: `c/p${i}.ts`, startTime: i * 1000, durationMs: 1000, discontinuity: false }));
   for (const s of segments) {
     await store.put(s.key, Buffer.alloc(1000, s.sequence));
@@ -182,12 +188,8 @@ describe('RetentionSweeper', () => {
   });
 
   it('deletes an fMP4 init segment once no indexed segment and no live playlist names it', async () => {
-    const catalog = new SqliteCatalog(':memory:');
+    const { catalog, lease, push } = await channelPushing();
     const store = new FsObjectStore(mkdtempSync(join(tmpdir(), 'lc-ret-')));
-    await catalog.putChannel('b', 'c', { description: '', status: 'enabled', fragDuration: 1, fragCount: 3, playlistName: 'p.m3u8' });
-    const lease = await catalog.acquireLease({ bucket: 'b', channel: 'c', nodeId: 'n', remoteAddr: 'r', ttlMs: 3_600_000, now: 0 });
-    if (!lease.ok) throw new Error('lease');
-    const push = await catalog.startPush('b', 'c', 'r', 0, 'n', lease.token);
     // two codec configurations: p0–p4 after p-init0.mp4, p5–p9 after p-init5.mp4
     const initOf = (i: number) => (i < 5 ? 'p-init0.mp4' : 'p-init5.mp4');
     for (const init of ['p-init0.mp4', 'p-init5.mp4']) await store.put(`c/${init}`, Buffer.alloc(700));
