@@ -236,7 +236,8 @@ interface Result {
   /** Catalog transactions per second per stream over the measured window (PostgreSQL only). */
   catalogTxPerStreamSecond?: number;
   /** The gateways' event-loop busy share, mean of per-second samples (livechannel only). */
-  eventLoopUtilization?: number;
+  /** Mean, 90th percentile and highest of the processes' per-second busy shares. */
+  eventLoopUtilization?: { mean: number; p90: number; max: number };
   /** PostgreSQL's CPU, % of a core (PostgreSQL only). */
   catalogCpuPercent?: number;
   /** Snapshot outcomes over the measured window (channels with the Snapshot option). */
@@ -417,7 +418,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     observedP99: pct(observed, 0.99),
     latencies: latencies.length,
     generatorCpuPercent,
-    ...(eluSamples.length ? { eventLoopUtilization: eluSamples.reduce((a, b) => a + b, 0) / eluSamples.length } : {}),
+    ...(eluSamples.length ? { eventLoopUtilization: { mean: eluSamples.reduce((a, b) => a + b, 0) / eluSamples.length, p90: pct(eluSamples, 0.9), max: Math.max(...eluSamples) } } : {}),
     ...(tx0 !== undefined && tx1 !== undefined ? { catalogTxPerStreamSecond: (tx1 - tx0) / elapsedS / STREAMS, catalogCpuPercent: pgCpuPercent } : {}),
     ...(snapshots1 ? { snapshots: Object.fromEntries(Object.entries(snapshots1).map(([k, v]) => [k, v - (snapshots0![k] ?? 0)])) } : {}),
     failed,
@@ -457,7 +458,8 @@ for (const r of results) {
   );
 }
 for (const r of results) {
-  if (r.eventLoopUtilization !== undefined) console.log(`\n${r.name}: event loop busy ${(r.eventLoopUtilization * 100).toFixed(0)} % of the time (mean over the run${NODES * WORKERS > 1 ? ' and the processes' : ''})`);
+  const elu = r.eventLoopUtilization;
+  if (elu) console.log(`\n${r.name}: event loop busy ${(elu.mean * 100).toFixed(0)} % of the time (mean over the run${NODES * WORKERS > 1 ? ' and the processes' : ''}; per second: 90th percentile ${(elu.p90 * 100).toFixed(0)} %, highest ${(elu.max * 100).toFixed(0)} %)`);
   if (r.catalogTxPerStreamSecond !== undefined) {
     console.log(`${r.name}: PostgreSQL ${(r.catalogTxPerStreamSecond * STREAMS).toFixed(0)} transactions/s (${r.catalogTxPerStreamSecond.toFixed(2)} per stream per second), its CPU ${r.catalogCpuPercent!.toFixed(1)} % of a core`);
   }
