@@ -235,8 +235,7 @@ interface Result {
   generatorCpuPercent: number;
   /** Catalog transactions per second per stream over the measured window (PostgreSQL only). */
   catalogTxPerStreamSecond?: number;
-  /** The gateways' event-loop busy share, mean of per-second samples (livechannel only). */
-  /** Mean, 90th percentile and highest of the processes' per-second busy shares. */
+  /** The gateways' per-second event-loop busy shares: mean, 90th percentile, highest (livechannel only). */
   eventLoopUtilization?: { mean: number; p90: number; max: number };
   /** PostgreSQL's CPU, % of a core (PostgreSQL only). */
   catalogCpuPercent?: number;
