@@ -31,9 +31,9 @@ export const snapshotKey = (channel: string, epochMs: number) => `${channel}/${e
 /**
  * A live channel's snapshots: each keyframe the packager picks for an interval is decoded to
  * JPEG, stored in the destination bucket as `<channel>/<unix-ms>.jpg`, indexed in the catalog
- * (for retention) and announced with a snapshot.created event. One snapshot is in the works per channel at a time: a keyframe that
- * comes while the previous one is still decoding or storing, or while every decoder is busy,
- * is skipped and counted.
+ * (for retention) and announced with a snapshot.created event. One snapshot is in the works per
+ * channel at a time: a keyframe that comes while the previous one is still decoding or storing,
+ * or while every decoder is busy, is skipped and counted.
  */
 export class ChannelSnapshots {
   latest: LiveSnapshotStat | undefined;
