@@ -2,6 +2,8 @@
 // RTMP streams and API requests against a gateway in this process, until time is up; after
 // each round the server must have closed every connection and still answer /healthz.
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,6 +37,14 @@ const media = parseFlv(readFileSync(await fixture('main.flv')))
   .slice(0, 200)
   .map((x) => message({ cid: x.type === 9 ? 6 : 4, type: x.type, streamId: 1, payload: Buffer.from(x.data), timestamp: x.timestamp }));
 
+// hostile upload callbacks aim at this loopback server: it must hear nothing
+let trapped = 0;
+const trap = createServer((_req, res) => {
+  trapped++;
+  res.end('{"leaked":true}');
+});
+await new Promise<void>((resolve) => trap.listen(0, '::', resolve));
+const trapPort = (trap.address() as AddressInfo).port;
 const rand = mulberry32(seed);
 const end = Date.now() + minutes * 60_000;
 let rounds = 0;
@@ -45,7 +55,7 @@ const startHeap = process.memoryUsage().heapUsed;
 console.log(`fuzzing for ${minutes} min, seed ${seed}`);
 while (Date.now() < end) {
   const r = await fuzzRtmp(app.rtmpPort(), rand, 200, media);
-  const a = await fuzzApi(endpoint, rand, 300, key);
+  const a = await fuzzApi(endpoint, rand, 300, key, trapPort);
   rtmpCases += r.cases;
   apiRequests += a.requests;
   if (r.lingering) problems.push(`round ${rounds}: ${r.lingering} RTMP sockets left open`);
@@ -54,10 +64,13 @@ while (Date.now() < end) {
   while (app.ingest.connectionCount > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
   if (app.ingest.connectionCount > 0) problems.push(`round ${rounds}: ${app.ingest.connectionCount} connections still open`);
   if ((await fetch(`${endpoint}/healthz`)).status !== 200) problems.push(`round ${rounds}: /healthz failed`);
+  if (trapped > 0) problems.push(`round ${rounds}: hostile upload callbacks reached the internal server ${trapped} times`);
+  trapped = 0;
   rounds++;
   console.log(`round ${rounds}: ${rtmpCases} RTMP cases, ${apiRequests} API requests, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MB, problems ${problems.length}`);
 }
 await app.stop();
+trap.close();
 console.log(`${rounds} rounds, ${rtmpCases} RTMP cases, ${apiRequests} API requests, heap ${(startHeap / 1048576).toFixed(0)} → ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MB`);
 for (const p of problems.slice(0, 50)) console.log(`problem: ${p}`);
 console.log(`${problems.length === 0 ? rounds : 0} passed, ${problems.length === 0 ? 0 : 1} failed`);

@@ -11,6 +11,7 @@ import { OutboxSender } from './events/outbox-sender.js';
 import { PublishHook } from './events/publish-hook.js';
 import { SigningKey } from './events/signing-key.js';
 import { UploadCallbacks } from './events/upload-callback.js';
+import { GuardedClient } from './egress/guarded-client.js';
 import { buildHttpServer } from './http/server.js';
 import { SegmentCache } from './http/segment-cache.js';
 import { UrlBuilder } from './http/urls.js';
@@ -143,7 +144,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     recorder,
     snapshotsUnavailable: snapshots.unavailable,
     signingKey: key,
-    uploadCallbacks: new UploadCallbacks({ key, publicKeyUrl, metrics }),
+    uploadCallbacks: new UploadCallbacks({ key, publicKeyUrl, metrics, guard: new GuardedClient(config.events.callbackAllow) }),
   });
   log = http.log;
   if (snapshots.unavailable) http.log.warn(`snapshots are off: no ffmpeg (${snapshots.unavailable}); channels with the Snapshot option cannot be created`);

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { isAllowEntry } from './egress/address-policy.js';
 import { EVENT_TYPES } from './events/event-types.js';
 
 /** Bucket names follow OSS rules: 3–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen. */
@@ -124,6 +125,11 @@ const schema = z
         concurrency: z.number().int().min(1).max(1024).default(16),
         /** How often the sender looks for new events besides being woken by this process. */
         pollMs: z.number().int().min(10).default(250),
+        /**
+         * Upload callback servers on a private network that clients may name (CIDRs or host
+         * names); every other internal address is refused as a callback target.
+         */
+        callbackAllow: z.array(z.string().min(1).refine(isAllowEntry, 'must be a CIDR (10.1.2.0/24), an IP address or a host name')).default([]),
       })
       .strict()
       .prefault({}),
@@ -353,6 +359,7 @@ export interface EventsConfig {
   maxOutboxRows: number;
   concurrency: number;
   pollMs: number;
+  callbackAllow: string[];
 }
 
 export interface SnapshotsConfig {

@@ -92,6 +92,12 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly uploadCallbacksRefused = new Counter({
+    name: 'livechannel_upload_callbacks_refused_total',
+    help: 'Upload callbacks refused before storing because their URL points at an internal address, by reason (loopback, private, link_local, unique_local, multicast, unspecified, broadcast, reserved)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly retentionDeleted = new Counter({
     name: 'livechannel_retention_deleted_total',
     help: 'Objects retention deleted, by reason (age: past maxAge; space: below minFreeBytes; vod_emptied: a VOD playlist with no segment left; init_segment: an fMP4 init segment no segment names any more; snapshot: a snapshot JPEG past maxAge)',

@@ -257,7 +257,8 @@ describe('upload callbacks', () => {
   let t: TestApp;
   beforeAll(async () => {
     r = await receiver();
-    t = await startTestApp();
+    // the receiver runs on loopback, which only callbackAllow opens to callbacks
+    t = await startTestApp({ events: { callbackAllow: ['127.0.0.1'] } });
     apps.push(t);
   });
 

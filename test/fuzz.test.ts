@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { runInNewContext } from 'node:vm';
 import v8 from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +27,17 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
+/** A loopback HTTP server that hostile callback URLs aim at; it must hear nothing. */
+async function callbackTrap() {
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests++;
+    res.end('{"leaked":true}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '::', resolve));
+  return { server, port: (server.address() as AddressInfo).port, requests: () => requests };
+}
+
 const heapMb = () => {
   gc();
   return process.memoryUsage().heapUsed / 1024 / 1024;
@@ -48,7 +61,10 @@ describe('fuzzing (seeded, bounded)', () => {
 
   it('answers mutated XML, headers, signatures and paths with 4xx OSS errors, never a crash or 500', async () => {
     const baseline = heapMb();
-    const r = await fuzzApi(t.endpoint, mulberry32(2), 600, KEY);
+    const trap = await callbackTrap();
+    const r = await fuzzApi(t.endpoint, mulberry32(2), 600, KEY, trap.port);
+    trap.server.close();
+    expect(trap.requests(), 'requests that hostile upload callbacks made reach the trap').toBe(0);
     expect(r.problems).toEqual([]);
     expect(r.requests).toBe(600);
     expect((await fetch(`${t.endpoint}/healthz`)).status).toBe(200);

@@ -122,8 +122,41 @@ export interface ApiFuzzResult {
 
 const GOOD_XML = '<?xml version="1.0" encoding="UTF-8"?><LiveChannelConfiguration><Description>d</Description><Status>enabled</Status><Target><Type>HLS</Type><FragDuration>2</FragDuration><FragCount>3</FragCount><PlaylistName>p.m3u8</PlaylistName></Target></LiveChannelConfiguration>';
 
-/** Mutated XML bodies, headers, signatures, paths and methods against the API. */
-export async function fuzzApi(endpoint: string, rand: Rand, requests: number, key: { accessKeyId: string; accessKeySecret: string }): Promise<ApiFuzzResult> {
+/** Callback URLs that point inside the gateway's network, in many spellings, at `port`. */
+export function hostileCallbackUrls(port: number): string[] {
+  return [
+    `http://127.0.0.1:${port}/admin`,
+    `http://localhost:${port}/admin`,
+    `http://127.1:${port}/admin`,
+    `http://2130706433:${port}/admin`,
+    `http://0x7f000001:${port}/admin`,
+    `http://0177.0.0.01:${port}/admin`,
+    `http://[::1]:${port}/admin`,
+    `http://[::ffff:127.0.0.1]:${port}/admin`,
+    `http://[::ffff:7f00:1]:${port}/admin`,
+    `http://[0:0:0:0:0:0:0:1]:${port}/admin`,
+    `http://localhost.:${port}/admin`,
+    `http://LOCALHOST:${port}/admin`,
+    `127.0.0.1:${port}/admin`,
+    `http://0.0.0.0:${port}/admin`,
+    `http://user:pass@127.0.0.1:${port}/admin`,
+    `https://127.0.0.1:${port}/admin`,
+    `http://example.invalid/;http://127.0.0.1:${port}/admin`,
+  ];
+}
+
+function hostileCallbackHeader(rand: Rand, trapPort: number): string {
+  const url = pick(rand, hostileCallbackUrls(trapPort));
+  const config = { callbackUrl: url, callbackBody: pick(rand, ['object=${object}', '{"o":${object}}', '']), callbackBodyType: pick(rand, ['application/json', 'application/x-www-form-urlencoded', 'text/x']) };
+  return Buffer.from(JSON.stringify(config)).toString('base64');
+}
+
+/**
+ * Mutated XML bodies, headers, signatures, paths and methods against the API. With
+ * `callbackTrapPort`, some requests carry upload callbacks aimed at that loopback port: none
+ * may be answered 200 or 203 (the caller checks the trap heard nothing).
+ */
+export async function fuzzApi(endpoint: string, rand: Rand, requests: number, key: { accessKeyId: string; accessKeySecret: string }, callbackTrapPort?: number): Promise<ApiFuzzResult> {
   const result: ApiFuzzResult = { requests: 0, statuses: {}, problems: [] };
   for (let i = 0; i < requests; i++) {
     const method = pick(rand, ['GET', 'PUT', 'POST', 'DELETE', 'HEAD', 'PATCH', 'OPTIONS']);
@@ -135,6 +168,8 @@ export async function fuzzApi(endpoint: string, rand: Rand, requests: number, ke
     const headers: Record<string, string> = {};
     const date = pick(rand, [new Date().toUTCString(), 'yesterday', '', new Date(0).toUTCString()]);
     if (date) headers.date = date;
+    const hostileCallback = callbackTrapPort !== undefined && rand() < 0.2;
+    if (hostileCallback) headers['x-oss-callback'] = hostileCallbackHeader(rand, callbackTrapPort);
     const sign = rand();
     if (sign < 0.4) {
       const { parseRequestUrl } = await import('../../src/http/oss-request.js');
@@ -146,7 +181,7 @@ export async function fuzzApi(endpoint: string, rand: Rand, requests: number, ke
       }
       if (parsed) {
         const [, b, ...rest] = parsed.path.split('/');
-        const s = stringToSign({ method, contentMd5: '', contentType: '', date, ossHeaders: '', resource: canonicalizedResource(b, rest.join('/'), parsed.query) });
+        const s = stringToSign({ method, contentMd5: '', contentType: '', date, ossHeaders: hostileCallback ? `x-oss-callback:${headers['x-oss-callback']}\n` : '', resource: canonicalizedResource(b, rest.join('/'), parsed.query) });
         headers.authorization = `OSS ${key.accessKeyId}:${hmacSha1(key.accessKeySecret, s)}`;
       }
     } else if (sign < 0.7) {
@@ -159,6 +194,7 @@ export async function fuzzApi(endpoint: string, rand: Rand, requests: number, ke
       result.statuses[res.status] = (result.statuses[res.status] ?? 0) + 1;
       if (res.status >= 500 && !(res.status === 501 || res.status === 503)) result.problems.push(`${method} ${path}?${query} → ${res.status} ${text.slice(0, 200)}`);
       if (res.status >= 400 && method !== 'HEAD' && !text.includes('<Error>')) result.problems.push(`${method} ${path}?${query} → ${res.status} without an OSS error body`);
+      if (hostileCallback && method === 'PUT' && (res.status === 200 || res.status === 203) && !query.includes('live')) result.problems.push(`${method} ${path}?${query} with a hostile callback → ${res.status}`);
     } catch (err) {
       result.problems.push(`${method} ${path}?${query} → request failed: ${(err as Error).message}`);
     }

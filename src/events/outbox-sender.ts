@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { OutboxRow, OutboxStore } from '../catalog/outbox.js';
 import type { EventsConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import { post } from './http-post.js';
+import { post } from '../egress/http-post.js';
 import { callbackSignatureHeaders, type SigningKey } from './signing-key.js';
 
 export interface OutboxSenderOptions {

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { PublishHookConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import { post, type PostAnswer } from './http-post.js';
+import { post, type PostAnswer } from '../egress/http-post.js';
 
 /** What the receiver is asked about, as JSON. */
 export interface PublishHookRequest {

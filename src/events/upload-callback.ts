@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import { errors } from '../oss/errors.js';
-import { post } from './http-post.js';
+import { TargetRefused, type CheckedTarget, type GuardedClient } from '../egress/guarded-client.js';
 import { callbackSignatureHeaders, type SigningKey } from './signing-key.js';
 
 /** OSS gives a callback server 5 s and forwards at most 3 MB of its answer. */
@@ -87,23 +87,58 @@ export interface UploadCallbacksOptions {
   key: () => Promise<SigningKey>;
   publicKeyUrl: () => Promise<string>;
   metrics: Metrics;
+  /** Every callback connects through it: the client chose the URL. */
+  guard: GuardedClient;
 }
+
+/** Who asked for a callback, for the refusal's log line. */
+export interface CallbackRequester {
+  bucket: string;
+  /** Undefined for an anonymous request. */
+  accessKeyId?: string;
+}
+
+export interface CheckedCallback {
+  req: UploadCallbackRequest;
+  targets: CheckedTarget[];
+}
+
+type CallbackAnswer = { status: number; headers: Record<string, string>; body: Buffer };
 
 /**
  * OSS upload callbacks: after the object is stored, the body is POSTed (signed as OSS signs
  * it) to each URL in turn until one answers 200; its answer goes back to the uploader. A
- * failure leaves the object stored and answers 203 CallbackFailed.
+ * failure leaves the object stored and answers 203 CallbackFailed. A URL whose host is an
+ * internal address (and not in events.callbackAllow) is refused with 400 before anything is
+ * stored: the gateway sits inside a private network and must not be a proxy into it.
  */
 export class UploadCallbacks {
   constructor(private readonly o: UploadCallbacksOptions) {}
 
-  async run(log: FastifyBaseLogger, req: UploadCallbackRequest, stored: StoredObject): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
-    const body = renderCallbackBody(req, stored);
-    let failure = '';
+  /** Resolves every URL once and checks where it points; throws InvalidArgument when one is not allowed. */
+  async check(log: FastifyBaseLogger, req: UploadCallbackRequest, who: CallbackRequester): Promise<CheckedCallback> {
+    const targets: CheckedTarget[] = [];
     for (const url of req.urls) {
       try {
+        targets.push(await this.o.guard.check(url));
+      } catch (err) {
+        if (!(err instanceof TargetRefused)) throw err;
+        this.o.metrics.uploadCallbacksRefused.inc({ reason: err.reason });
+        log.warn({ bucket: who.bucket, accessKeyId: who.accessKeyId ?? 'anonymous', host: url.host, reason: err.reason }, 'upload callback refused: target not allowed');
+        throw invalid('The callback URL points at an address that is not allowed as a callback target.');
+      }
+    }
+    return { req, targets };
+  }
+
+  async run(log: FastifyBaseLogger, { req, targets }: CheckedCallback, stored: StoredObject): Promise<CallbackAnswer> {
+    const body = renderCallbackBody(req, stored);
+    let failure = '';
+    for (const target of targets) {
+      const url = target.url;
+      try {
         const headers = { 'content-type': req.bodyType, ...(await callbackSignatureHeaders(await this.o.key(), await this.o.publicKeyUrl(), url, body)) };
-        const res = await post(url, headers, body, CALLBACK_TIMEOUT_MS, MAX_ANSWER_BYTES);
+        const res = await this.o.guard.post(target, headers, body, CALLBACK_TIMEOUT_MS, MAX_ANSWER_BYTES);
         if (res.status === 200) {
           this.o.metrics.uploadCallbacks.inc({ outcome: 'ok' });
           return { status: 200, headers: { etag: stored.etag, 'content-type': res.headers['content-type'] ?? 'application/json' }, body: res.body };

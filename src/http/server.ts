@@ -170,9 +170,10 @@ const OPS = {
       const callbackHeader = header(ctx, 'x-oss-callback');
       const callback = callbackHeader ? parseUploadCallback(callbackHeader, header(ctx, 'x-oss-callback-var')) : undefined;
       if (callback && !ctx.deps.uploadCallbacks) throw errors.notImplemented('Upload callbacks');
+      const checked = callback && (await ctx.deps.uploadCallbacks!.check(ctx.log, callback, { bucket: ctx.bucket, accessKeyId: ctx.identity.accessKeyId }));
       const stored = await putObject(ctx.deps.storeFor(ctx.bucket), ctx.key, ctx.body, header(ctx, 'content-md5'), header(ctx, 'content-type'));
-      if (!callback || !ctx.deps.uploadCallbacks) return stored;
-      return ctx.deps.uploadCallbacks.run(ctx.log, callback, {
+      if (!checked || !ctx.deps.uploadCallbacks) return stored;
+      return ctx.deps.uploadCallbacks.run(ctx.log, checked, {
         bucket: ctx.bucket,
         object: ctx.key,
         etag: stored.headers.etag,

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 
 export interface PostAnswer {
   status: number;
@@ -20,15 +21,24 @@ export class PostTimeoutError extends Error {
 /**
  * One POST with node:http (a fifth of fetch's CPU per request, which matters at hundreds of
  * events a second on the ingest's event loop). Rejects past `timeoutMs` or when the answer
- * grows past `maxAnswerBytes`.
+ * grows past `maxAnswerBytes`. With `lookup`, the host name is resolved by it alone and the
+ * connection is not pooled (the guarded client pins the address it checked).
  */
-export function post(url: URL, headers: Record<string, string>, body: string | Buffer, timeoutMs: number, maxAnswerBytes = 3 * 1024 * 1024): Promise<PostAnswer> {
+export function post(
+  url: URL,
+  headers: Record<string, string>,
+  body: string | Buffer,
+  timeoutMs: number,
+  maxAnswerBytes = 3 * 1024 * 1024,
+  lookup?: LookupFunction,
+): Promise<PostAnswer> {
   const data = typeof body === 'string' ? Buffer.from(body) : body;
   const tls = url.protocol === 'https:';
+  const agent = lookup ? false : tls ? agents.https : agents.http;
   return new Promise((resolve, reject) => {
     const req = (tls ? httpsRequest : httpRequest)(
       url,
-      { method: 'POST', agent: tls ? agents.https : agents.http, headers: { ...headers, 'content-length': String(data.length) } },
+      { method: 'POST', agent, lookup, headers: { ...headers, 'content-length': String(data.length) } },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
