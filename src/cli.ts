@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -15,9 +16,13 @@ import { channelCommands, describeApiError } from './cli/channel-commands.js';
 import { runPrimary } from './workers/primary.js';
 import { groupMetrics, joinPrimary, workerIndex } from './workers/worker.js';
 
+/** The package's version (package.json sits one level above both src/ and dist/). */
+export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export function buildProgram(): Command {
   const program = new Command('livechannel')
     .description('Self-hosted OSS-compatible LiveChannel gateway: RTMP in, HLS out')
+    .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError();
 
   program
@@ -105,6 +110,8 @@ export function buildProgram(): Command {
       };
       process.on('SIGINT', () => void stop('SIGINT'));
       process.on('SIGTERM', () => void stop('SIGTERM'));
+      // a hang-up (a closed terminal, a service manager's reload) must not kill live pushes
+      process.on('SIGHUP', () => app.http.log.info({ signal: 'SIGHUP' }, 'SIGHUP: nothing to reload (the config is read at start; restart to apply a change)'));
     });
 
   program.addCommand(channelCommands());

@@ -65,5 +65,9 @@ export function runPrimary(o: PrimaryOptions): Promise<void> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // passed on: each worker decides what a reload means for it
+    process.on('SIGHUP', () => {
+      for (const w of byIndex.values()) w.process.kill('SIGHUP');
+    });
   });
 }
