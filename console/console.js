@@ -286,6 +286,7 @@ async function create(event) {
 
 function showSignedIn(signedIn) {
   $('channels-section').hidden = !signedIn;
+  $('signin-help').hidden = signedIn;
   $('logout').hidden = !signedIn;
   clearInterval(refreshTimer);
   if (signedIn) {
@@ -297,6 +298,9 @@ function showSignedIn(signedIn) {
 async function start() {
   info = await (await fetch('/console/info.json')).json();
   $('bucket').replaceChildren(...info.buckets.map((b) => new Option(`${b.name} (${b.acl})`, b.name, false, b.name === info.defaultBucket)));
+  if (info.demoCredentialsFile) {
+    $('key-hint').textContent = `This gateway runs without configured keys: use the demo key it printed at start (AccessKeyId and AccessKeySecret), also kept in ${info.demoCredentialsFile} on the gateway's machine.`;
+  }
   const saved = keyOf();
   if (saved) {
     $('key-id').value = saved.id;

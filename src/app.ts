@@ -1,16 +1,18 @@
 import { isIP, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Catalog } from './catalog/catalog.js';
 import { createCatalog } from './catalog/open-catalog.js';
 import { ClusterLive } from './cluster/cluster-live.js';
 import { PublishLeases } from './cluster/publish-leases.js';
-import type { BucketConfig, Config } from './config.js';
+import { DEMO_CREDENTIALS_FILE, type BucketConfig, type Config } from './config.js';
 import { EventRecorder } from './events/event-recorder.js';
 import { OutboxSender } from './events/outbox-sender.js';
 import { PublishHook } from './events/publish-hook.js';
 import { SigningKey } from './events/signing-key.js';
 import { UploadCallbacks } from './events/upload-callback.js';
+import { listenOr } from './listen-error.js';
 import { GuardedClient } from './egress/guarded-client.js';
 import { buildHttpServer } from './http/server.js';
 import { SegmentCache } from './http/segment-cache.js';
@@ -144,6 +146,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     recorder,
     snapshotsUnavailable: snapshots.unavailable,
     signingKey: key,
+    demoCredentialsFile: config.demo ? join(config.dataDir, DEMO_CREDENTIALS_FILE) : undefined,
     uploadCallbacks: new UploadCallbacks({ key, publicKeyUrl, metrics, guard: new GuardedClient(config.events.callbackAllow) }),
   });
   log = http.log;
@@ -211,25 +214,38 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     storeFor,
     httpPort: () => httpPort,
     rtmpPort: () => rtmpPort,
+    /** Throws ListenError when a port cannot be bound, having closed whatever it opened. */
     async start() {
-      await catalog.open?.();
-      // leases this node's previous run died holding, then pushes whose lease is gone (on
-      // any node: another node's live pushes keep their lease and stay open)
-      const released = await catalog.releaseNodeLeases(nodeId);
-      const closed = await catalog.closeOpenPushes(Date.now(), lostPushEvents);
-      if (closed > 0 || released > 0) http.log.warn({ closed, released }, 'closed push records left open by an unclean shutdown');
-      await peerServer.start();
-      leases.start();
-      if (sender) {
-        await key();
-        sender.start();
+      try {
+        await catalog.open?.();
+        // the ports first: a gateway that cannot listen (a second one started by mistake,
+        // with the same node id) must not touch the leases and pushes of the one that can
+        await listenOr('HTTP', config.http.host, config.http.port, 'stop it or set http.port in the config (LIVECHANNEL_HTTP_PORT)', () =>
+          http.listen({ host: config.http.host, port: config.http.port }),
+        );
+        httpPort = (http.server.address() as AddressInfo).port;
+        rtmpPort = await listenOr('RTMP', config.rtmp.host, config.rtmp.port, 'stop it or set rtmp.port in the config (LIVECHANNEL_RTMP_PORT)', () =>
+          ingest.listen(config.rtmp.host, config.rtmp.port),
+        );
+        await listenOr('the cluster peer port', config.cluster.peerHost, config.cluster.peerPort, 'set cluster.peerPort in the config (0: any free port)', () => peerServer.start());
+        // leases this node's previous run died holding, then pushes whose lease is gone (on
+        // any node: another node's live pushes keep their lease and stay open)
+        const released = await catalog.releaseNodeLeases(nodeId);
+        const closed = await catalog.closeOpenPushes(Date.now(), lostPushEvents);
+        if (closed > 0 || released > 0) http.log.warn({ closed, released }, 'closed push records left open by an unclean shutdown');
+        leases.start();
+        if (sender) {
+          await key();
+          sender.start();
+        }
+        for (const store of stores.values()) await store.cleanUp?.();
+        for (const s of sweepers.values()) s.start();
+        ingest.open();
+        ready = true;
+      } catch (err) {
+        await this.stop().catch(() => {});
+        throw err;
       }
-      for (const store of stores.values()) await store.cleanUp?.();
-      for (const s of sweepers.values()) s.start();
-      await http.listen({ host: config.http.host, port: config.http.port });
-      httpPort = (http.server.address() as AddressInfo).port;
-      rtmpPort = await ingest.listen(config.rtmp.host, config.rtmp.port);
-      ready = true;
     },
     async stop() {
       ready = false;

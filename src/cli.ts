@@ -4,9 +4,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { createApp, defaultNodeId } from './app.js';
-import { canonicalizedResource, hmacSha1, stringToSign } from './auth/oss-signature.js';
+import { signPlayUrl } from './auth/play-url.js';
 import { obsFields, signPushUrl } from './auth/push-url.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, DEMO_CREDENTIALS_FILE, loadConfig, type Config } from './config.js';
 import { UrlBuilder } from './http/urls.js';
 import { remuxFile } from './tools/remux.js';
 import { VIDEO_CODEC_NAMES } from './media/packager.js';
@@ -14,7 +14,7 @@ import { gatewayEndpoint, ossClient } from './cli/api-client.js';
 import { intInRange, playlistName } from './cli/arguments.js';
 import { channelCommands, describeApiError } from './cli/channel-commands.js';
 import { runPrimary } from './workers/primary.js';
-import { groupMetrics, joinPrimary, workerIndex } from './workers/worker.js';
+import { groupMetrics, joinPrimary, reportStartFailure, workerIndex } from './workers/worker.js';
 
 /** The package's version (package.json sits one level above both src/ and dist/). */
 export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -68,7 +68,7 @@ export function buildProgram(): Command {
       const config = loadConfig(opts.config);
       const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
       if (workers > 1 && cluster.isPrimary) {
-        await runPrimary({
+        const failed = await runPrimary({
           workers,
           onListening: ({ httpPort, rtmpPort }) => {
             const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => httpPort, rtmpPort: () => rtmpPort });
@@ -76,7 +76,7 @@ export function buildProgram(): Command {
           },
           log: (message) => console.error(message),
         });
-        process.exit(0);
+        process.exit(failed ? 1 : 0);
       }
       const index = workerIndex();
       const app =
@@ -97,7 +97,16 @@ export function buildProgram(): Command {
               },
               { metricsText: groupMetrics },
             );
-      await app.start();
+      try {
+        await app.start();
+      } catch (err) {
+        // one line and exit 1, whatever is still open: a supervisor must see the failure
+        const line = `error: ${(err as Error).message}`;
+        // a worker's line is printed once, by the primary
+        if (index === undefined) console.error(line);
+        else await reportStartFailure(line);
+        process.exit(1);
+      }
       if (index === undefined) printBanner(config, app.urls, app.httpPort(), app.rtmpPort());
       else joinPrimary(app.metrics.registry, { httpPort: app.httpPort(), rtmpPort: app.rtmpPort() });
       let stopping = false;
@@ -131,8 +140,8 @@ export function buildProgram(): Command {
       if (!config.buckets.some((b) => b.name === bucket)) throw new ConfigError(`bucket "${bucket}" is not configured`);
       const key = opts.accessKeyId ? config.credentials.find((c) => c.accessKeyId === opts.accessKeyId) : config.credentials[0];
       if (!key) throw new ConfigError(`access key "${opts.accessKeyId}" is not configured`);
-      await refuseMissingChannel(config, key, bucket, channel);
       const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => config.http.port, rtmpPort: () => config.rtmp.port });
+      await warnUnchecked(config, key, bucket, channel, urls.rtmpBase(bucket));
       const url = signPushUrl({
         base: urls.rtmpBase(bucket),
         bucket,
@@ -158,58 +167,77 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'JSON config file (for host, port and keys)')
     .option('--expires <seconds>', 'validity from now, in seconds', intInRange('expires', 1, 10 * 365 * 86400), 3600)
     .option('--playlist-name <name>', 'playlist to play', playlistName, 'playlist.m3u8')
-    .action((bucket: string, channel: string, opts: { config?: string; expires: number; playlistName: string }) => {
+    .action(async (bucket: string, channel: string, opts: { config?: string; expires: number; playlistName: string }) => {
       const config = loadConfig(opts.config);
       if (!config.buckets.some((b) => b.name === bucket)) throw new ConfigError(`bucket "${bucket}" is not configured`);
       const key = config.credentials[0]!;
       const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => config.http.port, rtmpPort: () => config.rtmp.port });
       const objectKey = `${channel}/${opts.playlistName}`;
-      const expires = String(Math.floor(Date.now() / 1000) + opts.expires);
-      const query: [string, string][] = [['x-oss-process', 'hls/sign']];
-      const toSign = stringToSign({ method: 'GET', contentMd5: '', contentType: '', date: expires, ossHeaders: '', resource: canonicalizedResource(bucket, objectKey, query) });
-      const params = new URLSearchParams([...query, ['OSSAccessKeyId', key.accessKeyId], ['Expires', expires], ['Signature', hmacSha1(key.accessKeySecret, toSign)]]);
-      console.log(`${urls.objectUrl(bucket, objectKey)}?${params.toString()}`);
+      await warnUnchecked(config, key, bucket, channel, urls.objectUrl(bucket, objectKey));
+      const expires = Math.floor(Date.now() / 1000) + opts.expires;
+      console.log(signPlayUrl({ url: urls.objectUrl(bucket, objectKey), bucket, objectKey, ...key, expires }));
     });
 
   return program;
 }
 
 /**
- * A push URL for a channel the gateway does not know would be refused: say so instead, when
- * the gateway (at the config's HTTP address) answers. Unreachable, or any other answer: no opinion.
+ * A URL is printed only after the gateway the config names has confirmed the channel: a
+ * channel it does not know fails the command; a gateway that cannot be asked gets a warning on
+ * stderr saying which address the URL assumes and how to point the CLI at the right config.
  */
-async function refuseMissingChannel(config: Config, key: { accessKeyId: string; accessKeySecret: string }, bucket: string, channel: string): Promise<void> {
-  const client = ossClient({ endpoint: gatewayEndpoint(config), ...key }, bucket);
+async function warnUnchecked(config: Config, key: { accessKeyId: string; accessKeySecret: string }, bucket: string, channel: string, assumed: string): Promise<void> {
+  const endpoint = gatewayEndpoint(config);
+  const client = ossClient({ endpoint, ...key }, bucket);
   try {
     await client.getChannel(channel, { timeout: 1500 });
   } catch (err) {
-    if ((err as { code?: string }).code === 'NoSuchLiveChannel') {
-      throw new Error(`live channel "${channel}" does not exist in bucket "${bucket}" (create it first: livechannel channel create ${bucket} ${channel})`);
+    const e = err as { code?: string; status?: number; message?: string };
+    if (e.code === 'NoSuchLiveChannel') {
+      throw new Error(`live channel "${channel}" does not exist in bucket "${bucket}" (create it first: livechannel channel create ${bucket} ${channel}${configFlag(config)})`);
     }
+    const why = typeof e.status === 'number' && e.status > 0 ? `it answered ${e.code ?? e.status}` : (describeApiError(err) ?? e.message ?? 'no answer');
+    console.error(`warning: could not check "${bucket}/${channel}" with the gateway at ${endpoint} (${why}); the URL below assumes the gateway at ${assumed}. ${whereFrom(config)}`);
   }
+}
+
+/** ` -c <file>` when a config file was read (hints repeat it), else nothing. */
+const configFlag = (config: Config) => (config.file ? ` -c ${config.file}` : '');
+
+/** Which config the CLI read, and how to point it at another gateway. */
+function whereFrom(config: Config): string {
+  return config.file
+    ? `(Read ${config.file}; is that gateway running?)`
+    : `(No config found, so the defaults: pass the gateway's config with -c <file>, or set LIVECHANNEL_CONFIG, or run where its livechannel.json is.)`;
 }
 
 /** The start-up banner, `more` lines at its end, in one write (a reader that sees its first line sees all of it). */
 function printBanner(config: Config, urls: UrlBuilder, httpPort: number, rtmpPort: number, more: string[] = []): void {
+  const c = configFlag(config);
   const lines = [
     `livechannel listening: API http://${config.http.host}:${httpPort}  RTMP rtmp://${config.rtmp.host}:${rtmpPort}`,
+    `config: ${config.file ?? 'none (defaults; -c <file>, LIVECHANNEL_CONFIG or ./livechannel.json)'}`,
     `data: ${config.dataDir}`,
     `buckets: ${config.buckets.map((b) => `${b.name} (${b.acl})`).join(', ')}; default ${config.defaultBucket}`,
   ];
   if (config.demo) {
     lines.push(
       '',
-      `No config given: serving a demo bucket with this key (kept in ${join(config.dataDir, 'demo-credentials.json')}):`,
+      `${config.file ? `${config.file} names no buckets or credentials` : 'No config given'}: serving a demo bucket with this key (kept in ${join(config.dataDir, DEMO_CREDENTIALS_FILE)}):`,
       `  bucket:          ${config.demo.bucket}`,
       `  AccessKeyId:     ${config.demo.accessKeyId}`,
       `  AccessKeySecret: ${config.demo.accessKeySecret}`,
       `  endpoint:        http://${config.publicHost}:${httpPort}  (ali-oss: new OSS({ endpoint, bucket, accessKeyId, accessKeySecret }))`,
-      `  console:          http://${config.publicHost}:${httpPort}/console`,
-      `  push URL (signed, 1 h): npx livechannel sign-url ${config.demo.bucket} <channel>`,
-      `  play URL (signed, 1 h): npx livechannel play-url ${config.demo.bucket} <channel>`,
+      `  console:         http://${config.publicHost}:${httpPort}/console`,
+      `  create a channel:       npx livechannel channel create ${config.demo.bucket} <channel>${c}`,
+      `  push URL (signed, 1 h): npx livechannel sign-url ${config.demo.bucket} <channel>${c}`,
+      `  play URL (signed, 1 h): npx livechannel play-url ${config.demo.bucket} <channel>${c}`,
       `  push with ffmpeg:       ffmpeg -re -i in.mp4 -c:v libx264 -c:a aac -f flv "<push URL>"`,
-      `  example play URL: ${urls.playUrl(config.demo.bucket, 'test', 'playlist.m3u8')}`,
     );
+  } else {
+    lines.push(`push URL (signed, 1 h): npx livechannel sign-url <bucket> <channel>${c}; play URL: npx livechannel play-url <bucket> <channel>${c}`);
+    const open = config.buckets.find((b) => b.acl !== 'private');
+    if (open) lines.push(`a ${open.acl} bucket plays unsigned: ${urls.playUrl(open.name, 'CHANNEL', 'playlist.m3u8').replace('CHANNEL', '<channel>')}`);
   }
   console.log([...lines, ...more].join('\n'));
 }

@@ -391,6 +391,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   upload: UploadConfig;
   limits: LimitsConfig;
+  /** The config file read (as named: -c, LIVECHANNEL_CONFIG or ./livechannel.json); undefined: none. */
+  file?: string;
   /** Set when no buckets or credentials were configured and the demo ones were made. */
   demo?: { bucket: string; accessKeyId: string; accessKeySecret: string };
 }
@@ -433,8 +435,10 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
 }
 
 /** Demo credentials persisted in dataDir so that a restart keeps the same key. */
+export const DEMO_CREDENTIALS_FILE = 'demo-credentials.json';
+
 function demoCredentials(dataDir: string): { accessKeyId: string; accessKeySecret: string } {
-  const file = join(dataDir, 'demo-credentials.json');
+  const file = join(dataDir, DEMO_CREDENTIALS_FILE);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
   const creds = {
     accessKeyId: `LTAI${randomBytes(10).toString('hex').toUpperCase()}`,
@@ -523,7 +527,21 @@ function snapshotsConfig(c: Omit<SnapshotsConfig, 'decoders' | 'maxQueued'> & { 
 }
 
 /** Reads the config file (if any), applies env overrides and validates. */
-export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+/** The default config file name, looked for in the working directory. */
+export const CONFIG_FILE_NAME = 'livechannel.json';
+
+/**
+ * The config file the gateway and the CLI read, found the same way by both: `-c <file>`, else
+ * LIVECHANNEL_CONFIG, else ./livechannel.json when it exists; undefined: the defaults.
+ */
+export function findConfigFile(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (explicit) return explicit;
+  if (env.LIVECHANNEL_CONFIG) return env.LIVECHANNEL_CONFIG;
+  return existsSync(CONFIG_FILE_NAME) ? CONFIG_FILE_NAME : undefined;
+}
+
+export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = findConfigFile(explicit, env);
   let input: unknown = {};
   let baseDir = process.cwd();
   if (file) {
@@ -540,5 +558,5 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     }
     baseDir = resolve(file, '..');
   }
-  return parseConfig(input, env, baseDir);
+  return { ...parseConfig(input, env, baseDir), ...(file ? { file } : {}) };
 }

@@ -7,6 +7,10 @@ export interface ApiTarget {
   endpoint: string;
   accessKeyId: string;
   accessKeySecret: string;
+  /** Where the endpoint came from, for the hint when it cannot be reached. */
+  source?: 'flag' | 'env' | 'config' | 'defaults';
+  /** The config file read, if any. */
+  configFile?: string;
 }
 
 export interface ApiOptions {
@@ -29,10 +33,14 @@ export function gatewayEndpoint(config: Config): string {
 export function resolveApiTarget(opts: ApiOptions, env: NodeJS.ProcessEnv = process.env): ApiTarget {
   // an empty value counts as not given
   let endpoint = opts.endpoint || env.LIVECHANNEL_ENDPOINT || undefined;
+  let source: ApiTarget['source'] = opts.endpoint ? 'flag' : endpoint ? 'env' : undefined;
+  let configFile: string | undefined;
   let accessKeyId = opts.accessKeyId || env.LIVECHANNEL_ACCESS_KEY_ID || undefined;
   let accessKeySecret = opts.accessKeySecret || env.LIVECHANNEL_ACCESS_KEY_SECRET || undefined;
   if (!endpoint || !accessKeyId || !accessKeySecret) {
     const config = loadConfig(opts.config, env);
+    configFile = config.file;
+    source ??= config.file ? 'config' : 'defaults';
     endpoint ??= gatewayEndpoint(config);
     const key = accessKeyId ? config.credentials.find((c) => c.accessKeyId === accessKeyId) : config.credentials[0];
     if (!key && !accessKeySecret) throw new ConfigError(`access key "${accessKeyId}" is not configured`);
@@ -40,7 +48,19 @@ export function resolveApiTarget(opts: ApiOptions, env: NodeJS.ProcessEnv = proc
     accessKeySecret ??= key!.accessKeySecret;
   }
   if (!/^https?:\/\/[^/]+\/?$/.test(endpoint)) throw new ConfigError(`--endpoint must be http(s)://host[:port], not "${endpoint}"`);
-  return { endpoint: endpoint.replace(/\/$/, ''), accessKeyId, accessKeySecret };
+  return { endpoint: endpoint.replace(/\/$/, ''), accessKeyId, accessKeySecret, source, configFile };
+}
+
+/** What to add when the API cannot be reached: where the address came from, how to point elsewhere. */
+export function unreachableHint(target: ApiTarget): string {
+  switch (target.source) {
+    case 'defaults':
+      return `no config was found (-c <file>, LIVECHANNEL_CONFIG, ./livechannel.json), so the CLI tried the default address ${target.endpoint}; point it at your gateway with -c <its config file>, LIVECHANNEL_CONFIG=<file>, or --endpoint http://host:port`;
+    case 'config':
+      return `the address comes from ${target.configFile}: is that gateway running? (or pass --endpoint http://host:port)`;
+    default:
+      return `the address comes from ${target.source === 'flag' ? '--endpoint' : 'LIVECHANNEL_ENDPOINT'}: is a gateway listening there?`;
+  }
 }
 
 /**

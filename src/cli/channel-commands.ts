@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
-import { ossClient, resolveApiTarget, type ApiOptions } from './api-client.js';
+import { signPlayUrl } from '../auth/play-url.js';
+import { signPushUrl } from '../auth/push-url.js';
+import { ossClient, resolveApiTarget, unreachableHint, type ApiOptions, type ApiTarget } from './api-client.js';
 import { intInRange } from './arguments.js';
 import { parseCliTime } from './cli-time.js';
 import { table } from './table.js';
@@ -24,7 +26,11 @@ const print = (json: boolean | undefined, data: unknown, human: () => string) =>
 /** `livechannel channel …`: the LiveChannel API from a shell, signed like any OSS client. */
 export function channelCommands(): Command {
   const channel = new Command('channel').description('manage live channels through the OSS API (this gateway, a remote one, or OSS itself)');
-  const client = (bucket: string, opts: CommonOptions) => ossClient(resolveApiTarget(opts), bucket);
+  let target: ApiTarget | undefined;
+  const client = (bucket: string, opts: CommonOptions) => {
+    target = resolveApiTarget(opts);
+    return withReachHint(ossClient(target, bucket), target);
+  };
 
   withApiOptions(
     channel
@@ -38,8 +44,9 @@ export function channelCommands(): Command {
       .option('--description <text>', 'description', '')
       .option('--disabled', 'create it disabled')
       .option('--segment-format <format>', 'TS or fMP4 (this gateway\'s extension; fMP4 is needed for AV1)')
-      .option('--part-duration <seconds>', 'LL-HLS part length, 0.2..2 (this gateway\'s extension; fMP4 channels)'),
-  ).action(async (bucket: string, name: string, opts: CommonOptions & { fragDuration: number; fragCount: number; playlistName: string; description: string; disabled?: boolean; segmentFormat?: string; partDuration?: string }) => {
+      .option('--part-duration <seconds>', 'LL-HLS part length, 0.2..2 (this gateway\'s extension; fMP4 channels)')
+      .option('--expires <seconds>', 'validity of the signed URLs printed for a private bucket', intInRange('expires', 1, 10 * 365 * 86400), 3600),
+  ).action(async (bucket: string, name: string, opts: CommonOptions & { fragDuration: number; fragCount: number; playlistName: string; description: string; disabled?: boolean; segmentFormat?: string; partDuration?: string; expires: number }) => {
     const conf = {
       Description: opts.description,
       Status: opts.disabled ? 'disabled' : 'enabled',
@@ -53,8 +60,10 @@ export function channelCommands(): Command {
         ...(opts.partDuration !== undefined ? { PartDuration: opts.partDuration } : {}),
       },
     };
-    const r = await client(bucket, opts).putChannel(name, conf);
-    print(opts.json, { publishUrls: r.publishUrls, playUrls: r.playUrls }, () => `created ${bucket}/${name}\npublish: ${r.publishUrls.join(' ')}\nplay:    ${r.playUrls.join(' ')}`);
+    const c = client(bucket, opts);
+    const r = await c.putChannel(name, conf);
+    const urls = await usableUrls(c, target!, bucket, name, opts.playlistName, r.publishUrls[0], r.playUrls[0], opts.expires);
+    print(opts.json, { publishUrls: r.publishUrls, playUrls: r.playUrls, ...urls.json }, () => `created ${bucket}/${name}\n${urls.lines.join('\n')}`);
   });
 
   withApiOptions(channel.command('list').description('list live channels').argument('<bucket>').option('--prefix <prefix>', 'only names starting with this', '')).action(
@@ -141,8 +150,75 @@ export function channelCommands(): Command {
   return channel;
 }
 
+class ApiUnreachable extends Error {}
+
+/** The client, whose failures to reach the API say where the address came from. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function withReachHint(client: any, target: ApiTarget): any {
+  return new Proxy(client, {
+    get(obj, prop) {
+      const value = obj[prop];
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        Promise.resolve(value.apply(obj, args)).catch((err: unknown) => {
+          const unreachable = describeApiError(err);
+          throw unreachable?.startsWith('cannot reach') ? new ApiUnreachable(`${unreachable}\n  ${unreachableHint(target)}`) : err;
+        });
+    },
+  });
+}
+
+/**
+ * The URLs a user can use as printed: on a bucket that needs signed pushes (any but
+ * public-read-write) the publish URL signed, on a private one the play URL signed (hls/sign),
+ * with their expiry. When the bucket's ACL cannot be read, the unsigned URLs and the commands
+ * that sign them.
+ */
+async function usableUrls(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  c: any,
+  target: ApiTarget,
+  bucket: string,
+  channel: string,
+  playlistName: string,
+  publishUrl: string,
+  playUrl: string,
+  validFor: number,
+): Promise<{ lines: string[]; json: Record<string, string> }> {
+  let acl: string | undefined;
+  try {
+    acl = (await c.getBucketACL(bucket)).acl;
+  } catch {
+    acl = undefined;
+  }
+  if (acl === undefined) {
+    const flags = target.configFile ? ` -c ${target.configFile}` : '';
+    return {
+      lines: [`publish: ${publishUrl}`, `play:    ${playUrl}`, `(if ${bucket} is not public, sign them: livechannel sign-url ${bucket} ${channel}${flags}; livechannel play-url ${bucket} ${channel}${flags})`],
+      json: {},
+    };
+  }
+  const expires = Math.floor(Date.now() / 1000) + validFor;
+  const until = new Date(expires * 1000).toISOString();
+  const key = { accessKeyId: target.accessKeyId, accessKeySecret: target.accessKeySecret };
+  const json: Record<string, string> = { acl };
+  const lines: string[] = [];
+  if (acl === 'public-read-write') lines.push(`publish: ${publishUrl}`);
+  else {
+    json.signedPublishUrl = signPushUrl({ base: publishUrl.replace(/\/live\/[^/]*$/, ''), bucket, channel, ...key, expires });
+    lines.push(`publish: ${json.signedPublishUrl}`, `         (signed, valid until ${until})`);
+  }
+  if (acl === 'private') {
+    json.signedPlayUrl = signPlayUrl({ url: playUrl, bucket, objectKey: `${channel}/${playlistName}`, ...key, expires });
+    lines.push(`play:    ${json.signedPlayUrl}`, `         (signed, valid until ${until})`);
+  } else lines.push(`play:    ${playUrl}`);
+  if (json.signedPublishUrl || json.signedPlayUrl) json.expires = until;
+  return { lines, json };
+}
+
 /** An OSS error as the channel commands print it: code, message, HTTP status. */
 export function describeApiError(err: unknown): string | undefined {
+  if (err instanceof ApiUnreachable) return err.message;
   const e = err as { code?: string; status?: number; message?: string; name?: string };
   if (typeof e?.status === 'number' && e.status > 0 && typeof e.code === 'string') return `${e.code}: ${e.message?.split('\n')[0]} (HTTP ${e.status})`;
   // ali-oss appends the request and its agent's state to the socket error: keep the error

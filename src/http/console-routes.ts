@@ -16,13 +16,22 @@ const FILES: Record<string, [string, string]> = {
   '/console/hls.min.js': [HLS_JS, 'text/javascript; charset=utf-8'],
 };
 
-/** The operator console: static files (no build step) and what the page needs to know. */
-export function registerConsole(app: FastifyInstance, buckets: BucketConfig[], defaultBucket: string, urls: UrlBuilder): void {
+/** A small icon, so that browsers asking for /favicon.ico get one instead of an OSS 403. */
+const FAVICON =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#c0392b"/><circle cx="8" cy="8" r="3" fill="#fff"/></svg>';
+
+/**
+ * The operator console: static files (no build step) and what the page needs to know.
+ * `demoCredentialsFile`: where the demo key is kept, when the gateway runs on one.
+ */
+export function registerConsole(app: FastifyInstance, buckets: BucketConfig[], defaultBucket: string, urls: UrlBuilder, demoCredentialsFile?: string): void {
   for (const [url, [file, type]] of Object.entries(FILES)) {
     app.get(url, async (_req, reply) => reply.type(type).header('cache-control', 'no-cache').send(await readFile(file)));
   }
+  app.get('/favicon.ico', async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON));
   app.get('/console/info.json', async () => ({
     defaultBucket,
     buckets: buckets.map((b) => ({ name: b.name, acl: b.acl, rtmpBase: urls.rtmpBase(b.name) })),
+    ...(demoCredentialsFile ? { demoCredentialsFile } : {}),
   }));
 }

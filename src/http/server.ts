@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { SUB_RESOURCES } from '../auth/oss-signature.js';
 import type { BucketConfig } from '../config.js';
 import { authenticate, type Identity } from './authenticate.js';
@@ -57,6 +57,8 @@ export interface HttpServerOptions extends api.ApiDeps {
   defaultBucket: string;
   publicHost: string;
   credentials: { accessKeyId: string; accessKeySecret: string }[];
+  /** Where the demo key is kept, when the gateway runs on one (the console's sign-in says so). */
+  demoCredentialsFile?: string;
   logLevel: string;
   /** Clock, for tests of signature expiry and skew. */
   now?: () => number;
@@ -82,6 +84,7 @@ interface OpContext {
   now: number;
   /** Anybody may read the bucket (caches may share what it serves). */
   publicRead: boolean;
+  acl: BucketConfig['acl'];
   log: FastifyBaseLogger;
 }
 
@@ -202,6 +205,21 @@ const OPS = {
     },
   },
   listObjects: { name: 'GetBucket', access: 'read', run: (ctx) => listObjects(ctx.deps.storeFor(ctx.bucket), ctx.bucket, ctx.query) },
+  // what clients (the CLI among them) ask to know whether URLs must be signed
+  getBucketAcl: {
+    name: 'GetBucketAcl',
+    access: 'write',
+    run: async (ctx) => ({
+      status: 200,
+      headers: { 'content-type': 'application/xml' },
+      body: toXml({
+        AccessControlPolicy: {
+          Owner: { ID: ctx.identity.accessKeyId ?? 'anonymous', DisplayName: ctx.identity.accessKeyId ?? 'anonymous' },
+          AccessControlList: { Grant: ctx.acl },
+        },
+      }),
+    }),
+  },
 } satisfies Record<string, Operation>;
 
 /** Picks the operation from the method and sub-resources, as OSS does. */
@@ -233,6 +251,7 @@ function selectOperation(method: string, key: string, query: ReadonlyMap<string,
     throw errors.methodNotAllowed(method);
   }
   if (key === '' && method === 'POST' && query.has('delete')) return OPS.deleteObjects;
+  if (key === '' && method === 'GET' && query.has('acl')) return OPS.getBucketAcl;
   // any other sub-resource (?acl, ?tagging, …) names an operation we do not offer
   const unsupported = [...query.keys()].find((k) => SUB_RESOURCES.has(k) && !k.startsWith('response-') && k !== 'security-token' && k !== 'x-oss-process');
   if (unsupported) throw errors.notImplemented(`The ?${unsupported} operation`);
@@ -347,12 +366,17 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const now = opts.now ?? Date.now;
 
   const requestId = requestIds();
+  /** A request answered slower than this is logged at info. */
+  const SLOW_REQUEST_MS = 1000;
   const app = Fastify({
     // with per-address read limits on, every read goes through them (the usual way)
     ...(opts.playlists && !opts.readLimiter ? { serverFactory: withLiveFastPath(opts, buckets, bucketNames, requestId) } : {}),
     logger: { level: opts.logLevel, ...(opts.nodeId ? { base: { pid: process.pid, node: opts.nodeId } } : {}) },
     bodyLimit: opts.maxBodyBytes ?? MAX_OBJECT_BYTES,
     genReqId: requestId,
+    // one line per request, written below at debug (errors and slow requests higher): at
+    // info, players' segment fetches and the console's polls drowned everything else
+    logController: new LogController({ disableRequestLogging: true }),
     // Errors Fastify raises before routing (a URL it cannot decode) get OSS XML too.
     frameworkErrors: (err, _req, reply) =>
       sendError(reply, err.code === 'FST_ERR_BAD_URL' ? errors.invalidUri('The request URI is not valid.') : new OssError(400, 'InvalidRequest', err.message)),
@@ -408,6 +432,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       secrets,
       now: now(),
       publicRead: bucket.acl !== 'private',
+      acl: bucket.acl,
       log: req.log,
     });
     reply.code(res.status).headers(res.headers ?? {});
@@ -428,7 +453,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
         'access-control-max-age': '86400',
       })
       .send();
-  registerConsole(app, opts.buckets, opts.defaultBucket, opts.urls);
+  registerConsole(app, opts.buckets, opts.defaultBucket, opts.urls, opts.demoCredentialsFile);
   // Operations. These names shadow objects of the same name in the default bucket.
   app.get<{ Params: { file: string } }>('/_livechannel/events-key/:file', async (req, reply) => {
     const key = await opts.signingKey?.().catch(() => undefined);
@@ -453,6 +478,11 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.addHook('onResponse', async (req, reply) => {
     const op = (req as FastifyRequest & { ossOp?: string }).ossOp;
     if (op) opts.metrics.apiRequests.inc({ op, status: String(reply.statusCode) });
+    const ms = Math.round(reply.elapsedTime);
+    const line = { method: req.method, path: req.url.split('?')[0], op, status: reply.statusCode, ms, remote: req.ip };
+    if (reply.statusCode >= 500) req.log.warn(line, 'request failed');
+    else if (ms >= SLOW_REQUEST_MS) req.log.info(line, 'slow request');
+    else req.log.debug(line, 'request');
   });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/', handler: handle });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'], url: '/*', handler: handle });

@@ -231,7 +231,7 @@ export class LiveSession implements MediaSink {
     // served once the push is on record (end() withdraws it)
     if (session.ll) o.lowLatency?.add(o.bucket, session.playlistKey, session.ll);
     o.metrics.publishersLive.inc();
-    o.log.info({ bucket: o.bucket, channel: o.channel.name, remote: o.remoteAddr, push: session.push.id, playlist: o.playlistName }, 'publish started');
+    o.log.info({ bucket: o.bucket, channel: o.channel.name, push: session.push.id, playlist: o.playlistName }, 'publish started');
     return session;
   }
 

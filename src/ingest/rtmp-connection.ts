@@ -110,7 +110,7 @@ export class RtmpConnection {
     }, limits.publishTimeoutMs);
     this.publishDeadline.unref();
     socket.on('data', (data) => this.onData(data));
-    socket.on('error', (err) => this.log.debug({ err, remote: this.remoteAddr }, 'rtmp socket error'));
+    socket.on('error', (err) => this.log.debug({ err }, 'rtmp socket error'));
     socket.on('close', () => void this.onSocketClosed());
   }
 
@@ -127,7 +127,7 @@ export class RtmpConnection {
   close(reason: string, why?: PushEndReason): Promise<void> {
     this.stopReason ??= why;
     if (this.state !== 'closed') {
-      this.log.info({ remote: this.remoteAddr, reason }, 'closing rtmp connection');
+      this.log.info({ reason }, 'closing rtmp connection');
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 200).unref();
     }
@@ -149,7 +149,7 @@ export class RtmpConnection {
     if (this.state === 'closed') return;
     if (this.bytesIn === 0 && data[0] !== 3) {
       // C0 must announce RTMP version 3 (an HTTP request, RTMPE, or garbage otherwise)
-      this.log.info({ remote: this.remoteAddr, firstByte: data[0] }, 'not an RTMP handshake; closing');
+      this.log.info({ firstByte: data[0] }, 'not an RTMP handshake; closing');
       this.state = 'closed';
       this.socket.destroy();
       return;
@@ -159,7 +159,7 @@ export class RtmpConnection {
       this.protocol.feed(data);
     } catch (err) {
       if (err instanceof RtmpProtocolError) this.limits.onLimit?.('rtmp_protocol', this.remoteAddr, err.message);
-      this.log.warn({ remote: this.remoteAddr, err: (err as Error).message }, 'rtmp protocol error; closing');
+      this.log.warn({ err: (err as Error).message }, 'rtmp protocol error; closing');
       void this.close(`protocol error: ${(err as Error).message}`);
       return;
     }
@@ -196,11 +196,11 @@ export class RtmpConnection {
     try {
       decision = await this.authorizer.authorize({ app, tcUrl: this.tcUrl, streamName, remoteAddr: this.remoteAddr }, this);
     } catch (err) {
-      this.log.error({ err, remote: this.remoteAddr }, 'publish authorisation failed');
+      this.log.error({ err }, 'publish authorisation failed');
       decision = { ok: false, code: 'NetStream.Publish.Failed', description: 'Internal error while authorising the publish.' };
     }
     if (!decision.ok) {
-      this.log.info({ remote: this.remoteAddr, stream: streamName.split('?')[0], reason: decision.description }, 'publish refused');
+      this.log.info({ stream: streamName.split('?')[0], reason: decision.description }, 'publish refused');
       this.refuse(decision.code, decision.description);
       return;
     }

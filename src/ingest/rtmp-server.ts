@@ -66,6 +66,8 @@ export class RtmpIngest implements PublishAuthorizer {
   private readonly semaphore: Semaphore;
   private readonly perIp = new Map<string, number>();
   private readonly idleSweep: NodeJS.Timeout;
+  /** Connections that arrived between listen() and open(), paused (undefined once open). */
+  private held: Socket[] | undefined = [];
   readonly load: LoadGuard;
 
   constructor(private readonly o: IngestOptions) {
@@ -88,7 +90,7 @@ export class RtmpIngest implements PublishAuthorizer {
       publishers: () => this.registry.size,
       onSample: (utilization) => o.metrics.eventLoopUtilization.set(utilization),
     });
-    this.server = createServer((socket) => this.accept(socket));
+    this.server = createServer((socket) => this.arrive(socket));
     // one sweep for every connection: publishers that stopped sending media are let go
     this.idleSweep = setInterval(() => this.dropIdlePublishers(), Math.min(1000, o.limits.rtmpIdleMediaTimeoutMs / 2));
     this.idleSweep.unref();
@@ -98,6 +100,11 @@ export class RtmpIngest implements PublishAuthorizer {
     return this.connections.size;
   }
 
+  /**
+   * Binds the port; connections are held (paused, their bytes waiting) until open(), so the
+   * port can be claimed before the catalog work of a start, and publishers reconnecting to a
+   * starting gateway wait instead of being turned away.
+   */
   async listen(host: string, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -109,9 +116,31 @@ export class RtmpIngest implements PublishAuthorizer {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** Takes the connections held since listen() and every one after. */
+  open(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const socket of held) {
+      if (socket.destroyed) continue;
+      this.accept(socket);
+      socket.resume();
+    }
+  }
+
+  private arrive(socket: Socket): void {
+    const held = this.held;
+    if (!held) return this.accept(socket);
+    socket.pause();
+    socket.on('error', () => {}); // a reset while held: the close below forgets it
+    held.push(socket);
+    socket.once('close', () => held.splice(held.indexOf(socket) >>> 0, 1));
+  }
+
   /** Stops accepting, ends every publish (flushing segments and history), closes sockets. */
   async close(): Promise<void> {
     clearInterval(this.idleSweep);
+    for (const socket of this.held ?? []) socket.destroy();
+    this.held = undefined;
     this.load.close();
     const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await Promise.all([...this.connections].map((c) => c.close('server shutting down', 'shutdown')));

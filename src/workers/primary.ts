@@ -13,20 +13,27 @@ export interface PrimaryOptions {
  * The primary of `serve` with several workers: forks one full gateway per worker (they share
  * the RTMP and HTTP ports through node's cluster module, and one catalog), restarts a worker
  * that dies, answers workers' requests for metrics of the whole process group, and on
- * SIGINT/SIGTERM stops every worker gracefully before exiting.
+ * SIGINT/SIGTERM stops every worker gracefully before exiting. A worker that cannot start (a
+ * port it cannot bind) stops them all: resolves true then, false after a stop by signal.
  */
-export function runPrimary(o: PrimaryOptions): Promise<void> {
+export function runPrimary(o: PrimaryOptions): Promise<boolean> {
   const aggregator = new AggregatorRegistry();
   const byIndex = new Map<number, Worker>();
   const ports = new Map<number, { httpPort: number; rtmpPort: number }>();
   let announced = false;
   let stopping = false;
+  let failed = false;
+  let stop = () => {};
 
   const fork = (index: number) => {
     const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(index) });
     byIndex.set(index, worker);
     worker.on('message', (m: WorkerMessage) => {
-      if (m?.type === 'livechannel:listening') {
+      if (m?.type === 'livechannel:start-failed') {
+        if (!stopping) o.log(m.message);
+        failed = true;
+        stop();
+      } else if (m?.type === 'livechannel:listening') {
         ports.set(index, { httpPort: m.httpPort, rtmpPort: m.rtmpPort });
         if (!announced && ports.size === o.workers) {
           announced = true;
@@ -50,15 +57,15 @@ export function runPrimary(o: PrimaryOptions): Promise<void> {
   for (let i = 1; i <= o.workers; i++) fork(i);
 
   return new Promise((resolve) => {
-    const stop = () => {
+    stop = () => {
       if (stopping) return;
       stopping = true;
-      const alive = [...byIndex.values()];
-      if (alive.length === 0) return resolve();
+      const alive = [...byIndex.values()].filter((w) => w.process.exitCode === null && w.process.signalCode === null);
+      if (alive.length === 0) return resolve(failed);
       let left = alive.length;
       for (const w of alive) {
         w.once('exit', () => {
-          if (--left === 0) resolve();
+          if (--left === 0) resolve(failed);
         });
         w.process.kill('SIGTERM');
       }

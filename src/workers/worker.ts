@@ -19,6 +19,14 @@ export function joinPrimary(registry: Registry, ports: { httpPort: number; rtmpP
   process.send!({ type: 'livechannel:listening', ...ports } satisfies WorkerMessage);
 }
 
+/** Tells the primary that this worker could not start, so that it stops instead of forking it again. */
+export function reportStartFailure(message: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) return resolve();
+    process.send({ type: 'livechannel:start-failed', message } satisfies WorkerMessage, undefined, {}, () => resolve());
+  });
+}
+
 let nextId = 0;
 const waiting = new Map<number, (m: PrimaryMessage) => void>();
 process.on('message', (m: PrimaryMessage) => {
