@@ -1,4 +1,4 @@
-// npm run bench:ingest -- --streams N --seconds S [--compare nginx] [--workers N] [--nodes N] [--catalog postgres] [--notify] [--snapshot-interval S [--admit-all]]
+// npm run bench:ingest -- --streams N --seconds S [--compare nginx] [--workers N] [--nodes N] [--catalog postgres] [--notify] [--snapshot-interval S [--admit-all]] [--storm | --reconnect]
 // Many real-time RTMP publishers against the gateway (its own process, or --nodes processes on
 // one PostgreSQL catalog and one storage root, publishers spread over them), and optionally the
 // same load against nginx-rtmp in the same run, with CPU, RSS, lag and latency per server.
@@ -44,8 +44,20 @@ const { values } = parseArgs({
      * run's guard admits a different number, and CPU per stream falls as streams rise).
      */
     'admit-all': { type: 'boolean', default: false },
+    /** A storm: every publisher connects within one second (as after a failover). */
+    storm: { type: 'boolean', default: false },
+    /**
+     * OBS after a restart: once every publisher is live, the gateway restarts (SIGTERM, then
+     * the same config on the same ports) and each publisher reconnects 2 s after its
+     * connection closed, again every 2 s while refused or unreachable.
+     */
+    reconnect: { type: 'boolean', default: false },
   },
 });
+const RECONNECT_DELAY_MS = 2000;
+const RECONNECT_TRIES = 10;
+/** What counts as admitted in time after a storm. */
+const ADMIT_WITHIN_MS = 10_000;
 const WORKERS = Number(values.workers);
 const NODES = Number(values.nodes);
 const CATALOG = values.catalog ?? (NODES > 1 ? 'postgres' : 'sqlite');
@@ -55,7 +67,8 @@ const PG_SERVER = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432';
 const STREAMS = Number(values.streams);
 const SECONDS = values.minutes ? Number(values.minutes) * 60 : Number(values.seconds);
 const FRAG = Number(values['frag-duration']);
-const RAMP_S = Number(values.ramp);
+const RAMP_S = values.storm ? 1 : Number(values.ramp);
+if (values.reconnect && (NODES > 1 || WORKERS > 1)) throw new Error('--reconnect restarts one gateway process: no --nodes or --workers');
 const SERVER_CPU = values.pin ? ['taskset', '-c', '0'] : [];
 if (values.pin) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
 const WARMUP_S = 5;
@@ -77,6 +90,8 @@ interface Target {
   metricsUrls?: string[];
   /** Catalog transactions committed so far (PostgreSQL only). */
   catalogTransactions?(): Promise<number>;
+  /** Stops the server and starts it again on the same ports (--reconnect). */
+  restart?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -131,8 +146,9 @@ async function startGateway(dir: string, snapshotInterval?: number): Promise<Tar
         nodeId: `bench-${n}`,
         dataDir,
         ...(db ? { catalog: { type: 'postgres', url: db.url } } : {}),
-        http: { port: 0 },
-        rtmp: { port: 0 },
+        // a restart must come back on the same ports
+        http: { port: values.reconnect ? await freePort() : 0 },
+        rtmp: { port: values.reconnect ? await freePort() : 0 },
         logLevel: 'warn',
         credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }],
         buckets: [{ name: 'bench', acl: 'public-read-write' }],
@@ -160,7 +176,7 @@ async function startGateway(dir: string, snapshotInterval?: number): Promise<Tar
   // the playlist watcher must see every folder from the start
   for (let i = 0; i < STREAMS; i++) mkdirSync(join(root, `s${i}`), { recursive: true });
   const shape = [NODES > 1 ? `${NODES} nodes` : '', WORKERS > 1 ? `${WORKERS} workers${NODES > 1 ? ' each' : ''}` : '', CATALOG === 'postgres' ? 'PostgreSQL' : ''].filter(Boolean).join(', ');
-  return {
+  const target: Target = {
     name: (shape ? `livechannel (${shape})` : 'livechannel') + (snapshotInterval ? ` + snapshots every ${snapshotInterval} s` : ''),
     snapshots: snapshotInterval !== undefined,
     rtmpPorts: gateways.map((g) => g.rtmp),
@@ -170,11 +186,17 @@ async function startGateway(dir: string, snapshotInterval?: number): Promise<Tar
     segmentCount: (i) => (existsSync(join(root, `s${i}`)) ? readdirSync(join(root, `s${i}`)).filter((f) => f.endsWith('.ts')).length : 0),
     metricsUrls: gateways.map((g) => `http://127.0.0.1:${g.http}/metrics`),
     ...(db ? { catalogTransactions: () => db.transactions() } : {}),
+    restart: async () => {
+      await stopGateway(gateways[0]!);
+      gateways[0] = await spawnGateway(join(dir, 'livechannel-0.json'), SERVER_CPU);
+      target.pids = [gateways[0].child.pid!];
+    },
     stop: async () => {
       await Promise.all(gateways.map(stopGateway));
       await db?.drop();
     },
   };
+  return target;
 }
 
 async function startNginx(dir: string): Promise<Target> {
@@ -254,6 +276,19 @@ async function snapshotCounts(urls: readonly string[]): Promise<Record<string, n
   return counts;
 }
 
+const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
+
+/** How the publishers got in: admitted within ADMIT_WITHIN_MS of their try, the slowest, refused. */
+function reportAdmission(what: string, publishers: Publisher[]): void {
+  const waits = publishers.filter((p) => p.stats.published).map((p) => p.stats.publishedAt! - p.stats.startedAt!);
+  const within = waits.filter((w) => w <= ADMIT_WITHIN_MS).length;
+  const sorted = [...waits].sort((a, b) => a - b);
+  const q = (f: number) => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))]! / 1000).toFixed(2) : '-');
+  console.error(
+    `${what}: ${waits.length} of ${publishers.length} published, ${within} within ${ADMIT_WITHIN_MS / 1000} s (${((within / publishers.length) * 100).toFixed(1)} %); time to Publish.Start p50 ${q(0.5)} s, p99 ${q(0.99)} s, max ${q(1)} s`,
+  );
+}
+
 async function run(target: Target, prepared: ReturnType<typeof prepare>): Promise<Result> {
   const rssIdle = rssBytes(target.pids);
   // playlist updates: the n-th new last segment of stream i is closed by its (n)th keyframe after the first
@@ -313,7 +348,43 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     }),
   );
   for (const [why, streams] of refusals) console.error(`${streams.length} streams refused (first s${streams[0]}, last s${streams.at(-1)}): ${why}`);
+  reportAdmission(`[${target.name}] ${values.storm ? 'storm' : `ramp over ${RAMP_S} s`}`, publishers);
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
+  const updateOffset = new Map<number, number>();
+  if (values.reconnect && target.restart) {
+    const rssBefore = rssBytes(target.pids);
+    const restarted = performance.now();
+    const restart = target.restart();
+    // each publisher reconnects on its own, RECONNECT_DELAY_MS after its connection closed
+    const retries = await Promise.all(
+      publishers.map(async (p, i) => {
+        if (!p.stats.published) return 0;
+        await p.closed;
+        for (let attempt = 1; attempt <= RECONNECT_TRIES; attempt++) {
+          await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
+          const again = new Publisher(prepared as never, '127.0.0.1', target.rtmpPorts[i % target.rtmpPorts.length]!, `s${i}`);
+          publishers[i] = again;
+          try {
+            await again.start();
+            // the playlist updates from here on are this push's segments
+            updateOffset.set(i, updates.get(i)?.length ?? 0);
+            return attempt;
+          } catch {
+            again.stop();
+          }
+        }
+        return RECONNECT_TRIES + 1;
+      }),
+    );
+    await restart;
+    const tries = retries.filter((n) => n > 0);
+    console.error(
+      `[${target.name}] restart: back after ${((performance.now() - restarted) / 1000).toFixed(1)} s; reconnects needing 1 try: ${tries.filter((n) => n === 1).length}, 2–${RECONNECT_TRIES}: ${tries.filter((n) => n > 1 && n <= RECONNECT_TRIES).length}, never: ${tries.filter((n) => n > RECONNECT_TRIES).length}; RSS ${mb(rssBefore)} MB before, ${mb(rssBytes(target.pids))} MB after`,
+    );
+    reportAdmission(`[${target.name}] after the restart`, publishers);
+    failed = publishers.filter((p) => !p.stats.published).length;
+    await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
+  }
   const snapshots0 = target.snapshots ? await snapshotCounts(target.metricsUrls ?? []) : undefined;
   const cpu0 = cpuTicks(target.pids);
   // decoders start and stop with demand: each one's ticks from when it was first seen
@@ -376,7 +447,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   const latencies: number[] = [];
   const observed: number[] = [];
   publishers.forEach((p, i) => {
-    const seen = updates.get(i) ?? [];
+    const seen = (updates.get(i) ?? []).slice(updateOffset.get(i) ?? 0);
     // playlist update n (0-based) is segment n, closed by keyframe n + 1
     seen.forEach(({ at, renamedAt }, n) => {
       const sent = p.stats.keyframeSentAt[n + 1];
@@ -444,7 +515,6 @@ for (const which of runs) {
   }
 }
 
-const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
 /** Streams that were admitted (per-stream figures divide by these, not by the offered count). */
 const live = (r: Result) => Math.max(1, STREAMS - r.failed);
 const perStream = (r: Result) => r.cpuPercent / live(r);

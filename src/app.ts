@@ -17,6 +17,7 @@ import { GuardedClient } from './egress/guarded-client.js';
 import { buildHttpServer } from './http/server.js';
 import { SegmentCache } from './http/segment-cache.js';
 import { UrlBuilder } from './http/urls.js';
+import { RememberedCost } from './ingest/remembered-cost.js';
 import { RtmpIngest } from './ingest/rtmp-server.js';
 import { LimitReporter, RequestRateLimiter } from './limits.js';
 import { LivePlaylists } from './live/live-playlists.js';
@@ -174,9 +175,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const lostPushEvents = recorder.enabled ? recorder.lostPushes : undefined;
   const peerServer = new PeerServer({ host: config.cluster.peerHost, port: config.cluster.peerPort, advertiseHost: config.cluster.peerAdvertiseHost, lowLatency, log: http.log });
   leases = new PublishLeases({ catalog, nodeId, cluster: config.cluster, log: http.log, metrics, now: options.now, lostPushEvents, peer: () => peerServer.descriptor });
+  const rememberedCost = new RememberedCost(config.dataDir, nodeId);
   ingest = new RtmpIngest({
     ...config,
     nodeId,
+    rememberedCost: rememberedCost.read(),
     leases,
     stopPollMs: config.cluster.stopPollMs,
     catalog,
@@ -202,6 +205,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   });
 
   live = new ClusterLive(ingest.registry, catalog, options.now);
+  let rememberTimer: NodeJS.Timeout | undefined;
 
   return {
     config,
@@ -241,6 +245,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         for (const store of stores.values()) await store.cleanUp?.();
         for (const s of sweepers.values()) s.start();
         ingest.open();
+        rememberTimer = setInterval(() => rememberedCost.write(ingest.load.costPerPublisher), 30_000);
+        rememberTimer.unref();
         ready = true;
       } catch (err) {
         await this.stop().catch(() => {});
@@ -249,6 +255,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     },
     async stop() {
       ready = false;
+      clearInterval(rememberTimer);
+      if (ingest.load.costPerPublisher !== undefined) rememberedCost.write(ingest.load.costPerPublisher);
       // publishers first: their last segments, playlists and history must reach storage
       await ingest.close();
       leases.stop();

@@ -232,6 +232,13 @@ const schema = z
         overloadEventLoopUtilization: z.number().gt(0).max(1).default(0.6),
         /** Publishers admitted per second before the cost of one is measured (a process just started). */
         overloadColdStartPublishers: z.number().int().min(1).default(50),
+        /**
+         * A publisher arriving when there is no room this instant (a reconnect storm) waits this
+         * long for it, its RTMP answer held, before it is refused; never past rtmpPublishTimeoutMs.
+         */
+        publishAdmitWaitMs: z.number().int().min(0).default(8000),
+        /** Publishers waiting for room at once; more are refused at once. */
+        publishAdmitMaxWaiting: z.number().int().min(0).default(2000),
         rtmpMaxPendingBytes: z.number().int().min(0).default(4 * 1024 * 1024),
         httpMaxBodyBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
         /**
@@ -311,6 +318,8 @@ export interface LimitsConfig {
   overloadUnwrittenBytes: number;
   overloadEventLoopUtilization: number;
   overloadColdStartPublishers: number;
+  publishAdmitWaitMs: number;
+  publishAdmitMaxWaiting: number;
   rtmpMaxPendingBytes: number;
   httpMaxBodyBytes: number;
   apiRequestsPerSecond: number;

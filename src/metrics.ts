@@ -92,6 +92,23 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly publishAdmissions = new Counter({
+    name: 'livechannel_publish_admissions_total',
+    help: 'Publishes passed by the load guard, by outcome (at_once; waited: held until there was room; refused_full: no room while those live stay; refused_waited: still no room when the wait ran out; left: the publisher left while waiting)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly publishAdmissionWait = new Histogram({
+    name: 'livechannel_publish_admission_wait_seconds',
+    help: 'How long a publish waited for room before it was admitted or refused',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
+    registers: [this.registry],
+  });
+  readonly publishAdmissionWaiting = new Gauge({
+    name: 'livechannel_publish_admission_waiting',
+    help: 'Publishes waiting for room now',
+    registers: [this.registry],
+  });
   readonly uploadCallbacksRefused = new Counter({
     name: 'livechannel_upload_callbacks_refused_total',
     help: 'Upload callbacks refused before storing because their URL points at an internal address, by reason (loopback, private, link_local, unique_local, multicast, unspecified, broadcast, reserved)',

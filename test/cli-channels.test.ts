@@ -147,7 +147,9 @@ describe('livechannel channel', () => {
     expect(wrongKey.stderr).toMatch(/^error: SignatureDoesNotMatch: .* \(HTTP 403\)$/m);
     const down = await livechannel('channel', 'list', 'media', '--endpoint', 'http://127.0.0.1:1', '--access-key-id', 'a', '--access-key-secret', 'b');
     expect(down.code).toBe(1);
-    expect(down.stderr.trim()).toBe('error: cannot reach the API: connect ECONNREFUSED 127.0.0.1:1');
+    const [line, hint] = down.stderr.trim().split('\n');
+    expect(line).toBe('error: cannot reach the API: connect ECONNREFUSED 127.0.0.1:1');
+    expect(hint).toContain('the address comes from --endpoint: is a gateway listening there?');
   });
 
   it('takes the endpoint and key from flags or the environment, without a config file', async () => {
@@ -162,7 +164,7 @@ describe('livechannel channel', () => {
     const r = await withConfig('sign-url', 'media', 'never-made');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('live channel "never-made" does not exist in bucket "media" (create it first: livechannel channel create media never-made)');
+    expect(r.stderr).toMatch(/live channel "never-made" does not exist in bucket "media" \(create it first: livechannel channel create media never-made -c \S+\)/);
   });
 });
 

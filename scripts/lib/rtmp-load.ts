@@ -26,8 +26,9 @@ export function prepare(file: Buffer): Prepared {
   const isHeader = (t: (typeof all)[number]) => t.data[1] === 0;
   const headers = all.filter(isHeader);
   const media = all.filter((t) => !isHeader(t));
-  const first = media[0]!.timestamp;
-  const last = media.at(-1)!.timestamp;
+  // audio may start a little before the first video tag in file order (encoder priming)
+  const first = Math.min(...media.map((t) => t.timestamp));
+  const last = Math.max(...media.map((t) => t.timestamp));
   const span = last - first + 33;
   const cid = (type: number) => (type === TAG_VIDEO ? 6 : 4);
   const preamble = Buffer.concat(headers.map((t) => message({ cid: cid(t.type), type: t.type, streamId: 1, payload: Buffer.from(t.data), timestamp: 0, chunkSize: CHUNK })));
@@ -69,6 +70,9 @@ export interface PublisherStats {
   /** Wall time each keyframe was written, in order (for segment latency). */
   keyframeSentAt: number[];
   published: boolean;
+  /** performance.now() when start() was called and when Publish.Start came. */
+  startedAt?: number;
+  publishedAt?: number;
   error?: string;
 }
 
@@ -81,18 +85,28 @@ export class Publisher {
   private loop = 0;
   private blocked = false;
   private stopped = false;
+  /** Resolves when the connection closes (whoever closed it). */
+  readonly closed: Promise<void>;
+  private markClosed!: () => void;
 
   constructor(
     private readonly p: Prepared & { tags: (Prepared['tags'][number] & { loopBytes?: Buffer })[] },
     private readonly host: string,
     private readonly port: number,
     private readonly stream: string,
-  ) {}
+  ) {
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
+  }
 
   start(): Promise<void> {
+    this.stats.startedAt = performance.now();
     return new Promise((resolve, reject) => {
       const socket = connect(this.port, this.host);
       this.socket = socket;
+      socket.on('close', () => {
+        this.markClosed();
+        if (!this.stats.published) reject(new Error('connection closed before the publish started'));
+      });
       socket.setNoDelay(true);
       let received = Buffer.alloc(0);
       let handshaken = false;
@@ -108,6 +122,7 @@ export class Publisher {
           if (!this.stats.published && data.includes('NetStream.Publish.Start')) {
             this.stats.published = true;
             this.startedAt = performance.now();
+            this.stats.publishedAt = this.startedAt;
             this.write(this.p.preamble);
             resolve();
           } else if (!this.stats.published && data.includes('NetStream.Publish.')) {

@@ -10,6 +10,8 @@ export interface LoadGuardOptions {
   maxEventLoopUtilization: number;
   /** Admissions per second while the cost of a publisher is not measured yet. */
   coldStartAdmissions: number;
+  /** The cost of a publisher this node measured in an earlier run, if any. */
+  rememberedCost?: number;
   unwrittenBytes(): number;
   /** Publishers live now. */
   publishers(): number;
@@ -32,7 +34,7 @@ export class LoadGuard {
   private liveAtStart: number;
 
   constructor(private readonly o: LoadGuardOptions) {
-    this.budget = new PublisherBudget({ maxUtilization: o.maxEventLoopUtilization, coldStartAdmissions: o.coldStartAdmissions });
+    this.budget = new PublisherBudget({ maxUtilization: o.maxEventLoopUtilization, coldStartAdmissions: o.coldStartAdmissions, rememberedCost: o.rememberedCost });
     this.liveAtStart = o.publishers();
     this.histogram = monitorEventLoopDelay({ resolution: 10 });
     this.histogram.enable();
@@ -51,8 +53,7 @@ export class LoadGuard {
     this.liveAtStart = this.o.publishers();
   }
 
-  /** Why this process is too busy for a new publisher, or undefined. */
-  busy(): string | undefined {
+  private strained(): string | undefined {
     if (this.delayMs > this.o.maxEventLoopDelayMs) {
       return `event loop ${Math.round(this.delayMs)} ms late (limit ${this.o.maxEventLoopDelayMs} ms)`;
     }
@@ -60,14 +61,36 @@ export class LoadGuard {
     if (unwritten > this.o.maxUnwrittenBytes) {
       return `${Math.round(unwritten / 1048576)} MiB of segments waiting for storage (limit ${Math.round(this.o.maxUnwrittenBytes / 1048576)} MiB)`;
     }
-    return this.budget.refusal();
+    return undefined;
   }
 
-  /** busy(), and when it is not, counts the caller as admitted (checked and counted at once, so a burst cannot slip past). */
+  /**
+   * Why this process cannot take more publishers for now (what /readyz reports), or
+   * undefined: late, storage behind, or full at the smoothed busy share and the learnt cost
+   * of a publisher. Not the pacing of a burst: a node pacing admissions still takes more.
+   */
+  busy(): string | undefined {
+    return this.strained() ?? this.budget.full(this.o.publishers());
+  }
+
+  /** Why no more publishers fit while those live stay (a newcomer need not wait), or undefined. */
+  full(): string | undefined {
+    return this.budget.full(this.o.publishers());
+  }
+
+  /**
+   * Whether a publisher may start this instant; when it may, counts it as admitted (checked
+   * and counted at once, so a burst cannot slip past).
+   */
   admit(): string | undefined {
-    const why = this.busy();
+    const why = this.strained() ?? this.budget.refusal();
     if (!why) this.budget.admitted();
     return why;
+  }
+
+  /** The measured cost of one publisher (share of the event loop), to remember across restarts. */
+  get costPerPublisher(): number | undefined {
+    return this.budget.cost;
   }
 
   close(): void {

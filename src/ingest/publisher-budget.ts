@@ -6,7 +6,7 @@ const MIN_SAMPLE = 10;
  * steady media, and would make a burst look dearer than it stays.
  */
 const MAX_JOINING_SHARE = 0.25;
-/** Weight of the newest window in the running cost per publisher. */
+/** Weight of the newest window in the running cost per publisher and the smoothed busy share. */
 const SMOOTHING = 0.5;
 
 export interface PublisherBudgetOptions {
@@ -14,6 +14,8 @@ export interface PublisherBudgetOptions {
   maxUtilization: number;
   /** Admissions per window before any cost per publisher is known (a cold start). */
   coldStartAdmissions: number;
+  /** A cost per publisher remembered from an earlier run of this node (replaced as it is measured again). */
+  rememberedCost?: number;
 }
 
 /**
@@ -27,17 +29,22 @@ export interface PublisherBudgetOptions {
  * capped, like TCP's slow start.
  */
 export class PublisherBudget {
+  /** The busy share smoothed over the last few windows: one second of connect work weighs half. */
   private utilization = 0;
   private costPerPublisher: number | undefined;
+  private measured = false;
   /** Admissions in the current window and in the one before (not yet fully in `utilization`). */
   private admittedNow = 0;
   private admittedBefore = 0;
 
-  constructor(private readonly o: PublisherBudgetOptions) {}
+  constructor(private readonly o: PublisherBudgetOptions) {
+    this.costPerPublisher = o.rememberedCost;
+  }
 
   /** End of a measurement window: the loop's busy share over it and the publishers live when it began. */
   observe(utilization: number, liveAtStart: number): void {
-    this.utilization = utilization;
+    this.utilization = this.measured ? SMOOTHING * utilization + (1 - SMOOTHING) * this.utilization : utilization;
+    this.measured = true;
     const joining = this.admittedNow + this.admittedBefore;
     if (liveAtStart >= MIN_SAMPLE && joining <= MAX_JOINING_SHARE * liveAtStart) {
       const cost = utilization / liveAtStart;
@@ -59,6 +66,30 @@ export class PublisherBudget {
     const projected = this.utilization + cost * (this.admittedNow + this.admittedBefore + 1);
     if (projected > max) return `event loop ${pct(this.utilization)} busy, ${pct(projected)} with one more publisher (limit ${pct(max)})`;
     return undefined;
+  }
+
+  /**
+   * Why no more publishers fit for as long as those live stay, or undefined: the busy share
+   * is over the bound, or (with a known cost) one more publisher would put it there even once
+   * the recent joiners' set-up work is done. A newcomer refused by refusal() but not by this
+   * may wait for room.
+   */
+  full(live: number): string | undefined {
+    const max = this.o.maxUtilization;
+    // while publishers are joining, part of the measured share is their set-up: only the
+    // cost of those live is known to last
+    const joining = this.admittedNow + this.admittedBefore > 0;
+    if (!joining && this.utilization > max) return `event loop ${pct(this.utilization)} busy (limit ${pct(max)})`;
+    const cost = this.costPerPublisher;
+    if (cost === undefined) return undefined;
+    const settled = joining ? cost * live : Math.max(this.utilization, cost * live);
+    if (settled + cost > max) return `event loop ${pct(settled)} busy with ${live} publishers, ${pct(settled + cost)} with one more (limit ${pct(max)})`;
+    return undefined;
+  }
+
+  /** The measured cost of one publisher (share of the event loop), if known. */
+  get cost(): number | undefined {
+    return this.costPerPublisher;
   }
 
   /** Counts an admission made after refusal() said yes. */

@@ -12,6 +12,10 @@ export interface PublishRequest {
   /** Stream name as sent, query included. */
   streamName: string;
   remoteAddr: string;
+  /** When the publisher's connection is let go if it has no answer (epoch ms): a wait for room ends before. */
+  answerBy?: number;
+  /** Whether the publisher left while its publish was being decided. */
+  gone?: () => boolean;
 }
 
 /** Receives one publish's media. */
@@ -77,6 +81,7 @@ export class RtmpConnection {
   /** Reading is paused by flow control: the publisher is not silent, we are not listening. */
   private readPaused = false;
   private readonly publishDeadline: NodeJS.Timeout;
+  private readonly publishDeadlineAt: number;
   readonly closed: Promise<void>;
   private markClosed!: () => void;
 
@@ -103,6 +108,7 @@ export class RtmpConnection {
       limits,
     );
     socket.setNoDelay(true);
+    this.publishDeadlineAt = Date.now() + limits.publishTimeoutMs;
     this.publishDeadline = setTimeout(() => {
       if (this.state === 'publishing' || this.state === 'closed') return;
       limits.onLimit?.('rtmp_publish_timeout', this.remoteAddr, `no publish within ${limits.publishTimeoutMs} ms`);
@@ -194,7 +200,10 @@ export class RtmpConnection {
     }
     let decision: PublishDecision;
     try {
-      decision = await this.authorizer.authorize({ app, tcUrl: this.tcUrl, streamName, remoteAddr: this.remoteAddr }, this);
+      decision = await this.authorizer.authorize(
+        { app, tcUrl: this.tcUrl, streamName, remoteAddr: this.remoteAddr, answerBy: this.publishDeadlineAt, gone: () => this.state === 'closed' },
+        this,
+      );
     } catch (err) {
       this.log.error({ err }, 'publish authorisation failed');
       decision = { ok: false, code: 'NetStream.Publish.Failed', description: 'Internal error while authorising the publish.' };

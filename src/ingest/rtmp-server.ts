@@ -11,6 +11,7 @@ import { Semaphore } from '../storage/semaphore.js';
 import { DEFAULT_UPLOAD_POLICY, type UploadPolicy } from '../storage/upload-pipeline.js';
 import { LiveRegistry } from './live-registry.js';
 import { LiveSession } from './live-session.js';
+import { AdmissionQueue } from './admission-queue.js';
 import { LoadGuard } from './load-guard.js';
 import { authorizePush } from './push-auth.js';
 import type { EventRecorder } from '../events/event-recorder.js';
@@ -52,6 +53,8 @@ export interface IngestOptions {
   onStorageFull?: (bucket: string) => void;
   /** Decoders for channels with the Snapshot option; none when the gateway has no ffmpeg. */
   snapshotDecoders?: DecoderPool;
+  /** The cost of a publisher measured by this node's earlier run (see RememberedCost). */
+  rememberedCost?: number;
 }
 
 
@@ -69,6 +72,7 @@ export class RtmpIngest implements PublishAuthorizer {
   /** Connections that arrived between listen() and open(), paused (undefined once open). */
   private held: Socket[] | undefined = [];
   readonly load: LoadGuard;
+  private readonly admission: AdmissionQueue;
 
   constructor(private readonly o: IngestOptions) {
     this.semaphore = new Semaphore(o.uploadConcurrency ?? 16);
@@ -86,10 +90,12 @@ export class RtmpIngest implements PublishAuthorizer {
       maxUnwrittenBytes: o.limits.overloadUnwrittenBytes,
       maxEventLoopUtilization: o.limits.overloadEventLoopUtilization,
       coldStartAdmissions: o.limits.overloadColdStartPublishers,
+      rememberedCost: o.rememberedCost,
       unwrittenBytes: () => this.registry.all().reduce((sum, s) => sum + s.pendingUploadBytes, 0),
       publishers: () => this.registry.size,
       onSample: (utilization) => o.metrics.eventLoopUtilization.set(utilization),
     });
+    this.admission = new AdmissionQueue(this.load, { maxWaitMs: o.limits.publishAdmitWaitMs, maxWaiting: o.limits.publishAdmitMaxWaiting });
     this.server = createServer((socket) => this.arrive(socket));
     // one sweep for every connection: publishers that stopped sending media are let go
     this.idleSweep = setInterval(() => this.dropIdlePublishers(), Math.min(1000, o.limits.rtmpIdleMediaTimeoutMs / 2));
@@ -141,6 +147,7 @@ export class RtmpIngest implements PublishAuthorizer {
     clearInterval(this.idleSweep);
     for (const socket of this.held ?? []) socket.destroy();
     this.held = undefined;
+    this.admission.close('server shutting down');
     this.load.close();
     const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await Promise.all([...this.connections].map((c) => c.close('server shutting down', 'shutdown')));
@@ -148,8 +155,21 @@ export class RtmpIngest implements PublishAuthorizer {
     await closing;
   }
 
+  /** Waits for room under the load guard (a storm of publishers is paced, not refused); why not, or undefined once admitted. */
+  private async admit(req: PublishRequest): Promise<string | undefined> {
+    // answer before the connection's own deadline, with a moment to spare for the rest
+    const waiting = this.admission.enter(req.answerBy !== undefined ? req.answerBy - 1000 : undefined, req.gone);
+    this.o.metrics.publishAdmissionWaiting.set(this.admission.size);
+    const a = await waiting;
+    this.o.metrics.publishAdmissionWaiting.set(this.admission.size);
+    if (a.waitedMs > 0) this.o.metrics.publishAdmissionWait.observe(a.waitedMs / 1000);
+    const outcome = a.admitted ? (a.waitedMs > 0 ? 'waited' : 'at_once') : a.reason === 'the publisher left' ? 'left' : a.waitedMs > 0 ? 'refused_waited' : 'refused_full';
+    this.o.metrics.publishAdmissions.inc({ outcome });
+    return a.admitted ? undefined : a.reason;
+  }
+
   async authorize(req: PublishRequest, connection: RtmpConnection): Promise<PublishDecision> {
-    const busy = this.load.admit();
+    const busy = await this.admit(req);
     if (busy) {
       this.o.reporter.hit('overload', connection.remoteAddr, busy);
       this.o.metrics.publishRejections.inc({ code: 'NetStream.Publish.Denied' });
