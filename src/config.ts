@@ -72,6 +72,9 @@ const callbackUrl = z.url({ protocol: /^https?$/ }).refine((url) => {
   }
 }, "its path has a '%' that does not start a %XX escape");
 
+const listener = (port: number) =>
+  z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(port) }).strict();
+
 const catalogSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sqlite') }).strict(),
   z
@@ -156,7 +159,14 @@ const schema = z
       .strict()
       .prefault({})
       .refine((c) => c.leaseRenewMs * 3 <= c.leaseTtlMs, 'leaseRenewMs must be at most a third of leaseTtlMs'),
-    http: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8080) }).strict().prefault({}),
+    /** false: no plain HTTP listener (HTTPS only). */
+    http: z.union([z.literal(false), listener(8080)]).prefault({}),
+    /** PEM certificate chain and key for RTMPS and HTTPS (reloaded on SIGHUP and when the files change). */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    /** RTMP over TLS; on by default where `tls` is set. */
+    rtmps: z.union([z.literal(false), listener(1936)]).optional(),
+    /** HTTPS for the API, playback and the console; on by default where `tls` is set. */
+    https: z.union([z.literal(false), listener(8443)]).optional(),
     playback: z
       .object({
         /** Memory for recently read segments (every viewer of a channel fetches the same ones); 0: none. */
@@ -181,7 +191,8 @@ const schema = z
       })
       .strict()
       .prefault({}),
-    rtmp: z.object({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(1935) }).strict().prefault({}),
+    /** false: no plain RTMP listener (RTMPS only). */
+    rtmp: z.union([z.literal(false), listener(1935)]).prefault({}),
     /** Host name used to build publish/play URLs; defaults to the HTTP host. */
     publicHost: z.string().min(1).optional(),
     dataDir: z.string().min(1).default('./data'),
@@ -336,6 +347,12 @@ export interface UploadConfig {
   finishTimeoutMs: number;
 }
 
+export interface ListenerConfig {
+  host: string;
+  port: number;
+  enabled: boolean;
+}
+
 export type CatalogConfig = { type: 'sqlite' } | { type: 'postgres'; url: string; poolSize: number };
 
 export interface ClusterConfig {
@@ -388,10 +405,15 @@ export interface Config {
   catalog: CatalogConfig;
   workers: number | 'auto';
   cluster: ClusterConfig;
-  http: { host: string; port: number };
+  /** The plain HTTP listener (`enabled` false: HTTPS only; host and port still name it in URLs). */
+  http: ListenerConfig;
+  /** Certificate and key files for RTMPS and HTTPS (absolute paths). */
+  tls?: { cert: string; key: string };
+  rtmps?: { host: string; port: number };
+  https?: { host: string; port: number };
   playback: { segmentCacheBytes: number; segmentCacheTtlMs: number };
   snapshots: SnapshotsConfig;
-  rtmp: { host: string; port: number };
+  rtmp: ListenerConfig;
   publicHost: string;
   dataDir: string;
   credentials: { accessKeyId: string; accessKeySecret: string; buckets?: string[] }[];
@@ -414,12 +436,46 @@ function formatIssues(error: z.ZodError): string {
     .join('; ');
 }
 
+type Parsed = z.output<typeof schema>;
+
+/**
+ * The listeners: plain RTMP and HTTP unless turned off (false), RTMPS and HTTPS on by default
+ * once `tls` names a certificate; at least one way in for publishers and one for the API.
+ */
+function listeners(c: Parsed, baseDir: string): Pick<Config, 'http' | 'rtmp' | 'tls' | 'rtmps' | 'https'> {
+  const plain = (l: Parsed['http'], port: number): ListenerConfig => (l === false ? { host: '127.0.0.1', port, enabled: false } : { ...l, enabled: true });
+  const http = plain(c.http, 8080);
+  const rtmp = plain(c.rtmp, 1935);
+  const secure = (name: 'rtmps' | 'https', port: number, host: string) => {
+    const l = c[name];
+    if (l === false) return undefined;
+    if (l === undefined) return c.tls ? { host, port } : undefined;
+    if (!c.tls) throw new ConfigError(`${name}: needs "tls": { "cert": "fullchain.pem", "key": "privkey.pem" }`);
+    return l;
+  };
+  const rtmps = secure('rtmps', 1936, rtmp.host);
+  const https = secure('https', 8443, http.host);
+  if (!rtmp.enabled && !rtmps) throw new ConfigError('rtmp: false needs rtmps (and tls): publishers need a way in');
+  if (!http.enabled && !https) throw new ConfigError('http: false needs https (and tls): the API needs a way in');
+  return {
+    http,
+    rtmp,
+    ...(c.tls ? { tls: { cert: resolve(baseDir, c.tls.cert), key: resolve(baseDir, c.tls.key) } } : {}),
+    ...(rtmps ? { rtmps } : {}),
+    ...(https ? { https } : {}),
+  };
+}
+
 /** Environment overrides: LIVECHANNEL_HTTP_PORT=9000, LIVECHANNEL_PUBLIC_HOST=…, etc. */
 const ENV_OVERRIDES: [string, string[], 'string' | 'number' | 'workers'][] = [
   ['LIVECHANNEL_HTTP_HOST', ['http', 'host'], 'string'],
   ['LIVECHANNEL_HTTP_PORT', ['http', 'port'], 'number'],
   ['LIVECHANNEL_RTMP_HOST', ['rtmp', 'host'], 'string'],
   ['LIVECHANNEL_RTMP_PORT', ['rtmp', 'port'], 'number'],
+  ['LIVECHANNEL_RTMPS_PORT', ['rtmps', 'port'], 'number'],
+  ['LIVECHANNEL_HTTPS_PORT', ['https', 'port'], 'number'],
+  ['LIVECHANNEL_TLS_CERT', ['tls', 'cert'], 'string'],
+  ['LIVECHANNEL_TLS_KEY', ['tls', 'key'], 'string'],
   ['LIVECHANNEL_PUBLIC_HOST', ['publicHost'], 'string'],
   ['LIVECHANNEL_DATA_DIR', ['dataDir'], 'string'],
   ['LIVECHANNEL_DEFAULT_BUCKET', ['defaultBucket'], 'string'],
@@ -506,11 +562,10 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
     catalog: c.catalog,
     workers: c.workers,
     cluster: c.cluster,
-    http: c.http,
+    ...listeners(c, baseDir),
     playback: c.playback,
     snapshots: snapshotsConfig(c.snapshots),
-    rtmp: c.rtmp,
-    publicHost: c.publicHost ?? c.http.host,
+    publicHost: c.publicHost ?? (c.http === false ? (c.https || undefined)?.host : c.http.host) ?? '127.0.0.1',
     dataDir,
     credentials,
     buckets: buckets.map((b) => ({

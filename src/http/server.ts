@@ -337,20 +337,23 @@ function requestIds(): () => string {
 }
 
 /** Fastify's HTTP server, with live playlists of public buckets answered before its routing. */
-function withLiveFastPath(opts: HttpServerOptions, buckets: ReadonlyMap<string, BucketConfig>, bucketNames: ReadonlySet<string>, requestId: () => string) {
-  const fast = liveFastPath({
-    playlists: opts.playlists!,
-    lowLatency: opts.lowLatency,
-    buckets,
-    resolver: { buckets: bucketNames, defaultBucket: opts.defaultBucket, publicHost: opts.publicHost },
-    requestId,
-    count: (status) => opts.metrics.apiRequests.inc({ op: 'GetObject', status: String(status) }),
-  });
+/** The Fastify instance, and its request listener for other servers (HTTPS) to run. */
+export type HttpApp = FastifyInstance & { handleRequest(req: IncomingMessage, res: ServerResponse): void };
+
+/**
+ * Fastify's server, made here so that its request listener (with the live playlist fast path
+ * in front, when on) can serve HTTPS too.
+ */
+function serverFactory(fast: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined, keep: (listener: (req: IncomingMessage, res: ServerResponse) => void) => void) {
   return (handler: (req: IncomingMessage, res: ServerResponse) => void, fastifyOptions: Record<string, unknown>) => {
     const o = fastifyOptions as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number };
-    const server = createServer((req, res) => {
-      if (!fast(req, res)) handler(req, res);
-    });
+    const listener = fast
+      ? (req: IncomingMessage, res: ServerResponse) => {
+          if (!fast(req, res)) handler(req, res);
+        }
+      : handler;
+    keep(listener);
+    const server = createServer(listener);
     // what Fastify sets on a server it makes itself
     server.keepAliveTimeout = o.keepAliveTimeout;
     server.requestTimeout = o.requestTimeout;
@@ -359,7 +362,18 @@ function withLiveFastPath(opts: HttpServerOptions, buckets: ReadonlyMap<string, 
   };
 }
 
-export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
+function liveFastPathFor(opts: HttpServerOptions, buckets: ReadonlyMap<string, BucketConfig>, bucketNames: ReadonlySet<string>, requestId: () => string) {
+  return liveFastPath({
+    playlists: opts.playlists!,
+    lowLatency: opts.lowLatency,
+    buckets,
+    resolver: { buckets: bucketNames, defaultBucket: opts.defaultBucket, publicHost: opts.publicHost },
+    requestId,
+    count: (status) => opts.metrics.apiRequests.inc({ op: 'GetObject', status: String(status) }),
+  });
+}
+
+export function buildHttpServer(opts: HttpServerOptions): HttpApp {
   const buckets = new Map(opts.buckets.map((b) => [b.name, b]));
   const bucketNames = new Set(buckets.keys());
   const secrets = new Map(opts.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
@@ -368,9 +382,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const requestId = requestIds();
   /** A request answered slower than this is logged at info. */
   const SLOW_REQUEST_MS = 1000;
+  let listener: (req: IncomingMessage, res: ServerResponse) => void = () => {
+    throw new Error('the HTTP server is not built yet');
+  };
   const app = Fastify({
     // with per-address read limits on, every read goes through them (the usual way)
-    ...(opts.playlists && !opts.readLimiter ? { serverFactory: withLiveFastPath(opts, buckets, bucketNames, requestId) } : {}),
+    serverFactory: serverFactory(opts.playlists && !opts.readLimiter ? liveFastPathFor(opts, buckets, bucketNames, requestId) : undefined, (l) => (listener = l)),
     logger: { level: opts.logLevel, ...(opts.nodeId ? { base: { pid: process.pid, node: opts.nodeId } } : {}) },
     bodyLimit: opts.maxBodyBytes ?? MAX_OBJECT_BYTES,
     genReqId: requestId,
@@ -490,5 +507,5 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => sendError(reply, errors.methodNotAllowed(req.method)));
   app.route({ method: 'OPTIONS', url: '/', handler: preflight });
   app.route({ method: 'OPTIONS', url: '/*', handler: preflight });
-  return app;
+  return Object.assign(app, { handleRequest: (req: IncomingMessage, res: ServerResponse) => listener(req, res) });
 }

@@ -17,9 +17,17 @@ describe('PublisherBudget', () => {
     const b = new PublisherBudget({ maxUtilization: 0.6, coldStartAdmissions: 50 });
     expect(admitAll(b, 175)).toBe(50);
     expect(b.refusal()).toBe('50 publishers admitted in the last second, their cost not measured yet');
-    // a window full of newcomers teaches nothing: set-up costs more than steady media
-    b.observe(0.3, 50);
+    // a window full of newcomers teaches no cost (set-up costs more than steady media), only an
+    // upper bound that paces the next ones: 0.1 + 0.002 × (50 + n) ≤ 0.6 leaves room for 199,
+    // the cold-start cap for 50
+    b.observe(0.1, 50);
     expect(admitAll(b, 175)).toBe(50);
+    expect(b.cost).toBeUndefined();
+    expect(b.full(100)).toBeUndefined();
+    // a busier one (0.3 smoothed): 0.3 + 0.01 × (50 + 0 + 1) > 0.6 — wait for a calm window
+    b.observe(0.5, 50);
+    expect(admitAll(b, 175)).toBe(0);
+    expect(b.refusal()).toBe('event loop 30 % busy while publishers join, their cost not measured yet (limit 60 %)');
   });
 
   it('admits a burst only as far as the measured cost per publisher leaves room', () => {

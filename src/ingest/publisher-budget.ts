@@ -32,6 +32,11 @@ export class PublisherBudget {
   /** The busy share smoothed over the last few windows: one second of connect work weighs half. */
   private utilization = 0;
   private costPerPublisher: number | undefined;
+  /**
+   * Until a calm window teaches the cost, busy windows give an upper bound of it (the joiners'
+   * set-up counted in): it paces a storm after a cold start, but never says the process is full.
+   */
+  private provisionalCost: number | undefined;
   private measured = false;
   /** Admissions in the current window and in the one before (not yet fully in `utilization`). */
   private admittedNow = 0;
@@ -49,6 +54,8 @@ export class PublisherBudget {
     if (liveAtStart >= MIN_SAMPLE && joining <= MAX_JOINING_SHARE * liveAtStart) {
       const cost = utilization / liveAtStart;
       this.costPerPublisher = this.costPerPublisher === undefined ? cost : SMOOTHING * cost + (1 - SMOOTHING) * this.costPerPublisher;
+    } else if (liveAtStart >= MIN_SAMPLE && this.costPerPublisher === undefined) {
+      this.provisionalCost = utilization / liveAtStart;
     }
     this.admittedBefore = this.admittedNow;
     this.admittedNow = 0;
@@ -61,6 +68,10 @@ export class PublisherBudget {
     if (cost === undefined) {
       if (this.utilization > max) return `event loop ${pct(this.utilization)} busy (limit ${pct(max)})`;
       if (this.admittedNow >= this.o.coldStartAdmissions) return `${this.admittedNow} publishers admitted in the last second, their cost not measured yet`;
+      const bound = this.provisionalCost;
+      if (bound !== undefined && this.utilization + bound * (this.admittedNow + this.admittedBefore + 1) > max) {
+        return `event loop ${pct(this.utilization)} busy while publishers join, their cost not measured yet (limit ${pct(max)})`;
+      }
       return undefined;
     }
     const projected = this.utilization + cost * (this.admittedNow + this.admittedBefore + 1);

@@ -155,7 +155,8 @@ export class RtmpConnection {
     if (this.state === 'closed') return;
     if (this.bytesIn === 0 && data[0] !== 3) {
       // C0 must announce RTMP version 3 (an HTTP request, RTMPE, or garbage otherwise)
-      this.log.info({ firstByte: data[0] }, 'not an RTMP handshake; closing');
+      if (data[0] === 0x16) this.log.info({ firstByte: data[0] }, 'a TLS handshake on the plain RTMP port (rtmps:// goes to the RTMPS port); closing');
+      else this.log.info({ firstByte: data[0] }, 'not an RTMP handshake; closing');
       this.state = 'closed';
       this.socket.destroy();
       return;

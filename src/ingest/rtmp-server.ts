@@ -19,7 +19,9 @@ import type { PublishHook } from '../events/publish-hook.js';
 import type { LivePlaylists } from '../live/live-playlists.js';
 import type { LowLatencyStreams } from '../live/low-latency.js';
 import type { DecoderPool } from '../snapshots/decoder-pool.js';
-import { RtmpConnection, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
+import type { CertificateStore } from '../tls/certificate-store.js';
+import { secureStreamServer } from '../tls/tls-servers.js';
+import { RtmpConnection, remoteAddress, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
 
 export interface IngestOptions {
   catalog: Catalog;
@@ -58,6 +60,16 @@ export interface IngestOptions {
 }
 
 
+function listenOn(server: Server, host: string, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
 /** The RTMP side: accepts publishers, authorises them, runs one LiveSession per publish. */
 export class RtmpIngest implements PublishAuthorizer {
   readonly registry = new LiveRegistry();
@@ -68,6 +80,9 @@ export class RtmpIngest implements PublishAuthorizer {
   private readonly now: () => number;
   private readonly semaphore: Semaphore;
   private readonly perIp = new Map<string, number>();
+  /** Sockets open (plain, or TLS from before its handshake), which the connection limits count. */
+  private sockets = 0;
+  private secureServer: Server | undefined;
   private readonly idleSweep: NodeJS.Timeout;
   /** Connections that arrived between listen() and open(), paused (undefined once open). */
   private held: Socket[] | undefined = [];
@@ -96,7 +111,10 @@ export class RtmpIngest implements PublishAuthorizer {
       onSample: (utilization) => o.metrics.eventLoopUtilization.set(utilization),
     });
     this.admission = new AdmissionQueue(this.load, { maxWaitMs: o.limits.publishAdmitWaitMs, maxWaiting: o.limits.publishAdmitMaxWaiting });
-    this.server = createServer((socket) => this.arrive(socket));
+    this.server = createServer((socket) => {
+      if (this.gate(socket)) this.arrive(socket);
+      else socket.destroy();
+    });
     // one sweep for every connection: publishers that stopped sending media are let go
     this.idleSweep = setInterval(() => this.dropIdlePublishers(), Math.min(1000, o.limits.rtmpIdleMediaTimeoutMs / 2));
     this.idleSweep.unref();
@@ -112,14 +130,27 @@ export class RtmpIngest implements PublishAuthorizer {
    * starting gateway wait instead of being turned away.
    */
   async listen(host: string, port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
+    return listenOn(this.server, host, port);
+  }
+
+  /**
+   * RTMPS: the same ingest behind TLS, with the store's certificate (reloaded for new
+   * connections). Handshakes count against the connection limits and time out.
+   */
+  async listenSecure(store: CertificateStore, host: string, port: number): Promise<number> {
+    const server = secureStreamServer(store, {
+      admit: (raw) => this.gate(raw),
+      secure: (socket) => this.arrive(socket),
+      failed: (err, socket) => {
+        const plain = /wrong version number|http request|unknown protocol|packet length too long/i.test(err.message);
+        this.o.log.info(
+          { remote: remoteAddress(socket), err: err.code ?? err.message },
+          plain ? 'not a TLS handshake on the RTMPS port (plain rtmp:// goes to the RTMP port); closing' : 'TLS handshake failed on the RTMPS port; closing',
+        );
+      },
     });
-    return (this.server.address() as AddressInfo).port;
+    this.secureServer = server;
+    return listenOn(server, host, port);
   }
 
   /** Takes the connections held since listen() and every one after. */
@@ -149,7 +180,9 @@ export class RtmpIngest implements PublishAuthorizer {
     this.held = undefined;
     this.admission.close('server shutting down');
     this.load.close();
-    const closing = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closing = Promise.all(
+      [this.server, this.secureServer].map((server) => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))),
+    );
     await Promise.all([...this.connections].map((c) => c.close('server shutting down', 'shutdown')));
     await Promise.all(this.registry.all().map((s) => s.end('shutdown', 'server shutting down')));
     await closing;
@@ -320,28 +353,33 @@ export class RtmpIngest implements PublishAuthorizer {
     return true;
   }
 
-  private accept(socket: Socket): void {
+  /** Counts a new socket against the connection limits (until it closes); false: over them. */
+  private gate(socket: Socket): boolean {
     const ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const fromIp = this.perIp.get(ip) ?? 0;
-    if (this.connections.size >= this.o.limits.rtmpMaxConnections) {
-      this.o.reporter.hit('rtmp_connections', ip, `${this.connections.size} connections`);
-      socket.destroy();
-      return;
+    if (this.sockets >= this.o.limits.rtmpMaxConnections) {
+      this.o.reporter.hit('rtmp_connections', ip, `${this.sockets} connections`);
+      return false;
     }
     if (fromIp >= this.o.limits.rtmpMaxConnectionsPerIp) {
       this.o.reporter.hit('rtmp_connections_per_ip', ip, `${fromIp} connections from this address`);
-      socket.destroy();
-      return;
+      return false;
     }
+    this.sockets++;
     this.perIp.set(ip, fromIp + 1);
-    const connection = new RtmpConnection(socket, this, this.limits, this.o.log);
-    this.connections.add(connection);
-    void connection.closed.then(() => {
-      this.connections.delete(connection);
+    socket.once('close', () => {
+      this.sockets--;
       const n = (this.perIp.get(ip) ?? 1) - 1;
       if (n > 0) this.perIp.set(ip, n);
       else this.perIp.delete(ip);
     });
+    return true;
+  }
+
+  private accept(socket: Socket): void {
+    const connection = new RtmpConnection(socket, this, this.limits, this.o.log);
+    this.connections.add(connection);
+    void connection.closed.then(() => this.connections.delete(connection));
   }
 
   private dropIdlePublishers(): void {
