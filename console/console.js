@@ -56,7 +56,9 @@ async function publishUrl(channel) {
   const key = keyOf();
   const expires = Math.floor(Date.now() / 1000) + 3600;
   const signature = await hmacSha1(key.secret, `${expires}\n/${bucket()}/${channel}`);
-  const base = info.buckets.find((b) => b.name === bucket())?.rtmpBase ?? `rtmp://${location.hostname}`;
+  // RTMPS when the gateway has it: the signed key does not cross the internet in clear
+  const b = info.buckets.find((x) => x.name === bucket());
+  const base = b?.rtmpsBase ?? b?.rtmpBase ?? `rtmp://${location.hostname}`;
   return `${base}/live/${encodeURIComponent(channel)}?${queryString([['OSSAccessKeyId', key.id], ['Expires', String(expires)], ['Signature', signature]])}`;
 }
 

@@ -1,7 +1,8 @@
 import { isIP, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
 import type { Catalog } from './catalog/catalog.js';
 import { createCatalog } from './catalog/open-catalog.js';
 import { ClusterLive } from './cluster/cluster-live.js';
@@ -19,6 +20,8 @@ import { SegmentCache } from './http/segment-cache.js';
 import { UrlBuilder } from './http/urls.js';
 import { RememberedCost } from './ingest/remembered-cost.js';
 import { RtmpIngest } from './ingest/rtmp-server.js';
+import { CertificateStore } from './tls/certificate-store.js';
+import { secureHttpServer } from './tls/tls-servers.js';
 import { LimitReporter, RequestRateLimiter } from './limits.js';
 import { LivePlaylists } from './live/live-playlists.js';
 import { LowLatencyStreams } from './live/low-latency.js';
@@ -45,8 +48,35 @@ export interface App {
   httpPort(): number;
   /** Bound RTMP port (after start). */
   rtmpPort(): number;
+  /** Bound RTMPS and HTTPS ports (after start; undefined when off). */
+  rtmpsPort(): number | undefined;
+  httpsPort(): number | undefined;
+  /** Reads the TLS certificate and key again (SIGHUP); false when there is no TLS or the new pair was refused. */
+  reloadTls(): boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The TLS certificate store, its expiry in the metrics, its reloads and refusals in the log. */
+function openCertificates(tls: { cert: string; key: string }, log: FastifyBaseLogger, metrics: Metrics): CertificateStore {
+  const store = new CertificateStore({
+    certFile: tls.cert,
+    keyFile: tls.key,
+    onReload: (pair) => log.info({ serial: pair.serial, subject: pair.subject, notAfter: pair.notAfter.toISOString() }, 'TLS certificate reloaded; new connections get it'),
+    onError: (message) => log.error(`TLS certificate not reloaded: ${message}`),
+  });
+  store.serve((pair) => metrics.tlsCertificateExpiry.set(pair.notAfter.getTime() / 1000));
+  return store;
+}
+
+function listenOn(server: HttpsServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
 
 function storeOf(b: BucketConfig): ObjectStore {
@@ -91,8 +121,19 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   };
   let httpPort = config.http.port;
   let rtmpPort = config.rtmp.port;
+  let rtmpsPort: number | undefined;
+  let httpsPort: number | undefined;
+  let certificates: CertificateStore | undefined;
+  let https: HttpsServer | undefined;
   const bases = new Map(config.buckets.map((b) => [b.name, objectBaseOf(b)]));
-  const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => httpPort, rtmpPort: () => rtmpPort, objectBase: (b) => bases.get(b) });
+  const urls = new UrlBuilder({
+    publicHost: config.publicHost,
+    httpPort: () => httpPort,
+    rtmpPort: () => rtmpPort,
+    rtmpsPort: () => rtmpsPort,
+    httpsPort: () => httpsPort,
+    objectBase: (b) => bases.get(b),
+  });
   let ingest!: RtmpIngest;
   const metrics = new Metrics(true);
   metrics.nodeInfo.set({ node: nodeId }, 1);
@@ -218,19 +259,37 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     storeFor,
     httpPort: () => httpPort,
     rtmpPort: () => rtmpPort,
+    rtmpsPort: () => rtmpsPort,
+    httpsPort: () => httpsPort,
+    reloadTls: () => certificates?.reload() ?? false,
     /** Throws ListenError when a port cannot be bound, having closed whatever it opened. */
     async start() {
       try {
         await catalog.open?.();
         // the ports first: a gateway that cannot listen (a second one started by mistake,
         // with the same node id) must not touch the leases and pushes of the one that can
-        await listenOr('HTTP', config.http.host, config.http.port, 'stop it or set http.port in the config (LIVECHANNEL_HTTP_PORT)', () =>
-          http.listen({ host: config.http.host, port: config.http.port }),
-        );
-        httpPort = (http.server.address() as AddressInfo).port;
-        rtmpPort = await listenOr('RTMP', config.rtmp.host, config.rtmp.port, 'stop it or set rtmp.port in the config (LIVECHANNEL_RTMP_PORT)', () =>
-          ingest.listen(config.rtmp.host, config.rtmp.port),
-        );
+        if (config.tls) certificates = openCertificates(config.tls, http.log, metrics);
+        if (config.http.enabled) {
+          await listenOr('HTTP', config.http.host, config.http.port, 'stop it or set http.port in the config (LIVECHANNEL_HTTP_PORT)', () =>
+            http.listen({ host: config.http.host, port: config.http.port }),
+          );
+          httpPort = (http.server.address() as AddressInfo).port;
+        } else await http.ready();
+        if (config.https && certificates) {
+          const { host, port } = config.https;
+          https = secureHttpServer(certificates, http.handleRequest, (err) => http.log.debug({ err: err.code ?? err.message }, 'TLS handshake failed on the HTTPS port'));
+          httpsPort = await listenOr('HTTPS', host, port, 'stop it or set https.port in the config (LIVECHANNEL_HTTPS_PORT)', () => listenOn(https!, host, port));
+        }
+        if (config.rtmp.enabled) {
+          rtmpPort = await listenOr('RTMP', config.rtmp.host, config.rtmp.port, 'stop it or set rtmp.port in the config (LIVECHANNEL_RTMP_PORT)', () =>
+            ingest.listen(config.rtmp.host, config.rtmp.port),
+          );
+        }
+        if (config.rtmps && certificates) {
+          const { host, port } = config.rtmps;
+          rtmpsPort = await listenOr('RTMPS', host, port, 'stop it or set rtmps.port in the config (LIVECHANNEL_RTMPS_PORT)', () => ingest.listenSecure(certificates!, host, port));
+        }
+        certificates?.watch();
         await listenOr('the cluster peer port', config.cluster.peerHost, config.cluster.peerPort, 'set cluster.peerPort in the config (0: any free port)', () => peerServer.start());
         // leases this node's previous run died holding, then pushes whose lease is gone (on
         // any node: another node's live pushes keep their lease and stay open)
@@ -268,8 +327,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       const force = setTimeout(() => http.server.closeAllConnections(), 2000);
       const closing = http.close();
       http.server.closeIdleConnections();
+      const closingHttps = https && new Promise<void>((resolve) => https!.close(() => resolve()));
+      https?.closeIdleConnections();
+      const forceHttps = https && setTimeout(() => https!.closeAllConnections(), 2000);
       await closing;
+      await closingHttps;
       clearTimeout(force);
+      clearTimeout(forceHttps);
+      certificates?.close();
       snapshots.pool?.close();
       await peerServer.stop();
       for (const store of stores.values()) await store.close?.();

@@ -70,9 +70,9 @@ export function buildProgram(): Command {
       if (workers > 1 && cluster.isPrimary) {
         const failed = await runPrimary({
           workers,
-          onListening: ({ httpPort, rtmpPort }) => {
-            const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => httpPort, rtmpPort: () => rtmpPort });
-            printBanner(config, urls, httpPort, rtmpPort, [`workers: ${workers} (node ids ${config.nodeId ?? defaultNodeId(config)}/w1…w${workers})`]);
+          onListening: (ports) => {
+            const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => ports.httpPort, rtmpPort: () => ports.rtmpPort, rtmpsPort: () => ports.rtmpsPort, httpsPort: () => ports.httpsPort });
+            printBanner(config, urls, ports, [`workers: ${workers} (node ids ${config.nodeId ?? defaultNodeId(config)}/w1…w${workers})`]);
           },
           log: (message) => console.error(message),
         });
@@ -107,8 +107,9 @@ export function buildProgram(): Command {
         else await reportStartFailure(line);
         process.exit(1);
       }
-      if (index === undefined) printBanner(config, app.urls, app.httpPort(), app.rtmpPort());
-      else joinPrimary(app.metrics.registry, { httpPort: app.httpPort(), rtmpPort: app.rtmpPort() });
+      const ports = { httpPort: app.httpPort(), rtmpPort: app.rtmpPort(), rtmpsPort: app.rtmpsPort(), httpsPort: app.httpsPort() };
+      if (index === undefined) printBanner(config, app.urls, ports);
+      else joinPrimary(app.metrics.registry, ports);
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
@@ -120,7 +121,10 @@ export function buildProgram(): Command {
       process.on('SIGINT', () => void stop('SIGINT'));
       process.on('SIGTERM', () => void stop('SIGTERM'));
       // a hang-up (a closed terminal, a service manager's reload) must not kill live pushes
-      process.on('SIGHUP', () => app.http.log.info({ signal: 'SIGHUP' }, 'SIGHUP: nothing to reload (the config is read at start; restart to apply a change)'));
+      process.on('SIGHUP', () => {
+        if (config.tls) app.reloadTls();
+        else app.http.log.info({ signal: 'SIGHUP' }, 'SIGHUP: nothing to reload (no TLS; the config is read at start: restart to apply a change)');
+      });
     });
 
   program.addCommand(channelCommands());
@@ -135,15 +139,17 @@ export function buildProgram(): Command {
     .option('--playlist-name <name>', 'playlistName parameter (signed with the URL)', playlistName)
     .option('--access-key-id <id>', 'which configured key signs (default: the first)')
     .option('--obs', "print OBS's two fields (Server, Stream Key) instead of one URL")
-    .action(async (bucket: string, channel: string, opts: { config?: string; expires: number; playlistName?: string; accessKeyId?: string; obs?: boolean }) => {
+    .option('--rtmps', 'an rtmps:// URL (RTMP over TLS, the gateway\'s RTMPS port)')
+    .action(async (bucket: string, channel: string, opts: { config?: string; expires: number; playlistName?: string; accessKeyId?: string; obs?: boolean; rtmps?: boolean }) => {
       const config = loadConfig(opts.config);
       if (!config.buckets.some((b) => b.name === bucket)) throw new ConfigError(`bucket "${bucket}" is not configured`);
       const key = opts.accessKeyId ? config.credentials.find((c) => c.accessKeyId === opts.accessKeyId) : config.credentials[0];
       if (!key) throw new ConfigError(`access key "${opts.accessKeyId}" is not configured`);
-      const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => config.http.port, rtmpPort: () => config.rtmp.port });
-      await warnUnchecked(config, key, bucket, channel, urls.rtmpBase(bucket));
+      const urls = configUrls(config);
+      const base = urls.rtmpBase(bucket, Boolean(opts.rtmps));
+      await warnUnchecked(config, key, bucket, channel, base);
       const url = signPushUrl({
-        base: urls.rtmpBase(bucket),
+        base,
         bucket,
         channel,
         accessKeyId: key.accessKeyId,
@@ -167,15 +173,16 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'JSON config file (for host, port and keys)')
     .option('--expires <seconds>', 'validity from now, in seconds', intInRange('expires', 1, 10 * 365 * 86400), 3600)
     .option('--playlist-name <name>', 'playlist to play', playlistName, 'playlist.m3u8')
-    .action(async (bucket: string, channel: string, opts: { config?: string; expires: number; playlistName: string }) => {
+    .option('--https', 'an https:// URL (the gateway\'s HTTPS port)')
+    .action(async (bucket: string, channel: string, opts: { config?: string; expires: number; playlistName: string; https?: boolean }) => {
       const config = loadConfig(opts.config);
       if (!config.buckets.some((b) => b.name === bucket)) throw new ConfigError(`bucket "${bucket}" is not configured`);
       const key = config.credentials[0]!;
-      const urls = new UrlBuilder({ publicHost: config.publicHost, httpPort: () => config.http.port, rtmpPort: () => config.rtmp.port });
       const objectKey = `${channel}/${opts.playlistName}`;
-      await warnUnchecked(config, key, bucket, channel, urls.objectUrl(bucket, objectKey));
+      const url = configUrls(config).objectUrl(bucket, objectKey, Boolean(opts.https));
+      await warnUnchecked(config, key, bucket, channel, url);
       const expires = Math.floor(Date.now() / 1000) + opts.expires;
-      console.log(signPlayUrl({ url: urls.objectUrl(bucket, objectKey), bucket, objectKey, ...key, expires }));
+      console.log(signPlayUrl({ url, bucket, objectKey, ...key, expires }));
     });
 
   return program;
@@ -201,6 +208,24 @@ async function warnUnchecked(config: Config, key: { accessKeyId: string; accessK
   }
 }
 
+export interface ListeningPorts {
+  httpPort: number;
+  rtmpPort: number;
+  rtmpsPort?: number;
+  httpsPort?: number;
+}
+
+/** URLs as a config says the gateway listens (for the commands that print URLs without asking it). */
+function configUrls(config: Config): UrlBuilder {
+  return new UrlBuilder({
+    publicHost: config.publicHost,
+    httpPort: () => config.http.port,
+    rtmpPort: () => config.rtmp.port,
+    rtmpsPort: () => config.rtmps?.port,
+    httpsPort: () => config.https?.port,
+  });
+}
+
 /** ` -c <file>` when a config file was read (hints repeat it), else nothing. */
 const configFlag = (config: Config) => (config.file ? ` -c ${config.file}` : '');
 
@@ -212,10 +237,17 @@ function whereFrom(config: Config): string {
 }
 
 /** The start-up banner, `more` lines at its end, in one write (a reader that sees its first line sees all of it). */
-function printBanner(config: Config, urls: UrlBuilder, httpPort: number, rtmpPort: number, more: string[] = []): void {
+function printBanner(config: Config, urls: UrlBuilder, ports: ListeningPorts, more: string[] = []): void {
+  const { httpPort, rtmpPort } = ports;
+  const listening = [
+    config.http.enabled ? `API http://${config.http.host}:${httpPort}` : '',
+    config.rtmp.enabled ? `RTMP rtmp://${config.rtmp.host}:${rtmpPort}` : '',
+    config.https ? `HTTPS https://${config.https.host}:${ports.httpsPort}` : '',
+    config.rtmps ? `RTMPS rtmps://${config.rtmps.host}:${ports.rtmpsPort}` : '',
+  ].filter(Boolean);
   const c = configFlag(config);
   const lines = [
-    `livechannel listening: API http://${config.http.host}:${httpPort}  RTMP rtmp://${config.rtmp.host}:${rtmpPort}`,
+    `livechannel listening: ${listening.join('  ')}`,
     `config: ${config.file ?? 'none (defaults; -c <file>, LIVECHANNEL_CONFIG or ./livechannel.json)'}`,
     `data: ${config.dataDir}`,
     `buckets: ${config.buckets.map((b) => `${b.name} (${b.acl})`).join(', ')}; default ${config.defaultBucket}`,
@@ -235,7 +267,7 @@ function printBanner(config: Config, urls: UrlBuilder, httpPort: number, rtmpPor
       `  push with ffmpeg:       ffmpeg -re -i in.mp4 -c:v libx264 -c:a aac -f flv "<push URL>"`,
     );
   } else {
-    lines.push(`push URL (signed, 1 h): npx livechannel sign-url <bucket> <channel>${c}; play URL: npx livechannel play-url <bucket> <channel>${c}`);
+    lines.push(`push URL (signed, 1 h): npx livechannel sign-url <bucket> <channel>${c}${config.rtmps ? ' [--rtmps]' : ''}; play URL: npx livechannel play-url <bucket> <channel>${c}${config.https ? ' [--https]' : ''}`);
     const open = config.buckets.find((b) => b.acl !== 'private');
     if (open) lines.push(`a ${open.acl} bucket plays unsigned: ${urls.playUrl(open.name, 'CHANNEL', 'playlist.m3u8').replace('CHANNEL', '<channel>')}`);
   }

@@ -109,6 +109,12 @@ export class Metrics {
     help: 'Publishes waiting for room now',
     registers: [this.registry],
   });
+  readonly tlsCertificateExpiry = new Gauge({
+    name: 'livechannel_tls_certificate_expiry_seconds',
+    help: 'When the TLS certificate served to new RTMPS and HTTPS connections expires (Unix time, seconds)',
+    aggregator: 'min',
+    registers: [this.registry],
+  });
   readonly uploadCallbacksRefused = new Counter({
     name: 'livechannel_upload_callbacks_refused_total',
     help: 'Upload callbacks refused before storing because their URL points at an internal address, by reason (loopback, private, link_local, unique_local, multicast, unspecified, broadcast, reserved)',

@@ -31,7 +31,7 @@ export function registerConsole(app: FastifyInstance, buckets: BucketConfig[], d
   app.get('/favicon.ico', async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON));
   app.get('/console/info.json', async () => ({
     defaultBucket,
-    buckets: buckets.map((b) => ({ name: b.name, acl: b.acl, rtmpBase: urls.rtmpBase(b.name) })),
+    buckets: buckets.map((b) => ({ name: b.name, acl: b.acl, rtmpBase: urls.rtmpBase(b.name), ...(urls.secure.rtmps ? { rtmpsBase: urls.rtmpBase(b.name, true) } : {}) })),
     ...(demoCredentialsFile ? { demoCredentialsFile } : {}),
   }));
 }
