@@ -52,6 +52,8 @@ const { values } = parseArgs({
      * connection closed, again every 2 s while refused or unreachable.
      */
     reconnect: { type: 'boolean', default: false },
+    /** The gateway twice: publishers over RTMP, then over RTMPS (a certificate made with openssl). */
+    rtmps: { type: 'boolean', default: false },
   },
 });
 const RECONNECT_DELAY_MS = 2000;
@@ -81,6 +83,8 @@ interface Target {
   snapshots?: boolean;
   /** Publisher i goes to rtmpPorts[i % length]. */
   rtmpPorts: number[];
+  /** Publishers connect over TLS. */
+  secure?: boolean;
   pids: number[];
   /** Folder where playlist files appear, and the playlist path of stream i relative to it. */
   watchDir: string;
@@ -133,7 +137,15 @@ function rssBytes(roots: number[]): number {
 }
 
 
-async function startGateway(dir: string, snapshotInterval?: number): Promise<Target> {
+/** A self-signed certificate for 127.0.0.1 in `dir` (bench:ingest --rtmps). */
+function benchCertificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+async function startGateway(dir: string, snapshotInterval?: number, secure = false): Promise<Target> {
   const dataDir = join(dir, 'data');
   const db = CATALOG === 'postgres' ? await createBenchDatabase(PG_SERVER) : undefined;
   const gateways: GatewayProcess[] = [];
@@ -150,6 +162,7 @@ async function startGateway(dir: string, snapshotInterval?: number): Promise<Tar
         http: { port: values.reconnect ? await freePort() : 0 },
         rtmp: { port: values.reconnect ? await freePort() : 0 },
         logLevel: 'warn',
+        ...(secure ? { tls: benchCertificate(dir), rtmps: { port: 0 }, https: false } : {}),
         credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }],
         buckets: [{ name: 'bench', acl: 'public-read-write' }],
         limits: {
@@ -177,9 +190,10 @@ async function startGateway(dir: string, snapshotInterval?: number): Promise<Tar
   for (let i = 0; i < STREAMS; i++) mkdirSync(join(root, `s${i}`), { recursive: true });
   const shape = [NODES > 1 ? `${NODES} nodes` : '', WORKERS > 1 ? `${WORKERS} workers${NODES > 1 ? ' each' : ''}` : '', CATALOG === 'postgres' ? 'PostgreSQL' : ''].filter(Boolean).join(', ');
   const target: Target = {
-    name: (shape ? `livechannel (${shape})` : 'livechannel') + (snapshotInterval ? ` + snapshots every ${snapshotInterval} s` : ''),
+    name: (shape ? `livechannel (${shape})` : 'livechannel') + (snapshotInterval ? ` + snapshots every ${snapshotInterval} s` : '') + (secure ? ' over RTMPS' : ''),
     snapshots: snapshotInterval !== undefined,
-    rtmpPorts: gateways.map((g) => g.rtmp),
+    rtmpPorts: gateways.map((g) => (secure ? g.rtmps! : g.rtmp)),
+    secure,
     pids: gateways.map((g) => g.child.pid!),
     watchDir: root,
     playlistOf: (i) => `s${i}/playlist.m3u8`,
@@ -330,7 +344,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     }),
   );
 
-  const publishers = Array.from({ length: STREAMS }, (_, i) => new Publisher(prepared as never, '127.0.0.1', target.rtmpPorts[i % target.rtmpPorts.length]!, `s${i}`));
+  const publishers = Array.from({ length: STREAMS }, (_, i) => new Publisher(prepared as never, '127.0.0.1', target.rtmpPorts[i % target.rtmpPorts.length]!, `s${i}`, target.secure));
   let failed = 0;
   const refusals = new Map<string, number[]>();
   const pumping = setInterval(() => {
@@ -362,7 +376,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
         await p.closed;
         for (let attempt = 1; attempt <= RECONNECT_TRIES; attempt++) {
           await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
-          const again = new Publisher(prepared as never, '127.0.0.1', target.rtmpPorts[i % target.rtmpPorts.length]!, `s${i}`);
+          const again = new Publisher(prepared as never, '127.0.0.1', target.rtmpPorts[i % target.rtmpPorts.length]!, `s${i}`, target.secure);
           publishers[i] = again;
           try {
             await again.start();
@@ -503,10 +517,10 @@ execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
 
 const notifications = values.notify ? await startEventReceiver() : undefined;
 const results: Result[] = [];
-const runs = ['livechannel', ...(SNAPSHOT_INTERVAL ? ['snapshots'] : []), ...(values.compare === 'nginx' ? ['nginx'] : [])];
+const runs = ['livechannel', ...(SNAPSHOT_INTERVAL ? ['snapshots'] : []), ...(values.rtmps ? ['rtmps'] : []), ...(values.compare === 'nginx' ? ['nginx'] : [])];
 for (const which of runs) {
   const dir = mkdtempSync(join(tmpdir(), `bench-${which}-`));
-  const target = which === 'nginx' ? await startNginx(dir) : await startGateway(dir, which === 'snapshots' ? SNAPSHOT_INTERVAL : undefined);
+  const target = which === 'nginx' ? await startNginx(dir) : await startGateway(dir, which === 'snapshots' ? SNAPSHOT_INTERVAL : undefined, which === 'rtmps');
   try {
     results.push(await run(target, prepared));
   } finally {
@@ -557,6 +571,14 @@ if (snapshotRun) {
     `of it, the ffmpeg decoders: ${snapshotRun.decoderCpuPercent.toFixed(1)} % of a core` +
       (stored ? ` (${((snapshotRun.decoderCpuPercent * 10 * window) / stored).toFixed(1)} ms per stored snapshot)` : '') +
       `; the gateway process: ${(gatewayMs(snapshotRun) / live(snapshotRun) - gatewayMs(plain) / live(plain)).toFixed(3)} ms per stream per second more than without`,
+  );
+}
+const rtmpsRun = results.find((r) => r.name.endsWith('over RTMPS'));
+if (rtmpsRun) {
+  const plain = results[0]!;
+  const both = plain.keptUp === STREAMS && rtmpsRun.keptUp === STREAMS;
+  console.log(
+    `\nCPU per stream, RTMPS ÷ RTMP: ${both ? `${(perStream(rtmpsRun) / perStream(plain)).toFixed(2)}×` : 'no ratio: a run did not keep every stream up'} (${perStream(rtmpsRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core)`,
   );
 }
 if (values.compare === 'nginx') {

@@ -8,6 +8,24 @@ const dir = () => mkdtempSync(join(tmpdir(), 'lc-config-'));
 const key = { accessKeyId: 'id1', accessKeySecret: 'secret1' };
 
 describe('parseConfig', () => {
+  it('turns RTMPS (1936) and HTTPS (8443) on with tls, lets either plain listener be turned off, and refuses what cannot work', () => {
+    const d = dir();
+    const base = { dataDir: d, credentials: [key], buckets: [{ name: 'media' }] };
+    const c = parseConfig({ ...base, tls: { cert: 'fullchain.pem', key: 'privkey.pem' }, rtmp: false }, {}, '/etc/livechannel');
+    expect(c).toMatchObject({
+      tls: { cert: '/etc/livechannel/fullchain.pem', key: '/etc/livechannel/privkey.pem' },
+      rtmps: { host: '127.0.0.1', port: 1936 },
+      https: { host: '127.0.0.1', port: 8443 },
+      rtmp: { enabled: false },
+      http: { enabled: true, port: 8080 },
+    });
+    expect(parseConfig({ ...base, tls: { cert: 'a', key: 'b' }, https: false }).https).toBeUndefined();
+    expect(parseConfig({ ...base, tls: { cert: 'a', key: 'b' } }, { LIVECHANNEL_RTMPS_PORT: '2000' }).rtmps).toEqual({ host: '127.0.0.1', port: 2000 });
+    expect(() => parseConfig({ ...base, rtmps: { port: 1936 } })).toThrow('rtmps: needs "tls"');
+    expect(() => parseConfig({ ...base, rtmp: false })).toThrow('rtmp: false needs rtmps');
+    expect(() => parseConfig({ ...base, http: false, tls: { cert: 'a', key: 'b' }, https: false })).toThrow('http: false needs https');
+  });
+
   it('fills the documented defaults', () => {
     const d = dir();
     const c = parseConfig({ dataDir: d, credentials: [key], buckets: [{ name: 'media' }] });

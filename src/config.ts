@@ -430,8 +430,19 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+type Issue = { path: PropertyKey[]; message: string; code?: string; errors?: Issue[][] };
+
+/** A union's issue stands for the branch that got furthest (a listener object, not `false`). */
+function deepest(issue: Issue): Issue {
+  if (issue.code !== 'invalid_union' || !issue.errors?.length) return issue;
+  const branch = [...issue.errors].sort((a, b) => Math.max(...b.map((i) => i.path.length)) - Math.max(...a.map((i) => i.path.length)))[0]!;
+  const inner = branch.find((i) => i.path.length > 0);
+  return inner ? { ...deepest(inner), path: [...issue.path, ...deepest(inner).path] } : issue;
+}
+
 function formatIssues(error: z.ZodError): string {
-  return error.issues
+  return (error.issues as Issue[])
+    .map(deepest)
     .map((i) => `${i.path.length ? i.path.join('.') : '(config)'}: ${i.message}`)
     .join('; ');
 }

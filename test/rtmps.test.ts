@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, renameSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
@@ -115,6 +115,16 @@ describe('RTMPS ingest and HTTPS', () => {
     expect(state.currentTime).toBeGreaterThan(4);
     await context.close();
   }, 90_000);
+
+  it('will not start with a certificate and a key that do not belong together: one line, exit 1', async () => {
+    const bad = writeGatewayConfig({ tls: { cert: join(dir, 'first.pem'), key: join(dir, 'second.key') } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--config', bad.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(err.trim()).toBe(`error: the key in ${join(dir, 'second.key')} does not belong to the certificate in ${join(dir, 'first.pem')}`);
+  });
 
   it('closes a TLS handshake on the plain RTMP port and plain RTMP on the RTMPS port, and keeps serving', async () => {
     const tlsOnPlain = await new Promise<string>((resolve) => {

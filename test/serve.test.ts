@@ -106,6 +106,23 @@ describe('livechannel sign-url', () => {
     expect(query.get('Signature')).toBe(expected);
   });
 
+  it('prints rtmps:// URLs (and their OBS fields) with --rtmps, and https:// play URLs with --https', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lc-sign-'));
+    const file = join(dir, 'cfg.json');
+    const key = { accessKeyId: 'LTAI-TLS', accessKeySecret: 'tls' };
+    writeFileSync(file, JSON.stringify({ dataDir: dir, publicHost: 'live.example.com', tls: { cert: 'c.pem', key: 'k.pem' }, credentials: [key], buckets: [{ name: 'media' }] }));
+    const obs = livechannel(['sign-url', 'media', 'show', '--config', file, '--rtmps', '--obs']);
+    expect(await obs.exited).toBe(0);
+    expect(printed(obs)).toMatch(/^Server: +rtmps:\/\/media\.live\.example\.com:1936\/live\nStream Key: show\?OSSAccessKeyId=LTAI-TLS&Expires=\d+&Signature=/);
+    const play = livechannel(['play-url', 'media', 'show', '--config', file, '--https']);
+    expect(await play.exited).toBe(0);
+    expect(printed(play)).toMatch(/^https:\/\/media\.live\.example\.com:8443\/show\/playlist\.m3u8\?x-oss-process=hls%2Fsign&/);
+    writeFileSync(file.replace('cfg.json', 'plain.json'), JSON.stringify({ dataDir: dir, credentials: [key], buckets: [{ name: 'media' }] }));
+    const off = livechannel(['sign-url', 'media', 'show', '--config', file.replace('cfg.json', 'plain.json'), '--rtmps']);
+    expect(await off.exited).toBe(1);
+    expect(off.output()).toContain('error: RTMPS is off: set "tls" (and "rtmps") in the config');
+  });
+
   it('refuses an unknown bucket', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lc-sign-'));
     const p = livechannel(['sign-url', 'nope', 'ch'], { LIVECHANNEL_DATA_DIR: dir });

@@ -15,6 +15,8 @@ export interface GatewayProcess {
   child: ChildProcess;
   http: number;
   rtmp: number;
+  /** The RTMPS port, when the config turns it on. */
+  rtmps?: number;
 }
 
 /**
@@ -34,7 +36,8 @@ export async function spawnGateway(cfg: string, wrap: string[] = []): Promise<Ga
   });
   child.stderr!.on('data', (c) => (out += c));
   const [, http, rtmp] = await waitFor(() => /API http:\/\/[^:]+:(\d+) +RTMP rtmp:\/\/[^:]+:(\d+)/.exec(out) ?? undefined, 20_000, 'the gateway to start');
-  return { child, http: Number(http), rtmp: Number(rtmp) };
+  const rtmps = /RTMPS rtmps:\/\/[^:]+:(\d+)/.exec(out)?.[1];
+  return { child, http: Number(http), rtmp: Number(rtmp), ...(rtmps ? { rtmps: Number(rtmps) } : {}) };
 }
 
 /** SIGTERM, and the exit. */

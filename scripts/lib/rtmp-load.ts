@@ -4,6 +4,7 @@
  * delta timestamps, so every stream and every loop sends the same prebuilt bytes.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { parseFlv, TAG_AUDIO, TAG_VIDEO } from '../../src/media/flv.js';
 import { parseVideoTag } from '../../src/media/flv-tags.js';
 import { c0c1, message, publishCommands, setChunkSize } from './rtmp-wire.js';
@@ -94,6 +95,8 @@ export class Publisher {
     private readonly host: string,
     private readonly port: number,
     private readonly stream: string,
+    /** RTMPS: TLS (the test certificate is not verified). */
+    private readonly secure = false,
   ) {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }
@@ -101,7 +104,7 @@ export class Publisher {
   start(): Promise<void> {
     this.stats.startedAt = performance.now();
     return new Promise((resolve, reject) => {
-      const socket = connect(this.port, this.host);
+      const socket = this.secure ? tlsConnect({ port: this.port, host: this.host, rejectUnauthorized: false }) : connect(this.port, this.host);
       this.socket = socket;
       socket.on('close', () => {
         this.markClosed();
@@ -137,12 +140,12 @@ export class Publisher {
         received = Buffer.concat([received, data]);
         if (received.length >= 3073) {
           handshaken = true;
-          socket.write(Buffer.concat([received.subarray(1, 1537), setChunkSize(CHUNK), publishCommands(`rtmp://${this.host}:${this.port}/live`, this.stream)]));
+          socket.write(Buffer.concat([received.subarray(1, 1537), setChunkSize(CHUNK), publishCommands(`${this.secure ? 'rtmps' : 'rtmp'}://${this.host}:${this.port}/live`, this.stream)]));
           // a later chunk of the same read may already hold the status
           if (received.length > 3073) socket.emit('data', received.subarray(3073));
         }
       });
-      socket.on('connect', () => socket.write(c0c1()));
+      socket.on(this.secure ? 'secureConnect' : 'connect', () => socket.write(c0c1()));
     });
   }
 
