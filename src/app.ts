@@ -20,6 +20,7 @@ import { SegmentCache } from './http/segment-cache.js';
 import { UrlBuilder } from './http/urls.js';
 import { RememberedCost } from './ingest/remembered-cost.js';
 import { RtmpIngest } from './ingest/rtmp-server.js';
+import { SrtIngest } from './ingest/srt-ingest.js';
 import { CertificateStore } from './tls/certificate-store.js';
 import { secureHttpServer } from './tls/tls-servers.js';
 import { LimitReporter, RequestRateLimiter } from './limits.js';
@@ -48,8 +49,9 @@ export interface App {
   httpPort(): number;
   /** Bound RTMP port (after start). */
   rtmpPort(): number;
-  /** Bound RTMPS and HTTPS ports (after start; undefined when off). */
+  /** Bound RTMPS, HTTPS and SRT ports (after start; undefined when off). */
   rtmpsPort(): number | undefined;
+  srtPort(): number | undefined;
   httpsPort(): number | undefined;
   /** Reads the TLS certificate and key again (SIGHUP); false when there is no TLS or the new pair was refused. */
   reloadTls(): boolean;
@@ -122,6 +124,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let httpPort = config.http.port;
   let rtmpPort = config.rtmp.port;
   let rtmpsPort: number | undefined;
+  let srtPort: number | undefined;
   let httpsPort: number | undefined;
   let certificates: CertificateStore | undefined;
   let https: HttpsServer | undefined;
@@ -245,6 +248,17 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     },
   });
 
+  const srt = config.srt
+    ? new SrtIngest({
+        config: config.srt,
+        authorizer: ingest,
+        log: http.log,
+        metrics,
+        idleMediaTimeoutMs: config.limits.rtmpIdleMediaTimeoutMs,
+        // libsrt callers give up on a handshake after 3 s (SRTO_CONNTIMEO): a wait for room ends before
+        answerWithinMs: Math.min(config.limits.publishAdmitWaitMs + 1000, 3000),
+      })
+    : undefined;
   live = new ClusterLive(ingest.registry, catalog, options.now);
   let rememberTimer: NodeJS.Timeout | undefined;
 
@@ -261,6 +275,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     rtmpPort: () => rtmpPort,
     rtmpsPort: () => rtmpsPort,
     httpsPort: () => httpsPort,
+    srtPort: () => srtPort,
     reloadTls: () => certificates?.reload() ?? false,
     /** Throws ListenError when a port cannot be bound, having closed whatever it opened. */
     async start() {
@@ -288,6 +303,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         if (config.rtmps && certificates) {
           const { host, port } = config.rtmps;
           rtmpsPort = await listenOr('RTMPS', host, port, 'stop it or set rtmps.port in the config (LIVECHANNEL_RTMPS_PORT)', () => ingest.listenSecure(certificates!, host, port));
+        }
+        if (srt && config.srt) {
+          const { host, port } = config.srt;
+          srtPort = await listenOr('SRT', host, port, 'stop it or set srt.port in the config (LIVECHANNEL_SRT_PORT)', () => srt!.listen());
         }
         certificates?.watch();
         await listenOr('the cluster peer port', config.cluster.peerHost, config.cluster.peerPort, 'set cluster.peerPort in the config (0: any free port)', () => peerServer.start());
@@ -317,6 +336,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       clearInterval(rememberTimer);
       if (ingest.load.costPerPublisher !== undefined) rememberedCost.write(ingest.load.costPerPublisher);
       // publishers first: their last segments, playlists and history must reach storage
+      await srt?.close();
       await ingest.close();
       leases.stop();
       await sender?.stop();

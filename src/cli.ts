@@ -107,7 +107,7 @@ export function buildProgram(): Command {
         else await reportStartFailure(line);
         process.exit(1);
       }
-      const ports = { httpPort: app.httpPort(), rtmpPort: app.rtmpPort(), rtmpsPort: app.rtmpsPort(), httpsPort: app.httpsPort() };
+      const ports = { httpPort: app.httpPort(), rtmpPort: app.rtmpPort(), rtmpsPort: app.rtmpsPort(), httpsPort: app.httpsPort(), srtPort: app.srtPort() };
       if (index === undefined) printBanner(config, app.urls, ports);
       else joinPrimary(app.metrics.registry, ports);
       let stopping = false;
@@ -213,6 +213,7 @@ export interface ListeningPorts {
   rtmpPort: number;
   rtmpsPort?: number;
   httpsPort?: number;
+  srtPort?: number;
 }
 
 /** URLs as a config says the gateway listens (for the commands that print URLs without asking it). */
@@ -244,6 +245,7 @@ function printBanner(config: Config, urls: UrlBuilder, ports: ListeningPorts, mo
     config.rtmp.enabled ? `RTMP rtmp://${config.rtmp.host}:${rtmpPort}` : '',
     config.https ? `HTTPS https://${config.https.host}:${ports.httpsPort}` : '',
     config.rtmps ? `RTMPS rtmps://${config.rtmps.host}:${ports.rtmpsPort}` : '',
+    config.srt ? `SRT srt://${config.srt.host}:${ports.srtPort}` : '',
   ].filter(Boolean);
   const c = configFlag(config);
   const lines = [

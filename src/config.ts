@@ -191,6 +191,20 @@ const schema = z
       })
       .strict()
       .prefault({}),
+    /** SRT ingest (MPEG-TS over SRT, from OBS, ffmpeg, GStreamer, hardware encoders). Off when absent. */
+    srt: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(10080),
+        /** The receiver's latency: how long a lost packet may take to be resent before it is given up. */
+        latencyMs: z.number().int().min(20).max(60_000).default(120),
+        /** Callers must encrypt with this passphrase (AES); unencrypted or wrongly keyed callers are refused. */
+        passphrase: z.string().min(10).max(79).optional(),
+        /** The key length callers must use with the passphrase: 16, 24 or 32 bytes (AES-128/192/256). */
+        pbKeyLen: z.union([z.literal(16), z.literal(24), z.literal(32)]).default(16),
+      })
+      .strict()
+      .optional(),
     /** false: no plain RTMP listener (RTMPS only). */
     rtmp: z.union([z.literal(false), listener(1935)]).prefault({}),
     /** Host name used to build publish/play URLs; defaults to the HTTP host. */
@@ -410,6 +424,7 @@ export interface Config {
   /** Certificate and key files for RTMPS and HTTPS (absolute paths). */
   tls?: { cert: string; key: string };
   rtmps?: { host: string; port: number };
+  srt?: { host: string; port: number; latencyMs: number; passphrase?: string; pbKeyLen: 16 | 24 | 32 };
   https?: { host: string; port: number };
   playback: { segmentCacheBytes: number; segmentCacheTtlMs: number };
   snapshots: SnapshotsConfig;
@@ -450,6 +465,15 @@ function formatIssues(error: z.ZodError): string {
 type Parsed = z.output<typeof schema>;
 
 /**
+ * SRT in one process: a connection's datagrams must all reach the process that took its
+ * handshake, which worker processes sharing one UDP port do not ensure.
+ */
+function srtConfig(srt: NonNullable<Parsed['srt']>, workers: Parsed['workers']): NonNullable<Config['srt']> {
+  if (workers !== 1) throw new ConfigError('srt: not with workers yet (run one process per SRT port)');
+  return srt;
+}
+
+/**
  * The listeners: plain RTMP and HTTP unless turned off (false), RTMPS and HTTPS on by default
  * once `tls` names a certificate; at least one way in for publishers and one for the API.
  */
@@ -487,6 +511,8 @@ const ENV_OVERRIDES: [string, string[], 'string' | 'number' | 'workers'][] = [
   ['LIVECHANNEL_HTTPS_PORT', ['https', 'port'], 'number'],
   ['LIVECHANNEL_TLS_CERT', ['tls', 'cert'], 'string'],
   ['LIVECHANNEL_TLS_KEY', ['tls', 'key'], 'string'],
+  ['LIVECHANNEL_SRT_PORT', ['srt', 'port'], 'number'],
+  ['LIVECHANNEL_SRT_PASSPHRASE', ['srt', 'passphrase'], 'string'],
   ['LIVECHANNEL_PUBLIC_HOST', ['publicHost'], 'string'],
   ['LIVECHANNEL_DATA_DIR', ['dataDir'], 'string'],
   ['LIVECHANNEL_DEFAULT_BUCKET', ['defaultBucket'], 'string'],
@@ -574,6 +600,7 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
     workers: c.workers,
     cluster: c.cluster,
     ...listeners(c, baseDir),
+    ...(c.srt ? { srt: srtConfig(c.srt, c.workers) } : {}),
     playback: c.playback,
     snapshots: snapshotsConfig(c.snapshots),
     publicHost: c.publicHost ?? (c.http === false ? (c.https || undefined)?.host : c.http.host) ?? '127.0.0.1',

@@ -109,6 +109,17 @@ export class Metrics {
     help: 'Publishes waiting for room now',
     registers: [this.registry],
   });
+  readonly srtConnections = new Gauge({
+    name: 'livechannel_srt_connections',
+    help: 'SRT publishers connected now',
+    registers: [this.registry],
+  });
+  readonly srtPackets = new Counter({
+    name: 'livechannel_srt_packets_total',
+    help: 'SRT data packets of ended connections, by kind (received; retransmitted: resent by the caller after a NAK; lost: found missing; dropped: never recovered within the latency, skipped)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly tlsCertificateExpiry = new Gauge({
     name: 'livechannel_tls_certificate_expiry_seconds',
     help: 'When the TLS certificate served to new RTMPS and HTTPS connections expires (Unix time, seconds)',

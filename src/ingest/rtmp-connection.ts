@@ -31,8 +31,18 @@ export type PublishDecision =
   | { ok: true; sink: MediaSink; description: string }
   | { ok: false; code: string; description: string };
 
+/** What the publish path needs of the publisher's connection, whichever protocol brought it. */
+export interface PublishingPeer {
+  readonly remoteAddr: string;
+  readonly log: FastifyBaseLogger;
+  /** How long the publisher has sent no media. */
+  msSinceMedia(): number;
+  /** Tells the publisher why (as its protocol can), ends the publish and closes the connection. */
+  stopPublish(reason: PushEndReason, description: string): Promise<void>;
+}
+
 export interface PublishAuthorizer {
-  authorize(request: PublishRequest, connection: RtmpConnection): Promise<PublishDecision>;
+  authorize(request: PublishRequest, connection: PublishingPeer): Promise<PublishDecision>;
 }
 
 export interface ConnectionLimits {

@@ -21,7 +21,7 @@ import type { LowLatencyStreams } from '../live/low-latency.js';
 import type { DecoderPool } from '../snapshots/decoder-pool.js';
 import type { CertificateStore } from '../tls/certificate-store.js';
 import { secureStreamServer } from '../tls/tls-servers.js';
-import { RtmpConnection, remoteAddress, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishRequest } from './rtmp-connection.js';
+import { RtmpConnection, remoteAddress, type ConnectionLimits, type PublishAuthorizer, type PublishDecision, type PublishingPeer, type PublishRequest } from './rtmp-connection.js';
 
 export interface IngestOptions {
   catalog: Catalog;
@@ -201,7 +201,7 @@ export class RtmpIngest implements PublishAuthorizer {
     return a.admitted ? undefined : a.reason;
   }
 
-  async authorize(req: PublishRequest, connection: RtmpConnection): Promise<PublishDecision> {
+  async authorize(req: PublishRequest, connection: PublishingPeer): Promise<PublishDecision> {
     const busy = await this.admit(req);
     if (busy) {
       this.o.reporter.hit('overload', connection.remoteAddr, busy);
@@ -315,7 +315,7 @@ export class RtmpIngest implements PublishAuthorizer {
    * how long its publisher had been silent with its last lease renewal; if that (plus the
    * time since) passes the takeover silence, the owner is asked through the catalog to stop.
    */
-  private async askSilentRemoteToStop(bucket: string, channel: string, holder: LeaseHolder, newcomer: RtmpConnection): Promise<boolean> {
+  private async askSilentRemoteToStop(bucket: string, channel: string, holder: LeaseHolder, newcomer: PublishingPeer): Promise<boolean> {
     if (!holder.stat) return false;
     const { silentMs, at } = JSON.parse(holder.stat) as PublishedStat;
     const silentNow = silentMs > 0 ? silentMs + (this.now() - at) : 0;
@@ -339,7 +339,7 @@ export class RtmpIngest implements PublishAuthorizer {
    * frozen process) takes the channel over at once instead of waiting for the idle timeout.
    * A publisher still sending media is never replaced.
    */
-  private async replaceSilentPublisher(bucket: string, channel: string, newcomer: RtmpConnection): Promise<boolean> {
+  private async replaceSilentPublisher(bucket: string, channel: string, newcomer: PublishingPeer): Promise<boolean> {
     const current = this.registry.get(bucket, channel);
     const silentMs = current?.publisher?.msSinceMedia() ?? 0;
     if (!current?.publisher || silentMs < this.o.limits.rtmpTakeoverSilenceMs) return false;

@@ -5,7 +5,7 @@ import { WORKER_INDEX_ENV, type PrimaryMessage, type WorkerMessage } from './mes
 export interface PrimaryOptions {
   workers: number;
   /** Called once every worker listens (they share the ports). */
-  onListening(ports: { httpPort: number; rtmpPort: number; rtmpsPort?: number; httpsPort?: number }): void;
+  onListening(ports: { httpPort: number; rtmpPort: number; rtmpsPort?: number; httpsPort?: number; srtPort?: number }): void;
   log(message: string): void;
 }
 
@@ -19,7 +19,7 @@ export interface PrimaryOptions {
 export function runPrimary(o: PrimaryOptions): Promise<boolean> {
   const aggregator = new AggregatorRegistry();
   const byIndex = new Map<number, Worker>();
-  const ports = new Map<number, { httpPort: number; rtmpPort: number; rtmpsPort?: number; httpsPort?: number }>();
+  const ports = new Map<number, { httpPort: number; rtmpPort: number; rtmpsPort?: number; httpsPort?: number; srtPort?: number }>();
   let announced = false;
   let stopping = false;
   let failed = false;
@@ -34,7 +34,7 @@ export function runPrimary(o: PrimaryOptions): Promise<boolean> {
         failed = true;
         stop();
       } else if (m?.type === 'livechannel:listening') {
-        ports.set(index, { httpPort: m.httpPort, rtmpPort: m.rtmpPort, rtmpsPort: m.rtmpsPort, httpsPort: m.httpsPort });
+        ports.set(index, { httpPort: m.httpPort, rtmpPort: m.rtmpPort, rtmpsPort: m.rtmpsPort, httpsPort: m.httpsPort, srtPort: m.srtPort });
         if (!announced && ports.size === o.workers) {
           announced = true;
           o.onListening(ports.get(1)!);

@@ -10,7 +10,7 @@ export function workerIndex(): number | undefined {
 }
 
 /** Tells the primary this worker listens; its metrics join the group's. Exits if the primary dies. */
-export function joinPrimary(registry: Registry, ports: { httpPort: number; rtmpPort: number; rtmpsPort?: number; httpsPort?: number }): void {
+export function joinPrimary(registry: Registry, ports: { httpPort: number; rtmpPort: number; rtmpsPort?: number; httpsPort?: number; srtPort?: number }): void {
   AggregatorRegistry.setRegistries([registry]);
   // constructing one is what makes prom-client answer the primary's requests in a worker
   new AggregatorRegistry();

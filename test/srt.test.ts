@@ -1,0 +1,112 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture } from '../scripts/lib/fixtures.js';
+import { signPushUrl } from '../src/auth/push-url.js';
+import { ffmpegPath } from '../src/ffmpeg-path.js';
+import { eventually } from './support/ffmpeg-push.js';
+import { ffmpegWarnings, probeStreams } from './support/media-tools.js';
+import { KEY, startTestApp, type TestApp } from './support/test-app.js';
+
+// SRT ingest with real libsrt callers: ffmpeg (libsrt), then the refusals, each with nothing stored.
+const PASSPHRASE = 'correct-horse-battery-staple';
+let t: TestApp;
+let main: string;
+beforeAll(async () => {
+  main = await fixture('main.flv');
+  t = await startTestApp({ defaultBucket: 'media', srt: { port: 0, latencyMs: 120, passphrase: PASSPHRASE } });
+  for (const name of ['srt-one', 'srt-busy', 'srt-off']) {
+    await t.client('media').putChannel(name, { Status: name === 'srt-off' ? 'disabled' : 'enabled', Target: { Type: 'HLS', FragDuration: '2', FragCount: '3' } });
+  }
+}, 60_000);
+afterAll(() => t?.close());
+
+/** What follows the host in a signed push URL: the stream id. */
+function streamId(channel: string, o: { secret?: string; expires?: number } = {}): string {
+  const url = signPushUrl({ base: 'rtmp://h', bucket: 'media', channel, accessKeyId: KEY.accessKeyId, accessKeySecret: o.secret ?? KEY.accessKeySecret, expires: o.expires ?? Math.floor(Date.now() / 1000) + 3600 });
+  return url.slice('rtmp://h/'.length);
+}
+
+interface Push {
+  exited: Promise<number | null>;
+  stderr(): string;
+  kill(): void;
+}
+
+/**
+ * ffmpeg pushing MPEG-TS over SRT, the stream id and passphrase in the srt:// URL's query (its
+ * `-streamid` option is ffmpeg's own stream numbering, not SRT's): percent-encoded, as ffmpeg
+ * and OBS pass it on without decoding.
+ */
+function srtPush(sid: string, o: { passphrase?: string; seconds?: number; realtime?: boolean; input?: string } = {}): Push {
+  const args = ['-hide_banner', '-nostdin', '-v', 'error'];
+  if (o.realtime !== false) args.push('-re');
+  if (o.seconds) args.push('-stream_loop', '-1');
+  args.push('-i', o.input ?? main);
+  if (o.seconds) args.push('-t', String(o.seconds));
+  args.push('-c', 'copy', '-f', 'mpegts');
+  const query = new URLSearchParams({ streamid: sid, latency: '120000', ...(o.passphrase !== undefined ? { passphrase: o.passphrase, pbkeylen: '16' } : {}) });
+  args.push(`srt://127.0.0.1:${t.app.srtPort()}?${query}`);
+  const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  return { exited: new Promise((r) => child.on('exit', (code) => r(code))), stderr: () => err, kill: () => child.kill('SIGKILL') };
+}
+
+const stored = (channel: string) => {
+  const dir = join(t.dataDir, 'buckets', 'media', channel);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.ts')) : [];
+};
+
+describe('SRT ingest', () => {
+  it('takes an encrypted ffmpeg push keyed by a signed stream id: segments decode, stat says Live with video and audio, history closes', async () => {
+    const push = srtPush(streamId('srt-one'), { passphrase: PASSPHRASE, seconds: 8 });
+    const stat = await eventually(async () => {
+      const s = (await t.client('media').getChannelStatus('srt-one')).data;
+      return s.Status === 'Live' && s.Video && s.Audio ? s : undefined;
+    }, 20_000, 'srt-one live');
+    expect(stat.Video).toMatchObject({ Width: '1280', Height: '720', Codec: 'H264' });
+    expect(stat.Audio).toMatchObject({ Codec: 'AAC' });
+    expect(await push.exited, push.stderr()).toBe(0);
+    const history = await eventually(async () => {
+      const r = (await t.client('media').getChannelHistory('srt-one')).records;
+      return r.length === 1 && r[0].EndTime ? r : undefined;
+    }, 15_000, 'the push closed in history');
+    expect(history[0]).toMatchObject({ EndReason: 'unpublished' });
+    const segments = stored('srt-one');
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+    for (const s of segments) {
+      const file = join(t.dataDir, 'buckets', 'media', 'srt-one', s);
+      expect(await ffmpegWarnings(file), s).toBe('');
+      expect((await probeStreams(file)).map((x) => x.codec_name).sort()).toEqual(['aac', 'h264']);
+    }
+  }, 60_000);
+
+  it.each([
+    ['a bad signature', () => streamId('srt-one', { secret: 'wrong' }), PASSPHRASE, 'srt-one'],
+    ['an expired URL', () => streamId('srt-one', { expires: Math.floor(Date.now() / 1000) - 10 }), PASSPHRASE, 'srt-one'],
+    ['an unknown channel', () => streamId('srt-nope'), PASSPHRASE, 'srt-nope'],
+    ['a disabled channel', () => streamId('srt-off'), PASSPHRASE, 'srt-off'],
+    ['the wrong passphrase', () => streamId('srt-busy'), 'not the passphrase at all', 'srt-busy'],
+    ['no passphrase', () => streamId('srt-busy'), undefined, 'srt-busy'],
+    ['a play request', () => `#!::r=live/srt-busy,m=request`, PASSPHRASE, 'srt-busy'],
+  ] as const)('refuses %s, storing nothing', async (_what, sid, passphrase, channel) => {
+    const before = stored(channel).length;
+    const push = srtPush(sid(), { passphrase, realtime: false });
+    expect(await push.exited).not.toBe(0);
+    expect(push.stderr()).toMatch(/rejected|failed|error/i);
+    expect(stored(channel).length).toBe(before);
+  }, 30_000);
+
+  it('refuses a second publisher while the first sends, with 1409', async () => {
+    const first = srtPush(streamId('srt-busy'), { passphrase: PASSPHRASE, seconds: 10 });
+    await eventually(async () => ((await t.client('media').getChannelStatus('srt-busy')).data.Status === 'Live' ? true : undefined), 20_000, 'first live');
+    const second = srtPush(streamId('srt-busy'), { passphrase: PASSPHRASE, realtime: false });
+    expect(await second.exited).not.toBe(0);
+    expect(second.stderr()).toMatch(/rejected|failed|error/i);
+    // the first push goes on: still live, still one open push
+    expect((await t.client('media').getChannelStatus('srt-busy')).data.Status).toBe('Live');
+    first.kill();
+  }, 60_000);
+});
