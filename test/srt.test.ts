@@ -84,13 +84,13 @@ describe('SRT ingest', () => {
   }, 60_000);
 
   it.each([
-    ['a bad signature', () => streamId('srt-one', { secret: 'wrong' }), PASSPHRASE, 'srt-one'],
-    ['an expired URL', () => streamId('srt-one', { expires: Math.floor(Date.now() / 1000) - 10 }), PASSPHRASE, 'srt-one'],
-    ['an unknown channel', () => streamId('srt-nope'), PASSPHRASE, 'srt-nope'],
-    ['a disabled channel', () => streamId('srt-off'), PASSPHRASE, 'srt-off'],
-    ['the wrong passphrase', () => streamId('srt-busy'), 'not the passphrase at all', 'srt-busy'],
-    ['no passphrase', () => streamId('srt-busy'), undefined, 'srt-busy'],
-    ['a play request', () => `#!::r=live/srt-busy,m=request`, PASSPHRASE, 'srt-busy'],
+    ['a bad signature', (): string => streamId('srt-one', { secret: 'wrong' }), PASSPHRASE, 'srt-one'],
+    ['an expired URL', (): string => streamId('srt-one', { expires: Math.floor(Date.now() / 1000) - 10 }), PASSPHRASE, 'srt-one'],
+    ['an unknown channel', (): string => streamId('srt-nope'), PASSPHRASE, 'srt-nope'],
+    ['a disabled channel', (): string => streamId('srt-off'), PASSPHRASE, 'srt-off'],
+    ['the wrong passphrase', (): string => streamId('srt-busy'), 'not the passphrase at all', 'srt-busy'],
+    ['no passphrase', (): string => streamId('srt-busy'), undefined, 'srt-busy'],
+    ['a play request', (): string => `#!::r=live/srt-busy,m=request`, PASSPHRASE, 'srt-busy'],
   ] as const)('refuses %s, storing nothing', async (_what, sid, passphrase, channel) => {
     const before = stored(channel).length;
     const push = srtPush(sid(), { passphrase, realtime: false });
@@ -101,7 +101,7 @@ describe('SRT ingest', () => {
 
   it('refuses a second publisher while the first sends, with 1409', async () => {
     const first = srtPush(streamId('srt-busy'), { passphrase: PASSPHRASE, seconds: 10 });
-    await eventually(async () => ((await t.client('media').getChannelStatus('srt-busy')).data.Status === 'Live' ? true : undefined), 20_000, 'first live');
+    await eventually(async (): Promise<true | undefined> => ((await t.client('media').getChannelStatus('srt-busy')).data.Status === 'Live' ? true : undefined), 20_000, 'first live');
     const second = srtPush(streamId('srt-busy'), { passphrase: PASSPHRASE, realtime: false });
     expect(await second.exited).not.toBe(0);
     expect(second.stderr()).toMatch(/rejected|failed|error/i);
