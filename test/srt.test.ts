@@ -16,7 +16,7 @@ let main: string;
 beforeAll(async () => {
   main = await fixture('main.flv');
   t = await startTestApp({ defaultBucket: 'media', srt: { port: 0, latencyMs: 120, passphrase: PASSPHRASE } });
-  for (const name of ['srt-one', 'srt-busy', 'srt-off']) {
+  for (const name of ['srt-one', 'srt-busy', 'srt-off', 'srt-gst']) {
     await t.client('media').putChannel(name, { Status: name === 'srt-off' ? 'disabled' : 'enabled', Target: { Type: 'HLS', FragDuration: '2', FragCount: '3' } });
   }
 }, 60_000);
@@ -82,6 +82,41 @@ describe('SRT ingest', () => {
       expect((await probeStreams(file)).map((x) => x.codec_name).sort()).toEqual(['aac', 'h264']);
     }
   }, 60_000);
+
+  it('takes a push from srt-live-transmit (srt-tools) and from GStreamer\'s srtsink, both libsrt', async () => {
+    // srt-live-transmit relays stdin: ffmpeg feeds it 6 s of TS in real time; it does not exit at
+    // the end of its input, so it is interrupted (SIGINT, as Ctrl-C) once ffmpeg is done
+    const before = (await t.client('media').getChannelHistory('srt-one')).records.length;
+    const target = `srt://127.0.0.1:${t.app.srtPort()}?streamid=${encodeURIComponent(streamId('srt-one'))}&passphrase=${PASSPHRASE}&pbkeylen=16`;
+    const relay = spawn('srt-live-transmit', ['file://con', target], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let relayOut = '';
+    relay.stdout.on('data', (c) => (relayOut += c));
+    relay.stderr.on('data', (c) => (relayOut += c));
+    const feed = spawn(ffmpegPath(), ['-v', 'error', '-re', '-i', main, '-t', '6', '-c', 'copy', '-f', 'mpegts', '-'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    feed.stdout.pipe(relay.stdin);
+    await new Promise((r) => feed.on('exit', r));
+    await new Promise((r) => setTimeout(r, 1500));
+    relay.kill('SIGINT');
+    await new Promise((r) => relay.on('exit', r));
+    const records = await eventually(async (): Promise<{ EndReason?: string }[] | undefined> => {
+      const r = (await t.client('media').getChannelHistory('srt-one')).records;
+      return r.length > before && r[0].EndTime ? r : undefined;
+    }, 15_000, `srt-live-transmit's push recorded: ${relayOut}`);
+    expect(records.length).toBe(before + 1);
+    // GStreamer: a TS file paced by its own timestamps (tsparse), sent with srtsink
+    const ts = join(t.dataDir, 'in.ts');
+    await new Promise((r) => spawn(ffmpegPath(), ['-v', 'error', '-i', main, '-t', '6', '-c', 'copy', '-f', 'mpegts', ts]).on('exit', r));
+    const gst = spawn(
+      'gst-launch-1.0',
+      ['-q', 'filesrc', `location=${ts}`, '!', 'tsparse', 'set-timestamps=true', '!', 'srtsink', `uri=srt://127.0.0.1:${t.app.srtPort()}`, `streamid=${streamId('srt-gst')}`, `passphrase=${PASSPHRASE}`, 'pbkeylen=16', 'sync=true'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let gstOut = '';
+    gst.stderr.on('data', (c) => (gstOut += c));
+    expect(await new Promise((r) => gst.on('exit', r)), gstOut).toBe(0);
+    await eventually(() => (stored('srt-gst').length >= 2 ? true : undefined), 15_000, `segments from GStreamer: ${gstOut}`);
+    expect(await ffmpegWarnings(join(t.dataDir, 'buckets', 'media', 'srt-gst', stored('srt-gst')[0]!))).toBe('');
+  }, 90_000);
 
   it.each([
     ['a bad signature', (): string => streamId('srt-one', { secret: 'wrong' }), PASSPHRASE, 'srt-one'],
