@@ -140,12 +140,14 @@ export function buildProgram(): Command {
     .option('--access-key-id <id>', 'which configured key signs (default: the first)')
     .option('--obs', "print OBS's two fields (Server, Stream Key) instead of one URL")
     .option('--rtmps', 'an rtmps:// URL (RTMP over TLS, the gateway\'s RTMPS port)')
-    .action(async (bucket: string, channel: string, opts: { config?: string; expires: number; playlistName?: string; accessKeyId?: string; obs?: boolean; rtmps?: boolean }) => {
+    .option('--srt', 'an srt:// URL for ffmpeg (MPEG-TS over SRT, the gateway\'s SRT port); with --obs, OBS\'s Server field')
+    .action(async (bucket: string, channel: string, opts: { config?: string; expires: number; playlistName?: string; accessKeyId?: string; obs?: boolean; rtmps?: boolean; srt?: boolean }) => {
       const config = loadConfig(opts.config);
       if (!config.buckets.some((b) => b.name === bucket)) throw new ConfigError(`bucket "${bucket}" is not configured`);
       const key = opts.accessKeyId ? config.credentials.find((c) => c.accessKeyId === opts.accessKeyId) : config.credentials[0];
       if (!key) throw new ConfigError(`access key "${opts.accessKeyId}" is not configured`);
       const urls = configUrls(config);
+      if (opts.srt && !config.srt) throw new ConfigError('SRT is off: set "srt" in the config');
       const base = urls.rtmpBase(bucket, Boolean(opts.rtmps));
       await warnUnchecked(config, key, bucket, channel, base);
       const url = signPushUrl({
@@ -157,6 +159,11 @@ export function buildProgram(): Command {
         expires: Math.floor(Date.now() / 1000) + opts.expires,
         params: opts.playlistName ? { playlistName: opts.playlistName } : undefined,
       });
+      if (opts.srt) {
+        const srt = srtUrl(config, url);
+        console.log(opts.obs ? `Server:     ${srt}\nStream Key: (leave empty)` : srt);
+        return;
+      }
       if (!opts.obs) {
         console.log(url);
         return;
@@ -225,6 +232,20 @@ function configUrls(config: Config): UrlBuilder {
     rtmpsPort: () => config.rtmps?.port,
     httpsPort: () => config.https?.port,
   });
+}
+
+/**
+ * The srt:// URL of a signed push URL: its path and query as the stream id, percent-encoded
+ * (ffmpeg and OBS pass the query on as written), the passphrase, and the latency in
+ * microseconds (ffmpeg's unit for `latency`).
+ */
+function srtUrl(config: Config, pushUrl: string): string {
+  const srt = config.srt!;
+  const streamId = pushUrl.replace(/^rtmps?:\/\/[^/]+\//, '');
+  const host = config.publicHost.includes(':') ? `[${config.publicHost}]` : config.publicHost;
+  const query = [`streamid=${encodeURIComponent(streamId)}`, `latency=${srt.latencyMs * 1000}`];
+  if (srt.passphrase) query.push(`passphrase=${srt.passphrase}`, `pbkeylen=${srt.pbKeyLen}`);
+  return `srt://${host}:${srt.port}?${query.join('&')}`;
 }
 
 /** ` -c <file>` when a config file was read (hints repeat it), else nothing. */

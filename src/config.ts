@@ -199,7 +199,12 @@ const schema = z
         /** The receiver's latency: how long a lost packet may take to be resent before it is given up. */
         latencyMs: z.number().int().min(20).max(60_000).default(120),
         /** Callers must encrypt with this passphrase (AES); unencrypted or wrongly keyed callers are refused. */
-        passphrase: z.string().min(10).max(79).optional(),
+        passphrase: z
+          .string()
+          .min(10)
+          .max(79)
+          .regex(/^[^\s&#?%]+$/, 'must not hold spaces, &, #, ? or % (it goes into srt:// URLs as written: ffmpeg and OBS do not decode it)')
+          .optional(),
         /** The key length callers must use with the passphrase: 16, 24 or 32 bytes (AES-128/192/256). */
         pbKeyLen: z.union([z.literal(16), z.literal(24), z.literal(32)]).default(16),
       })

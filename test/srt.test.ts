@@ -1,5 +1,7 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../scripts/lib/fixtures.js';
@@ -8,6 +10,8 @@ import { ffmpegPath } from '../src/ffmpeg-path.js';
 import { eventually } from './support/ffmpeg-push.js';
 import { ffmpegWarnings, probeStreams } from './support/media-tools.js';
 import { KEY, startTestApp, type TestApp } from './support/test-app.js';
+
+const run = promisify(execFile);
 
 // SRT ingest with real libsrt callers: ffmpeg (libsrt), then the refusals, each with nothing stored.
 const PASSPHRASE = 'correct-horse-battery-staple';
@@ -117,6 +121,22 @@ describe('SRT ingest', () => {
     await eventually(() => (stored('srt-gst').length >= 2 ? true : undefined), 15_000, `segments from GStreamer: ${gstOut}`);
     expect(await ffmpegWarnings(join(t.dataDir, 'buckets', 'media', 'srt-gst', stored('srt-gst')[0]!))).toBe('');
   }, 90_000);
+
+  it('pushes to the URL sign-url --srt prints, and --obs prints it as the Server field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lc-srt-cli-'));
+    const file = join(dir, 'livechannel.json');
+    writeFileSync(file, JSON.stringify({ dataDir: dir, http: { port: t.app.httpPort() }, srt: { port: t.app.srtPort(), passphrase: PASSPHRASE }, credentials: [KEY], buckets: [{ name: 'media' }] }));
+    const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args]);
+    const { stdout: url, stderr } = await cli(['sign-url', 'media', 'srt-one', '--srt', '-c', file]);
+    expect(stderr).toBe('');
+    expect(url.trim()).toMatch(new RegExp(`^srt://127\\.0\\.0\\.1:${t.app.srtPort()}\\?streamid=live%2Fsrt-one%3FOSSAccessKeyId%3D.*&latency=120000&passphrase=${PASSPHRASE}&pbkeylen=16$`));
+    const before = (await t.client('media').getChannelHistory('srt-one')).records.length;
+    const push = spawn(ffmpegPath(), ['-v', 'error', '-i', main, '-t', '4', '-c', 'copy', '-f', 'mpegts', url.trim()], { stdio: ['ignore', 'ignore', 'pipe'] });
+    expect(await new Promise((r) => push.on('exit', r))).toBe(0);
+    await eventually(async (): Promise<true | undefined> => ((await t.client('media').getChannelHistory('srt-one')).records.length > before ? true : undefined), 15_000, 'the push recorded');
+    const obs = await cli(['sign-url', 'media', 'srt-one', '--srt', '--obs', '-c', file]);
+    expect(obs.stdout).toMatch(/^Server: +srt:\/\/.*streamid=live%2Fsrt-one.*\nStream Key: \(leave empty\)$/m);
+  }, 60_000);
 
   it.each([
     ['a bad signature', (): string => streamId('srt-one', { secret: 'wrong' }), PASSPHRASE, 'srt-one'],
