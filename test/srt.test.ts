@@ -20,7 +20,7 @@ let main: string;
 beforeAll(async () => {
   main = await fixture('main.flv');
   t = await startTestApp({ defaultBucket: 'media', srt: { port: 0, latencyMs: 120, passphrase: PASSPHRASE } });
-  for (const name of ['srt-one', 'srt-busy', 'srt-off', 'srt-gst']) {
+  for (const name of ['srt-one', 'srt-busy', 'srt-off', 'srt-gst', 'srt-hevc']) {
     await t.client('media').putChannel(name, { Status: name === 'srt-off' ? 'disabled' : 'enabled', Target: { Type: 'HLS', FragDuration: '2', FragCount: '3' } });
   }
 }, 60_000);
@@ -85,6 +85,25 @@ describe('SRT ingest', () => {
       expect(await ffmpegWarnings(file), s).toBe('');
       expect((await probeStreams(file)).map((x) => x.codec_name).sort()).toEqual(['aac', 'h264']);
     }
+  }, 60_000);
+
+  it('takes HEVC over SRT: segments decode and stat says H265', async () => {
+    const query = new URLSearchParams({ streamid: streamId('srt-hevc'), latency: '120000', passphrase: PASSPHRASE, pbkeylen: '16' });
+    const push = spawn(
+      ffmpegPath(),
+      ['-hide_banner', '-nostdin', '-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '6', '-c:v', 'libx265', '-x265-params', 'log-level=none:keyint=25', '-c:a', 'aac', '-f', 'mpegts', `srt://127.0.0.1:${t.app.srtPort()}?${query}`],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    push.stderr.on('data', (c) => (err += c));
+    const stat = await eventually(async (): Promise<{ Video?: { Codec: string } } | undefined> => {
+      const s = (await t.client('media').getChannelStatus('srt-hevc')).data;
+      return s.Status === 'Live' && s.Video ? s : undefined;
+    }, 20_000, 'srt-hevc live');
+    expect(stat.Video).toMatchObject({ Codec: 'H265' });
+    expect(await new Promise((r) => push.on('exit', r)), err).toBe(0);
+    await eventually(() => (stored('srt-hevc').length >= 2 ? true : undefined), 15_000, 'HEVC segments');
+    for (const seg of stored('srt-hevc')) expect(await ffmpegWarnings(join(t.dataDir, 'buckets', 'media', 'srt-hevc', seg)), seg).toBe('');
   }, 60_000);
 
   it('takes a push from srt-live-transmit (srt-tools) and from GStreamer\'s srtsink, both libsrt', async () => {

@@ -1,5 +1,6 @@
 import { NAL_AUD, NAL_IDR, NAL_PPS, NAL_SPS } from './avc.js';
-import { STREAM_AAC_ADTS, STREAM_H264, type PesPacket } from './ts-demuxer.js';
+import { HEVC_NAL_AUD, HEVC_NAL_PPS, HEVC_NAL_SPS, HEVC_NAL_VPS, hevcDecoderConfig, hevcNalType, isHevcIrap } from './hevc.js';
+import { STREAM_AAC_ADTS, STREAM_H264, STREAM_HEVC, type PesPacket } from './ts-demuxer.js';
 import { TAG_AUDIO, TAG_VIDEO } from './flv.js';
 
 /** An FLV tag body, as RTMP carries it: what every front door hands the one publish session. */
@@ -21,18 +22,21 @@ const AAC_SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050
  * Elementary-stream packets (from the TS demuxer) to FLV tag bodies: H.264 access units from
  * Annex B to AVC sequence headers and length-prefixed NAL units, AAC from ADTS frames to an
  * AudioSpecificConfig and raw frames, 90 kHz timestamps (33-bit, wrapping) to milliseconds.
- * Pure. A stream type it does not take yields one notice and nothing else.
+ * HEVC goes out as Enhanced RTMP ('hvc1'). Pure. A stream type it does not take yields one
+ * notice and nothing else.
  */
 export class EsToFlv {
   private base: number | undefined;
   private readonly last = new Map<number, number>();
   private avcConfig: Uint8Array | undefined;
   private aacConfig: Uint8Array | undefined;
+  private hevcConfig: Uint8Array | undefined;
   private readonly refused = new Set<number>();
   readonly notices: string[] = [];
 
   push(pes: PesPacket): FlvTagOut[] {
     if (pes.streamType === STREAM_H264) return this.h264(pes);
+    if (pes.streamType === STREAM_HEVC) return this.hevc(pes);
     if (pes.streamType === STREAM_AAC_ADTS) return this.aac(pes);
     if (!this.refused.has(pes.streamType)) {
       this.refused.add(pes.streamType);
@@ -81,9 +85,46 @@ export class EsToFlv {
     }
     if (frame.length === 0) return out;
     const header = Uint8Array.of(keyframe ? 0x17 : 0x27, 1, (cts >> 16) & 0xff, (cts >> 8) & 0xff, cts & 0xff);
-    const parts: Uint8Array[] = [header];
-    for (const nal of frame) parts.push(Uint8Array.of(nal.length >>> 24, (nal.length >> 16) & 0xff, (nal.length >> 8) & 0xff, nal.length & 0xff), nal);
-    out.push({ type: TAG_VIDEO, timestamp: dts, data: concat(parts) });
+    out.push({ type: TAG_VIDEO, timestamp: dts, data: concat([header, ...lengthPrefixed(frame)]) });
+    return out;
+  }
+
+  /** HEVC as Enhanced RTMP carries it: 'hvc1' sequence start (hvcC), then coded frames with their CTS. */
+  private hevc(pes: PesPacket): FlvTagOut[] {
+    const dts = this.ms(pes.pid, pes.dts);
+    const cts = Math.round(((pes.pts - pes.dts + WRAP) % WRAP) / 90);
+    let vps: Uint8Array | undefined;
+    let sps: Uint8Array | undefined;
+    let pps: Uint8Array | undefined;
+    let keyframe = false;
+    const frame: Uint8Array[] = [];
+    for (const nal of splitAnnexB(pes.data)) {
+      if (nal.length < 2) continue;
+      const type = hevcNalType(nal[0]!);
+      if (type === HEVC_NAL_VPS) vps = nal;
+      else if (type === HEVC_NAL_SPS) sps = nal;
+      else if (type === HEVC_NAL_PPS) pps = nal;
+      else if (type !== HEVC_NAL_AUD) {
+        if (isHevcIrap(type)) keyframe = true;
+        frame.push(nal);
+      }
+    }
+    const out: FlvTagOut[] = [];
+    if (vps && sps && pps) {
+      let record: Uint8Array | undefined;
+      try {
+        record = hevcDecoderConfig(vps, sps, pps);
+      } catch (err) {
+        this.notices.push(`HEVC parameter sets not read: ${(err as Error).message}`);
+      }
+      if (record && (!this.hevcConfig || !sameBytes(record, this.hevcConfig))) {
+        this.hevcConfig = record;
+        out.push({ type: TAG_VIDEO, timestamp: dts, data: concat([Uint8Array.of(0x80 | (1 << 4) | 0), HVC1, record]) });
+      }
+    }
+    if (frame.length === 0) return out;
+    const header = Uint8Array.of(0x80 | ((keyframe ? 1 : 2) << 4) | 1, ...HVC1, (cts >> 16) & 0xff, (cts >> 8) & 0xff, cts & 0xff);
+    out.push({ type: TAG_VIDEO, timestamp: dts, data: concat([header, ...lengthPrefixed(frame)]) });
     return out;
   }
 
@@ -150,6 +191,13 @@ export function avcDecoderConfig(sps: Uint8Array, pps: Uint8Array): Uint8Array {
     Uint8Array.of(1, pps.length >> 8, pps.length & 0xff),
     pps,
   ]);
+}
+
+const HVC1 = Uint8Array.of(0x68, 0x76, 0x63, 0x31);
+
+/** NAL units with 4-byte length prefixes, as avcC/hvcC with lengthSizeMinusOne 3 say. */
+function lengthPrefixed(nals: Uint8Array[]): Uint8Array[] {
+  return nals.flatMap((nal) => [Uint8Array.of(nal.length >>> 24, (nal.length >> 16) & 0xff, (nal.length >> 8) & 0xff, nal.length & 0xff), nal]);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

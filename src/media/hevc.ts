@@ -92,6 +92,61 @@ export function parseHevcSps(nal: Uint8Array): HevcSpsInfo {
   return { ...ptl, chromaFormatIdc, width, height };
 }
 
+/**
+ * An HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 8.3.3) from one VPS, SPS and PPS (NAL
+ * headers included): the profile_tier_level bytes copied from the SPS, chroma format and bit
+ * depths read from it, 4-byte NAL lengths. What Enhanced RTMP's HEVC sequence start carries.
+ */
+export function hevcDecoderConfig(vps: Uint8Array, sps: Uint8Array, pps: Uint8Array): Uint8Array {
+  const rbsp = unescapeRbsp(sps.subarray(2));
+  if (rbsp.length < 13) throw new Error('HEVC SPS too short for its profile_tier_level');
+  const maxSubLayersMinus1 = (rbsp[0]! >> 1) & 7;
+  const temporalIdNested = rbsp[0]! & 1;
+  // general profile_tier_level: profile space/tier/idc (1), compatibility (4), constraints (6), level (1)
+  const ptl = rbsp.subarray(1, 13);
+  const r = new BitReader(rbsp);
+  r.skipBits(8);
+  skipProfileTierLevel(r, maxSubLayersMinus1);
+  r.readUE(); // sps_seq_parameter_set_id
+  const chromaFormatIdc = r.readUE();
+  if (chromaFormatIdc === 3) r.skipBits(1);
+  r.readUE();
+  r.readUE();
+  if (r.readFlag()) for (let i = 0; i < 4; i++) r.readUE();
+  const bitDepthLumaMinus8 = r.readUE();
+  const bitDepthChromaMinus8 = r.readUE();
+  const arrays = [
+    [HEVC_NAL_VPS, vps],
+    [HEVC_NAL_SPS, sps],
+    [HEVC_NAL_PPS, pps],
+  ] as const;
+  const size = 23 + arrays.reduce((n, [, nal]) => n + 5 + nal.length, 0);
+  const out = new Uint8Array(size);
+  out[0] = 1;
+  out.set(ptl, 1);
+  out[13] = 0xf0; // reserved, min_spatial_segmentation_idc 0
+  out[14] = 0x00;
+  out[15] = 0xfc; // reserved, parallelismType 0
+  out[16] = 0xfc | (chromaFormatIdc & 3);
+  out[17] = 0xf8 | (bitDepthLumaMinus8 & 7);
+  out[18] = 0xf8 | (bitDepthChromaMinus8 & 7);
+  out[19] = 0; // avgFrameRate
+  out[20] = 0;
+  out[21] = (((maxSubLayersMinus1 + 1) & 7) << 3) | (temporalIdNested << 2) | 3;
+  out[22] = arrays.length;
+  let p = 23;
+  for (const [type, nal] of arrays) {
+    out[p++] = 0x80 | type; // array_completeness
+    out[p++] = 0;
+    out[p++] = 1;
+    out[p++] = nal.length >> 8;
+    out[p++] = nal.length & 0xff;
+    out.set(nal, p);
+    p += nal.length;
+  }
+  return out;
+}
+
 /** Parses an HEVCDecoderConfigurationRecord (hvcC: Enhanced RTMP's HEVC sequence start). Copies what it keeps. */
 export function parseHevcDecoderConfig(data: Uint8Array): HevcConfig {
   if (data.length < 23) throw new Error(`hvcC too short (${data.length} bytes)`);

@@ -89,6 +89,33 @@ describe('TsDemuxer and EsToFlv', () => {
     }
   });
 
+  it('gives HEVC (B-frames too) as Enhanced RTMP tags the packager turns into segments that decode', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lc-ts-hevc-'));
+    const hevcTs = join(dir, 'hevc.ts');
+    // as an HEVC encoder's TS output arrives over SRT: 3 s, 1 s GOP, B-frames
+    execFileSync(ffmpegPath(), ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-t', '3', '-c:v', 'libx265', '-x265-params', 'log-level=none:keyint=25:bframes=3', '-f', 'mpegts', hevcTs]);
+    const { tags, es } = convert(readFileSync(hevcTs), 1316);
+    expect(es.notices).toEqual([]);
+    const video = tags.filter((t) => t.type === TAG_VIDEO).map((t) => parseVideoTag(t.data));
+    expect(video[0]).toMatchObject({ kind: 'hevc-config' });
+    expect(video.filter((v) => v.kind === 'hevc-frame').length).toBe(75);
+    expect(video.some((v) => v.kind === 'hevc-frame' && v.cts > 0)).toBe(true);
+    const packager = new LivePackager({ fragDuration: 1, fragCount: 3 });
+    const segments: Uint8Array[] = [];
+    const take = (events: ReturnType<LivePackager['push']>) => {
+      for (const e of events) if (e.type === 'segment') segments.push(e.segment.data);
+    };
+    for (const t of tags) take(packager.push(t.type, t.timestamp, t.data));
+    take(packager.finish());
+    expect(packager.mediaInfo().video).toMatchObject({ codec: 'H265', width: 640, height: 360 });
+    expect(segments.length).toBeGreaterThanOrEqual(2);
+    for (const [i, seg] of segments.entries()) {
+      const file = join(dir, `${i}.ts`);
+      writeFileSync(file, seg);
+      expect(execFileSync(ffmpegPath(), ['-hide_banner', '-nostdin', '-v', 'warning', '-i', file, '-f', 'null', '-'], { stdio: ['ignore', 'pipe', 'pipe'] }).toString(), `segment ${i}`).toBe('');
+    }
+  });
+
   it('drops what loss broke, flags the next packet as a discontinuity, and never hands on half a PES', () => {
     const lossy = new Uint8Array(ts.length);
     let kept = 0;
