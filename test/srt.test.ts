@@ -72,17 +72,24 @@ describe('SRT ingest', () => {
     }, 20_000, 'srt-one live');
     expect(stat.Video).toMatchObject({ Width: '1280', Height: '720', Codec: 'H264' });
     expect(stat.Audio).toMatchObject({ Codec: 'AAC' });
+    // this gateway's addition: the link's own figures
+    expect(stat.Link).toMatchObject({ Protocol: 'srt', LatencyMs: '120' });
+    expect(Number(stat.Link.PacketsReceived)).toBeGreaterThan(0);
+    expect(Number(stat.Link.RttMs)).toBeGreaterThanOrEqual(0);
     expect(await push.exited, push.stderr()).toBe(0);
     const history = await eventually(async () => {
       const r = (await t.client('media').getChannelHistory('srt-one')).records;
       return r.length === 1 && r[0].EndTime ? r : undefined;
     }, 15_000, 'the push closed in history');
     expect(history[0]).toMatchObject({ EndReason: 'unpublished' });
-    const segments = stored('srt-one');
+    const segments = stored('srt-one').sort((a, b) => Number(/\d+/.exec(a)![0]) - Number(/\d+/.exec(b)![0]));
     expect(segments.length).toBeGreaterThanOrEqual(3);
-    for (const s of segments) {
+    for (const [i, s] of segments.entries()) {
       const file = join(t.dataDir, 'buckets', 'media', 'srt-one', s);
-      expect(await ffmpegWarnings(file), s).toBe('');
+      // the stream's last segment holds what came before the caller closed: it may end with
+      // video frames only (ffmpeg then says an audio start time is not set), nothing broken
+      const warnings = (await ffmpegWarnings(file)).split('\n').filter((l) => l && !(i === segments.length - 1 && /start time for stream \d+ is not set/.test(l)));
+      expect(warnings, s).toEqual([]);
       expect((await probeStreams(file)).map((x) => x.codec_name).sort()).toEqual(['aac', 'h264']);
     }
   }, 60_000);

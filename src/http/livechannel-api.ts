@@ -136,6 +136,16 @@ export async function getLiveChannelStat(deps: ApiDeps, req: ApiRequest): Promis
     const s = live.snapshot;
     stat.Snapshot = { DestBucket: s.bucket, Key: s.key, Time: iso(s.time), Width: s.width, Height: s.height };
   }
+  if (live.link) {
+    // livechannel's addition: how the publisher's link is doing (SRT's figures when over SRT)
+    const l = live.link;
+    stat.Link = {
+      Protocol: l.protocol,
+      ...(l.rttMs !== undefined ? { RttMs: l.rttMs } : {}),
+      ...(l.latencyMs !== undefined ? { LatencyMs: l.latencyMs } : {}),
+      ...(l.packetsReceived !== undefined ? { PacketsReceived: l.packetsReceived, PacketsLost: l.packetsLost, PacketsRetransmitted: l.packetsRetransmitted, PacketsDropped: l.packetsDropped, ReceiveBufferPackets: l.bufferedPackets } : {}),
+    };
+  }
   return xml({ LiveChannelStat: stat });
 }
 

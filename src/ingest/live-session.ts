@@ -3,7 +3,7 @@ import type { LivePlaylists } from '../live/live-playlists.js';
 import { LowLatencyStream, type LowLatencyStreams } from '../live/low-latency.js';
 import { FencedError, type Catalog, type Channel, type PlaylistResume, type PushEndReason, type PushRecord } from '../catalog/catalog.js';
 import type { EventRecorder } from '../events/event-recorder.js';
-import type { LiveStat } from '../live/live-sessions.js';
+import type { LiveLinkStat, LiveStat } from '../live/live-sessions.js';
 import { TAG_AUDIO, TAG_VIDEO } from '../media/flv.js';
 import { objectNames } from '../media/object-names.js';
 import { LivePackager, type PackagerEvent } from '../media/packager.js';
@@ -349,6 +349,9 @@ export class LiveSession implements MediaSink {
     return this.uploader.pendingBytes;
   }
 
+  /** The publisher's link figures, set by the protocol that brought it. */
+  link: (() => LiveLinkStat) | undefined;
+
   stat(): LiveStat {
     const now = this.o.now();
     const info = this.packager.mediaInfo();
@@ -360,6 +363,8 @@ export class LiveSession implements MediaSink {
       stat.audio = { sampleRate: info.audio.sampleRate, bandwidth: this.audioRate.rate(now), codec: 'AAC' };
     }
     if (this.snapshots?.latest) stat.snapshot = this.snapshots.latest;
+    const link = this.link?.();
+    if (link) stat.link = link;
     return stat;
   }
 

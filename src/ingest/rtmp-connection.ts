@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
+import { TLSSocket } from 'node:tls';
+import type { LiveLinkStat } from '../live/live-sessions.js';
 import type { PushEndReason } from '../catalog/catalog.js';
 import { rejoinSplitStreamKey } from './push-query.js';
 import { createRtmpProtocol, RtmpProtocolError, type RtmpProtocol } from './rtmp-protocol.js';
@@ -39,6 +41,8 @@ export interface PublishingPeer {
   msSinceMedia(): number;
   /** Tells the publisher why (as its protocol can), ends the publish and closes the connection. */
   stopPublish(reason: PushEndReason, description: string): Promise<void>;
+  /** The link's figures for stat. */
+  link(): LiveLinkStat;
 }
 
 export interface PublishAuthorizer {
@@ -135,6 +139,10 @@ export class RtmpConnection {
   }
 
   /** How long the publisher has sent no media (0 while flow control holds its reading). */
+  link(): LiveLinkStat {
+    return { protocol: this.socket instanceof TLSSocket ? 'rtmps' : 'rtmp' };
+  }
+
   msSinceMedia(): number {
     return this.readPaused ? 0 : Date.now() - this.lastMediaAt;
   }

@@ -293,6 +293,7 @@ export class RtmpIngest implements PublishAuthorizer {
           await this.o.leases.release(lease);
         },
       });
+      session.link = () => connection.link();
       session.publisher = {
         msSinceMedia: () => connection.msSinceMedia(),
         stop: (reason, description) => connection.stopPublish(reason, description),

@@ -144,6 +144,7 @@ export class SrtIngest {
         remoteAddr: caller.remoteAddr,
         log,
         msSinceMedia: () => handle?.msSinceData() ?? 0,
+        link: () => ({ protocol: 'srt' as const, ...(handle ? { ...handle.stats } : {}) }),
         stopPublish: async (reason: PushEndReason, description: string) => {
           log.info({ reason, description }, 'SRT publish stopped by the gateway');
           handle?.close();

@@ -26,10 +26,23 @@ export interface LiveSnapshotStat {
   height: number;
 }
 
+/** How the publisher's link is doing: the protocol, and SRT's own figures. */
+export interface LiveLinkStat {
+  protocol: 'rtmp' | 'rtmps' | 'srt';
+  rttMs?: number;
+  latencyMs?: number;
+  packetsReceived?: number;
+  packetsLost?: number;
+  packetsRetransmitted?: number;
+  packetsDropped?: number;
+  bufferedPackets?: number;
+}
+
 export interface LiveStat {
   /** Epoch ms when the publisher connected. */
   connectedTime: number;
   remoteAddr: string;
+  link?: LiveLinkStat;
   video?: LiveVideoStat;
   audio?: LiveAudioStat;
   snapshot?: LiveSnapshotStat;
