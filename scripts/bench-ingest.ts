@@ -14,6 +14,7 @@ import { childrenNamed, CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js'
 import { createBenchDatabase } from './lib/bench-database.js';
 import { startEventReceiver } from './lib/event-receiver.js';
 import { Publisher, prepare } from './lib/rtmp-load.js';
+import { prepareTs, SrtPublisher, type SrtPreparedTs } from './lib/srt-load.js';
 
 const { values } = parseArgs({
   options: {
@@ -54,6 +55,8 @@ const { values } = parseArgs({
     reconnect: { type: 'boolean', default: false },
     /** The gateway twice: publishers over RTMP, then over RTMPS (a certificate made with openssl). */
     rtmps: { type: 'boolean', default: false },
+    /** The gateway twice: publishers over RTMP, then the same media as MPEG-TS over SRT (this bench's own SRT caller). */
+    srt: { type: 'boolean', default: false },
   },
 });
 const RECONNECT_DELAY_MS = 2000;
@@ -85,6 +88,8 @@ interface Target {
   rtmpPorts: number[];
   /** Publishers connect over TLS. */
   secure?: boolean;
+  /** Publishers send MPEG-TS over SRT to this port. */
+  srtPort?: number;
   pids: number[];
   /** Folder where playlist files appear, and the playlist path of stream i relative to it. */
   watchDir: string;
@@ -145,7 +150,7 @@ function benchCertificate(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-async function startGateway(dir: string, snapshotInterval?: number, secure = false): Promise<Target> {
+async function startGateway(dir: string, snapshotInterval?: number, secure = false, srt = false): Promise<Target> {
   const dataDir = join(dir, 'data');
   const db = CATALOG === 'postgres' ? await createBenchDatabase(PG_SERVER) : undefined;
   const gateways: GatewayProcess[] = [];
@@ -163,6 +168,7 @@ async function startGateway(dir: string, snapshotInterval?: number, secure = fal
         rtmp: { port: values.reconnect ? await freePort() : 0 },
         logLevel: 'warn',
         ...(secure ? { tls: benchCertificate(dir), rtmps: { port: 0 }, https: false } : {}),
+        ...(srt ? { srt: { port: await freePort() } } : {}),
         credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }],
         buckets: [{ name: 'bench', acl: 'public-read-write' }],
         limits: {
@@ -190,10 +196,11 @@ async function startGateway(dir: string, snapshotInterval?: number, secure = fal
   for (let i = 0; i < STREAMS; i++) mkdirSync(join(root, `s${i}`), { recursive: true });
   const shape = [NODES > 1 ? `${NODES} nodes` : '', WORKERS > 1 ? `${WORKERS} workers${NODES > 1 ? ' each' : ''}` : '', CATALOG === 'postgres' ? 'PostgreSQL' : ''].filter(Boolean).join(', ');
   const target: Target = {
-    name: (shape ? `livechannel (${shape})` : 'livechannel') + (snapshotInterval ? ` + snapshots every ${snapshotInterval} s` : '') + (secure ? ' over RTMPS' : ''),
+    name: (shape ? `livechannel (${shape})` : 'livechannel') + (snapshotInterval ? ` + snapshots every ${snapshotInterval} s` : '') + (secure ? ' over RTMPS' : '') + (srt ? ' over SRT' : ''),
     snapshots: snapshotInterval !== undefined,
     rtmpPorts: gateways.map((g) => (secure ? g.rtmps! : g.rtmp)),
     secure,
+    ...(srt ? { srtPort: JSON.parse(readFileSync(join(dir, 'livechannel-0.json'), 'utf8')).srt.port as number } : {}),
     pids: gateways.map((g) => g.child.pid!),
     watchDir: root,
     playlistOf: (i) => `s${i}/playlist.m3u8`,
@@ -292,6 +299,18 @@ async function snapshotCounts(urls: readonly string[]): Promise<Record<string, n
 
 const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
 
+function srtFixture(flv: string, spanMs: number): SrtPreparedTs {
+  const ts = flv.replace(/\.flv$/, '.ts');
+  if (!existsSync(ts)) execFileSync('ffmpeg', ['-y', '-v', 'error', '-i', flv, '-c', 'copy', '-f', 'mpegts', ts]);
+  return prepareTs(readFileSync(ts), spanMs);
+}
+
+/** Publisher i of a run: RTMP(S), or SRT carrying the same media as MPEG-TS. */
+function publisherFor(target: Target, i: number, media: ReturnType<typeof prepare>): Publisher {
+  if (target.srtPort !== undefined) return new SrtPublisher(srtTs!, target.srtPort, `live/s${i}`) as unknown as Publisher;
+  return new Publisher(media as never, '127.0.0.1', target.rtmpPorts[i % target.rtmpPorts.length]!, `s${i}`, target.secure);
+}
+
 /** How the publishers got in: admitted within ADMIT_WITHIN_MS of their try, the slowest, refused. */
 function reportAdmission(what: string, publishers: Publisher[]): void {
   const waits = publishers.filter((p) => p.stats.published).map((p) => p.stats.publishedAt! - p.stats.startedAt!);
@@ -344,7 +363,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     }),
   );
 
-  const publishers = Array.from({ length: STREAMS }, (_, i) => new Publisher(prepared as never, '127.0.0.1', target.rtmpPorts[i % target.rtmpPorts.length]!, `s${i}`, target.secure));
+  const publishers = Array.from({ length: STREAMS }, (_, i) => publisherFor(target, i, prepared));
   let failed = 0;
   const refusals = new Map<string, number[]>();
   const pumping = setInterval(() => {
@@ -376,7 +395,7 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
         await p.closed;
         for (let attempt = 1; attempt <= RECONNECT_TRIES; attempt++) {
           await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
-          const again = new Publisher(prepared as never, '127.0.0.1', target.rtmpPorts[i % target.rtmpPorts.length]!, `s${i}`, target.secure);
+          const again = publisherFor(target, i, prepared);
           publishers[i] = again;
           try {
             await again.start();
@@ -511,16 +530,18 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
 
 const input = values.input ?? benchFixture();
 const prepared = prepare(readFileSync(input));
+/** --srt: the same media as MPEG-TS, made once next to the FLV. */
+const srtTs = values.srt ? srtFixture(input, prepared.span) : undefined;
 const mbps = (prepared.bytesPerLoop * 8) / (prepared.span / 1000) / 1e6;
 console.log(`${STREAMS} streams × ${mbps.toFixed(2)} Mbit/s for ${SECONDS} s (measured after ${WARMUP_S} s), FragDuration ${FRAG} s; input ${input}`);
 execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
 
 const notifications = values.notify ? await startEventReceiver() : undefined;
 const results: Result[] = [];
-const runs = ['livechannel', ...(SNAPSHOT_INTERVAL ? ['snapshots'] : []), ...(values.rtmps ? ['rtmps'] : []), ...(values.compare === 'nginx' ? ['nginx'] : [])];
+const runs = ['livechannel', ...(SNAPSHOT_INTERVAL ? ['snapshots'] : []), ...(values.rtmps ? ['rtmps'] : []), ...(values.srt ? ['srt'] : []), ...(values.compare === 'nginx' ? ['nginx'] : [])];
 for (const which of runs) {
   const dir = mkdtempSync(join(tmpdir(), `bench-${which}-`));
-  const target = which === 'nginx' ? await startNginx(dir) : await startGateway(dir, which === 'snapshots' ? SNAPSHOT_INTERVAL : undefined, which === 'rtmps');
+  const target = which === 'nginx' ? await startNginx(dir) : await startGateway(dir, which === 'snapshots' ? SNAPSHOT_INTERVAL : undefined, which === 'rtmps', which === 'srt');
   try {
     results.push(await run(target, prepared));
   } finally {
@@ -571,6 +592,14 @@ if (snapshotRun) {
     `of it, the ffmpeg decoders: ${snapshotRun.decoderCpuPercent.toFixed(1)} % of a core` +
       (stored ? ` (${((snapshotRun.decoderCpuPercent * 10 * window) / stored).toFixed(1)} ms per stored snapshot)` : '') +
       `; the gateway process: ${(gatewayMs(snapshotRun) / live(snapshotRun) - gatewayMs(plain) / live(plain)).toFixed(3)} ms per stream per second more than without`,
+  );
+}
+const srtRun = results.find((r) => r.name.endsWith('over SRT'));
+if (srtRun) {
+  const plain = results[0]!;
+  const both = plain.keptUp === STREAMS && srtRun.keptUp === STREAMS;
+  console.log(
+    `\nCPU per stream, SRT ÷ RTMP: ${both ? `${(perStream(srtRun) / perStream(plain)).toFixed(2)}×` : 'no ratio: a run did not keep every stream up'} (${perStream(srtRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core; SRT segment latency is not measured: its publisher does not mark keyframes)`,
   );
 }
 const rtmpsRun = results.find((r) => r.name.endsWith('over RTMPS'));

@@ -11,7 +11,7 @@ import { createApp } from '../src/app.js';
 import { parseConfig } from '../src/config.js';
 import { parseFlv, TAG_SCRIPT } from '../src/media/flv.js';
 import { fixture } from './lib/fixtures.js';
-import { fuzzApi, fuzzRtmp, mulberry32 } from './lib/fuzz.js';
+import { fuzzApi, fuzzRtmp, fuzzSrt, mulberry32 } from './lib/fuzz.js';
 import { message } from './lib/rtmp-wire.js';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '5' }, seed: { type: 'string', default: String(Date.now() % 1e9) } } });
@@ -26,6 +26,7 @@ const app = createApp(
     logLevel: 'error',
     credentials: [key],
     buckets: [{ name: 'media' }, { name: 'open', acl: 'public-read-write' }],
+    srt: { port: 0 },
     limits: { rtmpPublishTimeoutMs: 1000, rtmpIdleMediaTimeoutMs: 1000, apiRequestsPerSecond: 100_000, apiBurst: 100_000 },
   }),
 );
@@ -50,12 +51,14 @@ const end = Date.now() + minutes * 60_000;
 let rounds = 0;
 let rtmpCases = 0;
 let apiRequests = 0;
+let srtDatagrams = 0;
 const problems: string[] = [];
 const startHeap = process.memoryUsage().heapUsed;
 console.log(`fuzzing for ${minutes} min, seed ${seed}`);
 while (Date.now() < end) {
   const r = await fuzzRtmp(app.rtmpPort(), rand, 200, media);
   const a = await fuzzApi(endpoint, rand, 300, key, trapPort);
+  srtDatagrams += await fuzzSrt(app.srtPort()!, rand, 2000);
   rtmpCases += r.cases;
   apiRequests += a.requests;
   if (r.lingering) problems.push(`round ${rounds}: ${r.lingering} RTMP sockets left open`);
@@ -67,11 +70,11 @@ while (Date.now() < end) {
   if (trapped > 0) problems.push(`round ${rounds}: hostile upload callbacks reached the internal server ${trapped} times`);
   trapped = 0;
   rounds++;
-  console.log(`round ${rounds}: ${rtmpCases} RTMP cases, ${apiRequests} API requests, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MB, problems ${problems.length}`);
+  console.log(`round ${rounds}: ${rtmpCases} RTMP cases, ${apiRequests} API requests, ${srtDatagrams} SRT datagrams, heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MB, problems ${problems.length}`);
 }
 await app.stop();
 trap.close();
-console.log(`${rounds} rounds, ${rtmpCases} RTMP cases, ${apiRequests} API requests, heap ${(startHeap / 1048576).toFixed(0)} → ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MB`);
+console.log(`${rounds} rounds, ${rtmpCases} RTMP cases, ${apiRequests} API requests, ${srtDatagrams} SRT datagrams, heap ${(startHeap / 1048576).toFixed(0)} → ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MB`);
 for (const p of problems.slice(0, 50)) console.log(`problem: ${p}`);
 console.log(`${problems.length === 0 ? rounds : 0} passed, ${problems.length === 0 ? 0 : 1} failed`);
 process.exit(problems.length === 0 ? 0 : 1);

@@ -202,3 +202,41 @@ export async function fuzzApi(endpoint: string, rand: Rand, requests: number, ke
   }
   return result;
 }
+
+/**
+ * Random datagrams and mutated SRT handshakes (inductions, conclusions with forged cookies,
+ * truncated ones) at an SRT port: the listener must keep no state for them and stay up.
+ */
+export async function fuzzSrt(port: number, rand: Rand, datagrams: number): Promise<number> {
+  const { createSocket } = await import('node:dgram');
+  const { controlPacket, handshakeBody, CTRL_HANDSHAKE, HS_CONCLUSION, HS_INDUCTION } = await import('../../src/srt/srt-packets.js');
+  const socket = createSocket('udp4');
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+  for (let i = 0; i < datagrams; i++) {
+    const kind = rand();
+    let d: Uint8Array;
+    if (kind < 0.3) d = bytes(rand, Math.floor(rand() * 1500));
+    else {
+      const hs = handshakeBody({
+        version: rand() < 0.5 ? 5 : Math.floor(rand() * 8),
+        encryption: Math.floor(rand() * 5),
+        extension: Math.floor(rand() * 0x10000),
+        initialSeq: Math.floor(rand() * 2 ** 31),
+        mtu: Math.floor(rand() * 70000),
+        flowWindow: Math.floor(rand() * 100000),
+        type: rand() < 0.5 ? HS_CONCLUSION : HS_INDUCTION,
+        socketId: Math.floor(rand() * 2 ** 32),
+        cookie: Math.floor(rand() * 2 ** 32),
+        peerIp: bytes(rand, 16),
+        extensions: rand() < 0.5 ? [{ type: Math.floor(rand() * 10), data: bytes(rand, 4 * Math.floor(rand() * 20)) }] : [],
+      });
+      d = mutate(rand, Buffer.from(controlPacket(CTRL_HANDSHAKE, 0, 0, rand() < 0.8 ? 0 : Math.floor(rand() * 2 ** 32), hs)), Math.floor(rand() * 4));
+      if (rand() < 0.2) d = d.subarray(0, Math.floor(rand() * d.length));
+    }
+    socket.send(d, port, '127.0.0.1');
+    if (i % 200 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  socket.close();
+  return datagrams;
+}

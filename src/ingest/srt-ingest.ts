@@ -71,8 +71,9 @@ export function rejectionCode(d: Extract<PublishDecision, { ok: false }>): numbe
   if (/gateway busy/.test(text)) return REJX_OVERLOAD;
   if (/already being pushed/.test(text)) return REJX_CONFLICT;
   if (/No live channel|does not exist in bucket|Bucket .* does not exist/i.test(text)) return REJX_NOTFOUND;
-  if (/signature|expired|must be signed|OSSAccessKeyId|Expires must/i.test(text)) return /does not exist|expired|signature/.test(text) ? REJX_FORBIDDEN : REJX_UNAUTHORIZED;
-  if (/Invalid/i.test(text)) return REJX_BAD_REQUEST;
+  // no credentials at all where they are needed; wrong, expired or insufficient ones are 1403
+  if (/must be signed|needs all of OSSAccessKeyId/.test(text)) return REJX_UNAUTHORIZED;
+  if (/^Invalid/.test(text)) return REJX_BAD_REQUEST;
   return REJX_FORBIDDEN;
 }
 

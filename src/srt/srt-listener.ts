@@ -9,7 +9,6 @@ import {
   EXT_KMREQ,
   EXT_KMRSP,
   EXT_SID,
-  HSEXT_CONFIG,
   HSEXT_HSREQ,
   HSEXT_KMREQ,
   HS_CONCLUSION,
@@ -235,7 +234,7 @@ export class SrtListener {
     const body = handshakeBody({
       version: VERSION_5,
       encryption: keys ? keys.keyLength / 8 : 0,
-      extension: HSEXT_HSREQ | (kmreq ? HSEXT_KMREQ : 0) | (hs.extension & HSEXT_CONFIG ? 0 : 0),
+      extension: HSEXT_HSREQ | (kmreq ? HSEXT_KMREQ : 0),
       initialSeq: hs.initialSeq,
       mtu: Math.min(hs.mtu, MTU),
       flowWindow: Math.min(hs.flowWindow, FLOW_WINDOW),
