@@ -63,8 +63,8 @@ afterAll(async () => {
   gw?.signal('SIGKILL');
 });
 
-const signed = (scheme: 'rtmp' | 'rtmps', channel: string, secret = KEY.accessKeySecret) =>
-  signPushUrl({ base: `${scheme}://127.0.0.1:${scheme === 'rtmps' ? ports.rtmps : ports.rtmp}`, bucket: 'media', channel, accessKeyId: KEY.accessKeyId, accessKeySecret: secret, expires: Math.floor(Date.now() / 1000) + 3600 });
+const signed = (scheme: 'rtmp' | 'rtmps', channel: string, secret = KEY.accessKeySecret, expires = Math.floor(Date.now() / 1000) + 3600) =>
+  signPushUrl({ base: `${scheme}://127.0.0.1:${scheme === 'rtmps' ? ports.rtmps : ports.rtmp}`, bucket: 'media', channel, accessKeyId: KEY.accessKeyId, accessKeySecret: secret, expires });
 
 /** ali-oss over HTTPS in its own process, trusting the test CA through NODE_EXTRA_CA_CERTS only. */
 async function aliOssOverHttps(bucket: string, channel: string) {
@@ -91,8 +91,10 @@ describe('RTMPS ingest and HTTPS', () => {
   });
 
   it('refuses a wrong signature over rtmps with the same words as over rtmp', async () => {
+    // the same URL but for the scheme and port: the refusal names what was signed, Expires included
+    const expires = Math.floor(Date.now() / 1000) + 3600;
     const over = async (scheme: 'rtmp' | 'rtmps') => {
-      const p = ffmpegPush(signed(scheme, 'secure', 'not-the-secret'), main, { realtime: false });
+      const p = ffmpegPush(signed(scheme, 'secure', 'not-the-secret', expires), main, { realtime: false });
       expect(await p.exited).not.toBe(0);
       return /Server error: .*/.exec(p.stderr())?.[0];
     };
