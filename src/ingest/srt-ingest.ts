@@ -196,8 +196,10 @@ export class SrtIngest {
           this.o.metrics.srtPackets.inc({ kind: 'dropped' }, s.packetsDropped);
           log.info({ reason, ...s }, 'SRT connection closed');
         }
-        // the PES still being gathered is not handed on: a caller closing may not have sent it
-        // whole (libsrt drops what is unsent at close), and a video PES does not say its length
+        // what is still being gathered: audio PES say their length, so a whole one is handed on;
+        // a video PES does not, and a caller closing may not have sent it whole (libsrt drops
+        // what is unsent at close), so the last one is not
+        if (!ended) for (const pes of demuxer.flush(false)) for (const tag of es.push(pes)) sink!.media(tag.type, tag.timestamp, Buffer.from(tag.data.buffer, tag.data.byteOffset, tag.data.byteLength));
         void end(END_REASON[reason], reason === 'timeout' ? 'the SRT peer went silent' : 'the SRT caller closed the connection');
       },
     };

@@ -81,9 +81,13 @@ export class TsDemuxer {
     return this.out.splice(0);
   }
 
-  /** The PES packets still being gathered (the stream ended): each is complete up to here. */
-  flush(): PesPacket[] {
-    for (const [pid, s] of this.streams) this.finish(pid, s);
+  /**
+   * The PES packets still being gathered (the stream ended). `unbounded`: also those that do
+   * not declare their length (video), which may have been cut short; without it only the ones
+   * whose declared length arrived whole (audio) are handed on.
+   */
+  flush(unbounded = true): PesPacket[] {
+    for (const [pid, s] of this.streams) this.finish(pid, s, unbounded);
     return this.out.splice(0);
   }
 
@@ -133,8 +137,9 @@ export class TsDemuxer {
   }
 
   /** Hands on the PES gathered for `pid`, if a whole one was. */
-  private finish(pid: number, s: Gathering): void {
+  private finish(pid: number, s: Gathering, unbounded = true): void {
     if (!s.started || s.size === 0) return;
+    if (!unbounded && s.size >= 6 && s.chunks[0]!.length >= 6 && ((s.chunks[0]![4]! << 8) | s.chunks[0]![5]!) === 0) return;
     const bytes = new Uint8Array(s.size);
     let at = 0;
     for (const c of s.chunks) {
@@ -206,7 +211,8 @@ export function parsePes(b: Uint8Array): { pts: number; dts: number; data: Uint8
   const dts = (flags & 0xc0) === 0xc0 ? readTimestamp(b, 14) : pts;
   const declared = (b[4]! << 8) | b[5]!;
   // a declared length shorter than what arrived: the rest is stuffing; 0 (video): unbounded
-  const end = declared > 0 ? Math.min(b.length, 6 + declared) : b.length;
+  if (declared > 0 && 6 + declared > b.length) return 'PES shorter than its declared length';
+  const end = declared > 0 ? 6 + declared : b.length;
   return { pts, dts, data: b.subarray(9 + headerLen, end) };
 }
 
