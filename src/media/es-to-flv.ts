@@ -165,23 +165,24 @@ export class EsToFlv {
 
 /** The NAL units of an Annex B byte stream (3- or 4-byte start codes), without their start codes. */
 export function splitAnnexB(d: Uint8Array): Uint8Array[] {
+  // the start codes are found by Buffer's native search: this runs over every byte of video
+  const b = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
   const nals: Uint8Array[] = [];
   let start = -1;
-  let i = 0;
-  while (i + 2 < d.length) {
-    if (d[i] === 0 && d[i + 1] === 0 && d[i + 2] === 1) {
-      if (start >= 0) {
-        let end = i;
-        while (end > start && d[end - 1] === 0) end--; // a 4-byte start code's zero, or trailing zeros
-        if (end > start) nals.push(d.subarray(start, end));
-      }
-      i += 3;
-      start = i;
-    } else i++;
+  for (let i = b.indexOf(START_CODE_3); i >= 0; i = b.indexOf(START_CODE_3, i)) {
+    if (start >= 0) {
+      let end = i;
+      while (end > start && d[end - 1] === 0) end--; // a 4-byte start code's zero, or trailing zeros
+      if (end > start) nals.push(d.subarray(start, end));
+    }
+    i += 3;
+    start = i;
   }
   if (start >= 0 && start < d.length) nals.push(d.subarray(start));
   return nals;
 }
+
+const START_CODE_3 = Buffer.from([0, 0, 1]);
 
 /** An AVCDecoderConfigurationRecord with one SPS and one PPS, 4-byte NAL lengths. */
 export function avcDecoderConfig(sps: Uint8Array, pps: Uint8Array): Uint8Array {

@@ -70,7 +70,7 @@ const VERSION_5 = 5;
 const OUR_SRT_VERSION = 0x010503;
 const MTU = 1500;
 const FLOW_WINDOW = 8192;
-const TICK_MS = 5;
+const TICK_MS = 10;
 /** A conclusion answered (accepted or refused) is answered again for this long, as callers repeat it. */
 const ANSWER_MEMORY_MS = 10_000;
 
