@@ -94,6 +94,19 @@ describe('SRT ingest', () => {
     }
   }, 60_000);
 
+  it('cuts the publisher of a channel that gets disabled, within a second, and history says disabled', async () => {
+    await t.client('media').putChannel('srt-cut', { Target: { Type: 'HLS', FragDuration: '2', FragCount: '3' } });
+    const push = srtPush(streamId('srt-cut'), { passphrase: PASSPHRASE, seconds: 30 });
+    await eventually(async (): Promise<true | undefined> => ((await t.client('media').getChannelStatus('srt-cut')).data.Status === 'Live' ? true : undefined), 20_000, 'live');
+    await t.client('media').putChannelStatus('srt-cut', 'disabled');
+    const records = await eventually(async (): Promise<{ EndReason?: string }[] | undefined> => {
+      const r = (await t.client('media').getChannelHistory('srt-cut')).records;
+      return r[0]?.EndTime ? r : undefined;
+    }, 5_000, 'the push ended');
+    expect(records[0]).toMatchObject({ EndReason: 'disabled' });
+    push.kill();
+  }, 60_000);
+
   it('takes HEVC over SRT: segments decode and stat says H265', async () => {
     const query = new URLSearchParams({ streamid: streamId('srt-hevc'), latency: '120000', passphrase: PASSPHRASE, pbkeylen: '16' });
     const push = spawn(

@@ -148,8 +148,10 @@ export class SrtIngest {
         link: () => ({ protocol: 'srt' as const, ...(handle ? { ...handle.stats } : {}) }),
         stopPublish: async (reason: PushEndReason, description: string) => {
           log.info({ reason, description }, 'SRT publish stopped by the gateway');
+          // the end's reason first: closing the connection reports the caller gone
+          const ending = end(reason, description);
           handle?.close();
-          await end(reason, description);
+          await ending;
         },
       } satisfies PublishingPeer,
     };
