@@ -13,7 +13,7 @@ import { OutboxSender } from './events/outbox-sender.js';
 import { PublishHook } from './events/publish-hook.js';
 import { SigningKey } from './events/signing-key.js';
 import { UploadCallbacks } from './events/upload-callback.js';
-import { listenOr } from './listen-error.js';
+import { listenOn, listenOr } from './listen-error.js';
 import { GuardedClient } from './egress/guarded-client.js';
 import { buildHttpServer } from './http/server.js';
 import { SegmentCache } from './http/segment-cache.js';
@@ -69,16 +69,6 @@ function openCertificates(tls: { cert: string; key: string }, log: FastifyBaseLo
   });
   store.serve((pair) => metrics.tlsCertificateExpiry.set(pair.notAfter.getTime() / 1000));
   return store;
-}
-
-function listenOn(server: HttpsServer, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }
 
 function storeOf(b: BucketConfig): ObjectStore {
@@ -323,6 +313,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         for (const store of stores.values()) await store.cleanUp?.();
         for (const s of sweepers.values()) s.start();
         ingest.open();
+        srt?.open();
         rememberTimer = setInterval(() => rememberedCost.write(ingest.load.costPerPublisher), 30_000);
         rememberTimer.unref();
         ready = true;

@@ -1,3 +1,5 @@
+import type { AddressInfo, Server } from 'node:net';
+
 /** A listener that could not bind: the one line `serve` prints before exiting 1. */
 export class ListenError extends Error {
   constructor(what: string, host: string, port: number, cause: NodeJS.ErrnoException, advice: string) {
@@ -24,4 +26,15 @@ export async function listenOr<T>(what: string, host: string, port: number, advi
     if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) throw new ListenError(what, host, port, e, advice);
     throw err;
   }
+}
+
+/** Binds a server (net, TLS or HTTPS) and resolves with its port. */
+export function listenOn(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }

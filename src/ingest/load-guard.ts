@@ -78,12 +78,17 @@ export class LoadGuard {
     return this.budget.full(this.o.publishers());
   }
 
+  /** Why a publisher could not start this instant (admit() without counting one), or undefined. */
+  pacing(): string | undefined {
+    return this.strained() ?? this.budget.refusal();
+  }
+
   /**
    * Whether a publisher may start this instant; when it may, counts it as admitted (checked
    * and counted at once, so a burst cannot slip past).
    */
   admit(): string | undefined {
-    const why = this.strained() ?? this.budget.refusal();
+    const why = this.pacing();
     if (!why) this.budget.admitted();
     return why;
   }

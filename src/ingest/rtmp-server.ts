@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Catalog, LeaseHolder } from '../catalog/catalog.js';
 import type { PublishedStat } from '../cluster/cluster-live.js';
@@ -11,6 +11,7 @@ import { Semaphore } from '../storage/semaphore.js';
 import { DEFAULT_UPLOAD_POLICY, type UploadPolicy } from '../storage/upload-pipeline.js';
 import { LiveRegistry } from './live-registry.js';
 import { LiveSession } from './live-session.js';
+import { listenOn } from '../listen-error.js';
 import { AdmissionQueue } from './admission-queue.js';
 import { LoadGuard } from './load-guard.js';
 import { authorizePush } from './push-auth.js';
@@ -59,16 +60,6 @@ export interface IngestOptions {
   rememberedCost?: number;
 }
 
-
-function listenOn(server: Server, host: string, port: number): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
 
 /** The RTMP side: accepts publishers, authorises them, runs one LiveSession per publish. */
 export class RtmpIngest implements PublishAuthorizer {

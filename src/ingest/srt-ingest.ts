@@ -88,8 +88,12 @@ export class SrtIngest {
   private readonly listener: SrtListener;
   private readonly live = new Set<{ handle?: SrtConnectionHandle; peer: PublishingPeer; publishing: () => boolean }>();
   private readonly idleSweep: NodeJS.Timeout;
+  /** Callers that complete a handshake before open() wait for it (the start's catalog work comes first). */
+  private readonly opened: Promise<void>;
+  open!: () => void;
 
   constructor(private readonly o: SrtIngestOptions) {
+    this.opened = new Promise((resolve) => (this.open = resolve));
     this.listener = new SrtListener({
       host: o.config.host,
       port: o.config.port,
@@ -126,6 +130,7 @@ export class SrtIngest {
   }
 
   private async decide(caller: SrtCaller): Promise<SrtDecision> {
+    await this.opened;
     const log = this.o.log.child({ session: randomBytes(6).toString('hex'), remote: caller.remoteAddr, protocol: 'srt' });
     const request = parseStreamId(caller.streamId);
     if (!request) return { ok: false, code: REJX_BAD_REQUEST, reason: `stream id "${caller.streamId}" names no live/<channel>` };
