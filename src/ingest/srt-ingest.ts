@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { PushEndReason } from '../catalog/catalog.js';
 import { EsToFlv } from '../media/es-to-flv.js';
-import { TsDemuxer } from '../media/ts-demuxer.js';
+import { TsDemuxer, type PesPacket } from '../media/ts-demuxer.js';
 import type { Metrics } from '../metrics.js';
 import { REJX_BAD_MODE, REJX_BAD_REQUEST, REJX_CONFLICT, REJX_FORBIDDEN, REJX_NOTFOUND, REJX_OVERLOAD, REJX_UNAUTHORIZED } from '../srt/srt-packets.js';
 import { SrtListener, type SrtCaller, type SrtConnectionHandle, type SrtDecision } from '../srt/srt-listener.js';
@@ -171,6 +171,9 @@ export class SrtIngest {
     sink = decision.sink;
     const demuxer = new TsDemuxer();
     const es = new EsToFlv();
+    const deliver = (packets: PesPacket[]) => {
+      for (const pes of packets) for (const tag of es.push(pes)) sink!.media(tag.type, tag.timestamp, Buffer.from(tag.data.buffer, tag.data.byteOffset, tag.data.byteLength));
+    };
     let noticed = 0;
     const notice = () => {
       for (const n of demuxer.notices.splice(0)) if (noticed++ < 20) log.warn({ pid: n.pid, kind: n.kind }, n.detail);
@@ -187,17 +190,15 @@ export class SrtIngest {
       },
       payload: (bytes) => {
         if (ended) return;
-        for (const pes of demuxer.push(bytes)) {
-          for (const tag of es.push(pes)) sink!.media(tag.type, tag.timestamp, Buffer.from(tag.data.buffer, tag.data.byteOffset, tag.data.byteLength));
-        }
+        deliver(demuxer.push(bytes));
         if (demuxer.notices.length > 0 || es.notices.length > 0) notice();
       },
       closed: (reason) => {
         this.live.delete(entry);
         this.o.metrics.srtConnections.dec();
-        if (handle) this.o.metrics.srtPackets.inc({ kind: 'received' }, handle.stats.packetsReceived);
         if (handle) {
           const s = handle.stats;
+          this.o.metrics.srtPackets.inc({ kind: 'received' }, s.packetsReceived);
           this.o.metrics.srtPackets.inc({ kind: 'retransmitted' }, s.packetsRetransmitted);
           this.o.metrics.srtPackets.inc({ kind: 'lost' }, s.packetsLost);
           this.o.metrics.srtPackets.inc({ kind: 'dropped' }, s.packetsDropped);
@@ -206,7 +207,7 @@ export class SrtIngest {
         // what is still being gathered: audio PES say their length, so a whole one is handed on;
         // a video PES does not, and a caller closing may not have sent it whole (libsrt drops
         // what is unsent at close), so the last one is not
-        if (!ended) for (const pes of demuxer.flush(false)) for (const tag of es.push(pes)) sink!.media(tag.type, tag.timestamp, Buffer.from(tag.data.buffer, tag.data.byteOffset, tag.data.byteLength));
+        if (!ended) deliver(demuxer.flush(false));
         void end(END_REASON[reason], reason === 'timeout' ? 'the SRT peer went silent' : 'the SRT caller closed the connection');
       },
     };

@@ -74,12 +74,6 @@ const TICK_MS = 10;
 /** A conclusion answered (accepted or refused) is answered again for this long, as callers repeat it. */
 const ANSWER_MEMORY_MS = 10_000;
 
-interface Conn {
-  receiver: SrtReceiver;
-  decision: Extract<SrtDecision, { ok: true }>;
-  lastDataAt: number;
-}
-
 /**
  * An SRT listener on one UDP port: the caller–listener handshake (HSv5: induction with a
  * cookie, then a conclusion carrying HSREQ, the stream id and the key material), its
@@ -90,10 +84,10 @@ export class SrtListener {
   private socket: Socket | undefined;
   private readonly secret = randomBytes(16);
   private readonly listenerId = randomInt(1, 0x7fffffff);
-  private readonly connections = new Map<number, Conn>();
+  private readonly connections = new Map<number, SrtReceiver>();
   /** Conclusions being decided, and answers given, by caller address and socket id. */
   private readonly pending = new Set<string>();
-  private readonly answers = new Map<string, { packet: Uint8Array; at: number; ourId?: number }>();
+  private readonly answers = new Map<string, { packet: Uint8Array; at: number }>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: SrtListenerOptions) {}
@@ -120,14 +114,14 @@ export class SrtListener {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    for (const c of this.connections.values()) c.receiver.close('shutdown', true);
+    for (const receiver of this.connections.values()) receiver.close('shutdown', true);
     this.connections.clear();
     await new Promise<void>((resolve) => (this.socket ? this.socket.close(() => resolve()) : resolve()));
     this.socket = undefined;
   }
 
   private tick(): void {
-    for (const c of this.connections.values()) c.receiver.tick();
+    for (const receiver of this.connections.values()) receiver.tick();
     const now = Date.now();
     for (const [key, a] of this.answers) if (now - a.at > ANSWER_MEMORY_MS) this.answers.delete(key);
   }
@@ -150,11 +144,8 @@ export class SrtListener {
           if (answer) this.send(answer.packet, rinfo);
           return;
         }
-        c.receiver.onControl(p);
-      } else {
-        c.lastDataAt = Date.now();
-        c.receiver.onData(p);
-      }
+        c.onControl(p);
+      } else c.onData(p);
       return;
     }
     if (!p.control || p.type !== CTRL_HANDSHAKE) return;
@@ -247,7 +238,6 @@ export class SrtListener {
     const packet = controlPacket(CTRL_HANDSHAKE, 0, 0, hs.socketId, body);
     const accepted = decision;
     const receiver = new SrtReceiver({
-      ourId,
       peerId: hs.socketId,
       initialSeq: hs.initialSeq,
       latencyMs,
@@ -260,12 +250,11 @@ export class SrtListener {
         accepted.closed(reason);
       },
     });
-    const conn: Conn = { receiver, decision: accepted, lastDataAt: Date.now() };
-    this.connections.set(ourId, conn);
-    this.answers.set(key, { packet, at: Date.now(), ourId });
+    this.connections.set(ourId, receiver);
+    this.answers.set(key, { packet, at: Date.now() });
     accepted.attach({
       stats: receiver.stats,
-      msSinceData: () => Date.now() - conn.lastDataAt,
+      msSinceData: () => receiver.msSinceData(),
       close: () => {
         if (receiver.isClosed) return;
         receiver.close('shutdown', true);

@@ -35,7 +35,6 @@ export interface SrtLinkStats {
 }
 
 export interface SrtReceiverOptions {
-  ourId: number;
   peerId: number;
   initialSeq: number;
   latencyMs: number;
@@ -78,6 +77,7 @@ export class SrtReceiver {
   private lastAckAt = 0;
   private lastSentAt = 0;
   private lastHeardAt: number;
+  private lastDataAt: number;
   private readonly started: number;
   private rttUs = 100_000;
   private rttVarUs = 50_000;
@@ -97,8 +97,14 @@ export class SrtReceiver {
     this.keys = o.keys;
     this.started = this.now();
     this.lastHeardAt = this.started;
+    this.lastDataAt = this.started;
     this.windowStart = this.started;
     this.stats = { rttMs: 100, packetsReceived: 0, packetsRetransmitted: 0, packetsLost: 0, packetsDropped: 0, packetsUndecrypted: 0, bytesReceived: 0, bufferedPackets: 0, latencyMs: o.latencyMs };
+  }
+
+  /** How long since the last data packet (keepalives and ACKACKs do not count). */
+  msSinceData(): number {
+    return this.now() - this.lastDataAt;
   }
 
   get isClosed(): boolean {
@@ -117,6 +123,7 @@ export class SrtReceiver {
   onData(p: DataPacket): void {
     const now = this.now();
     this.lastHeardAt = now;
+    this.lastDataAt = now;
     this.stats.packetsReceived++;
     this.stats.bytesReceived += p.payload.length;
     this.windowPackets++;
