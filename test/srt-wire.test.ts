@@ -5,20 +5,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from '../scripts/lib/fixtures.js';
 import { mulberry32 } from '../scripts/lib/fuzz.js';
+import { conclusionRequest, inductionRequest } from '../scripts/lib/srt-load.js';
 import { signPushUrl } from '../src/auth/push-url.js';
 import { ffmpegPath } from '../src/ffmpeg-path.js';
 import {
   CTRL_HANDSHAKE,
-  EXT_HSREQ,
-  EXT_SID,
   HS_CONCLUSION,
   HS_INDUCTION,
   controlPacket,
-  extensionString,
   handshakeBody,
   parseHandshake,
   parsePacket,
-  srtHsBlock,
 } from '../src/srt/srt-packets.js';
 import { eventually } from './support/ffmpeg-push.js';
 import { ffmpegWarnings } from './support/media-tools.js';
@@ -58,28 +55,10 @@ async function handshakeType(streamId: string): Promise<number> {
       clearInterval(again);
     }
   };
-  const base = { version: 4, encryption: 0, extension: 2, initialSeq: 1000, mtu: 1500, flowWindow: 8192, socketId: 4242, cookie: 0, peerIp: new Uint8Array(16) };
-  const induction = await ask(controlPacket(CTRL_HANDSHAKE, 0, 0, 0, handshakeBody({ ...base, type: HS_INDUCTION })));
+  const caller = { socketId: 4242, initialSeq: 1000 };
+  const induction = await ask(inductionRequest(caller));
   expect(induction.extension).toBe(0x4a17);
-  const conclusion = await ask(
-    controlPacket(
-      CTRL_HANDSHAKE,
-      0,
-      0,
-      0,
-      handshakeBody({
-        ...base,
-        version: 5,
-        extension: 1 | 4,
-        type: HS_CONCLUSION,
-        cookie: induction.cookie,
-        extensions: [
-          { type: EXT_HSREQ, data: srtHsBlock({ version: 0x010503, flags: 0xbf, recvDelayMs: 120, sendDelayMs: 120 }) },
-          { type: EXT_SID, data: extensionString(streamId) },
-        ],
-      }),
-    ),
-  );
+  const conclusion = await ask(conclusionRequest({ ...caller, cookie: induction.cookie, streamId, flags: 0xbf }));
   socket.close();
   return conclusion.type >>> 0;
 }

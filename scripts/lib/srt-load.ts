@@ -41,6 +41,41 @@ export function prepareTs(ts: Buffer, durationMs: number): SrtPreparedTs {
   return { chunks, msPerChunk: durationMs / chunks.length };
 }
 
+export interface CallerHandshake {
+  socketId: number;
+  initialSeq: number;
+  /** µs since the caller started (the header's timestamp). */
+  timestamp?: number;
+}
+
+const callerBase = (c: CallerHandshake) => ({ version: 4, encryption: 0, extension: 2, initialSeq: c.initialSeq, mtu: 1500, flowWindow: 8192, socketId: c.socketId, cookie: 0, peerIp: new Uint8Array(16) });
+
+/** A caller's first handshake (HSv4 induction, as libsrt sends it). */
+export function inductionRequest(c: CallerHandshake): Uint8Array {
+  return controlPacket(CTRL_HANDSHAKE, 0, c.timestamp ?? 0, 0, handshakeBody({ ...callerBase(c), type: HS_INDUCTION }));
+}
+
+/** A caller's HSv5 conclusion: the listener's cookie, HSREQ (120 ms both ways, `flags`) and the stream id. */
+export function conclusionRequest(c: CallerHandshake & { cookie: number; streamId: string; flags?: number }): Uint8Array {
+  return controlPacket(
+    CTRL_HANDSHAKE,
+    0,
+    c.timestamp ?? 0,
+    0,
+    handshakeBody({
+      ...callerBase(c),
+      version: 5,
+      extension: 1 | 4,
+      type: HS_CONCLUSION,
+      cookie: c.cookie,
+      extensions: [
+        { type: EXT_HSREQ, data: srtHsBlock({ version: 0x010503, flags: c.flags ?? 0x3f, recvDelayMs: 120, sendDelayMs: 120 }) },
+        { type: EXT_SID, data: extensionString(c.streamId) },
+      ],
+    }),
+  );
+}
+
 export class SrtPublisher {
   readonly stats = { published: false, sent: 0, resent: 0, maxLagMs: 0, bytesSent: 0, keyframeSentAt: [] as number[], startedAt: undefined as number | undefined, publishedAt: undefined as number | undefined };
   private socket: Socket | undefined;
@@ -90,27 +125,9 @@ export class SrtPublisher {
       }
       throw new Error('no handshake answer');
     };
-    const base = { version: 4, encryption: 0, extension: 2, initialSeq: this.seq, mtu: 1500, flowWindow: 8192, socketId: this.ourId, cookie: 0, peerIp: new Uint8Array(16) };
-    const induction = await ask(controlPacket(CTRL_HANDSHAKE, 0, this.stamp(), 0, handshakeBody({ ...base, type: HS_INDUCTION })));
-    const conclusion = await ask(
-      controlPacket(
-        CTRL_HANDSHAKE,
-        0,
-        this.stamp(),
-        0,
-        handshakeBody({
-          ...base,
-          version: 5,
-          extension: 1 | 4,
-          type: HS_CONCLUSION,
-          cookie: induction.cookie,
-          extensions: [
-            { type: EXT_HSREQ, data: srtHsBlock({ version: 0x010503, flags: 0x3f, recvDelayMs: 120, sendDelayMs: 120 }) },
-            { type: EXT_SID, data: extensionString(this.streamId) },
-          ],
-        }),
-      ),
-    );
+    const caller = { socketId: this.ourId, initialSeq: this.seq };
+    const induction = await ask(inductionRequest({ ...caller, timestamp: this.stamp() }));
+    const conclusion = await ask(conclusionRequest({ ...caller, cookie: induction.cookie, streamId: this.streamId, timestamp: this.stamp() }));
     if (conclusion.type >>> 0 !== HS_CONCLUSION) throw new Error(`publish refused: SRT reject ${(conclusion.type >>> 0) - HS_REJECT_BASE}`);
     this.peerId = conclusion.socketId;
     this.stats.published = true;
