@@ -7,6 +7,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ffmpegPath } from '../src/ffmpeg-path.js';
 import { benchFixture } from './lib/fixtures.js';
 import { spawnGateway, stopGateway, type GatewayProcess } from './lib/gateway-process.js';
 import { freePort, runNginx } from './lib/nginx-process.js';
@@ -301,7 +302,7 @@ const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
 
 function srtFixture(flv: string, spanMs: number): SrtPreparedTs {
   const ts = flv.replace(/\.flv$/, '.ts');
-  if (!existsSync(ts)) execFileSync('ffmpeg', ['-y', '-v', 'error', '-i', flv, '-c', 'copy', '-f', 'mpegts', ts]);
+  if (!existsSync(ts)) execFileSync(ffmpegPath(), ['-y', '-v', 'error', '-i', flv, '-c', 'copy', '-f', 'mpegts', ts]);
   return prepareTs(readFileSync(ts), spanMs);
 }
 
