@@ -27,6 +27,8 @@ export function discardTmpFile(file: TmpFile): Promise<void> {
 export class TmpFilePool {
   private readonly spare: TmpFile[] = [];
   private opening = 0;
+  /** Opens under way, each settled once its file is kept or discarded. */
+  private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
   /** Bumped by drain(): files still being opened then are not kept. */
   private generation = 0;
@@ -49,27 +51,30 @@ export class TmpFilePool {
     await Promise.all(files.map(discardTmpFile));
   }
 
-  /** Drains and stops keeping spares. */
+  /** Drains and stops keeping spares; files still being opened are removed before it resolves. */
   async close(): Promise<void> {
     this.closed = true;
     await this.drain();
+    await Promise.all(this.inFlight);
   }
 
   private refill(): void {
     while (!this.closed && this.spare.length + this.opening < this.size) {
       this.opening++;
       const generation = this.generation;
-      this.dir()
+      const opened: Promise<void> = this.dir()
         .then(openNew)
         .then(
-          (file) => {
+          async (file) => {
             this.opening--;
-            if (this.closed || generation !== this.generation) void discardTmpFile(file);
+            if (this.closed || generation !== this.generation) await discardTmpFile(file).catch(() => {});
             else this.spare.push(file);
           },
           // a failing open shows up on the next write, which opens its own file
-          () => this.opening--,
-        );
+          () => void this.opening--,
+        )
+        .finally(() => this.inFlight.delete(opened));
+      this.inFlight.add(opened);
     }
   }
 }
