@@ -3,17 +3,19 @@
 // one PostgreSQL catalog and one storage root, publishers spread over them), and optionally the
 // same load against nginx-rtmp in the same run, with CPU, RSS, lag and latency per server.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ffmpegPath } from '../src/ffmpeg-path.js';
 import { benchFixture } from './lib/fixtures.js';
 import { spawnGateway, stopGateway, type GatewayProcess } from './lib/gateway-process.js';
 import { freePort, runNginx } from './lib/nginx-process.js';
-import { childrenNamed, CLK_TCK, cpuTicks, treePids } from './lib/proc-stats.js';
+import { childrenNamed, CLK_TCK, cpuModel, cpuTicks, machineBusyTicks, treePids } from './lib/proc-stats.js';
 import { createBenchDatabase } from './lib/bench-database.js';
 import { startEventReceiver } from './lib/event-receiver.js';
+import { pollPlaylists, type PlaylistUpdate } from './lib/playlist-poller.js';
 import { Publisher, prepare } from './lib/rtmp-load.js';
 import { prepareTs, SrtPublisher, type SrtPreparedTs } from './lib/srt-load.js';
 
@@ -70,7 +72,13 @@ const CATALOG = values.catalog ?? (NODES > 1 ? 'postgres' : 'sqlite');
 if (CATALOG !== 'sqlite' && CATALOG !== 'postgres') throw new Error(`--catalog: sqlite or postgres, not ${CATALOG}`);
 if (NODES > 1 && CATALOG !== 'postgres') throw new Error('--nodes > 1 needs --catalog postgres');
 const PG_SERVER = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432';
-const STREAMS = Number(values.streams);
+/** --streams 50,100,150 runs every server at each count in turn. */
+const COUNTS = values.streams.split(',').map(Number);
+if (COUNTS.some((n) => !(n >= 1))) throw new Error(`--streams: a count or a comma-separated list of counts, not ${values.streams}`);
+let STREAMS = COUNTS[0]!;
+/** The generator is the bottleneck past these: its event loop runs late, or it has no CPU left. */
+const GENERATOR_MAX_LOOP_DELAY_MS = 50;
+const GENERATOR_MAX_CPU_PERCENT = 90;
 const SECONDS = values.minutes ? Number(values.minutes) * 60 : Number(values.seconds);
 const FRAG = Number(values['frag-duration']);
 const RAMP_S = values.storm ? 1 : Number(values.ramp);
@@ -78,6 +86,10 @@ if (values.reconnect && (NODES > 1 || WORKERS > 1)) throw new Error('--reconnect
 const SERVER_CPU = values.pin ? ['taskset', '-c', '0'] : [];
 if (values.pin) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
 const WARMUP_S = 5;
+/** How often the bench looks at each playlist (the latency comes from its ctime, not from this). */
+const PLAYLIST_POLL_MS = 100;
+/** How often the gateway's /metrics is read (its event-loop figures). */
+const METRICS_EVERY_S = 5;
 const SNAPSHOT_INTERVAL = values['snapshot-interval'] === undefined ? undefined : Number(values['snapshot-interval']);
 if (SNAPSHOT_INTERVAL !== undefined && !(SNAPSHOT_INTERVAL >= 1 && SNAPSHOT_INTERVAL <= 100)) throw new Error('--snapshot-interval: 1 to 100 seconds');
 
@@ -272,11 +284,13 @@ interface Result {
   expectedSegments: number;
   p50: number;
   p99: number;
-  observedP50: number;
-  observedP99: number;
   latencies: number;
   /** The load generator's own CPU (this process), % of a core. */
   generatorCpuPercent: number;
+  /** The load generator's event-loop delay, 99th percentile (ms): above a few tens of ms it is the bottleneck. */
+  generatorLoopDelayP99: number;
+  /** Every CPU of the machine but the generator's (kernel threads such as writeback included), % of a core. */
+  boxCpuPercent: number;
   /** Catalog transactions per second per stream over the measured window (PostgreSQL only). */
   catalogTxPerStreamSecond?: number;
   /** The gateways' per-second event-loop busy shares: mean, 90th percentile, highest (livechannel only). */
@@ -326,42 +340,11 @@ function reportAdmission(what: string, publishers: Publisher[]): void {
 async function run(target: Target, prepared: ReturnType<typeof prepare>): Promise<Result> {
   const rssIdle = rssBytes(target.pids);
   // playlist updates: the n-th new last segment of stream i is closed by its (n)th keyframe after the first
-  const lastSeen = new Map<number, string>();
-  const updates = new Map<number, { at: number; renamedAt: number }[]>();
-  // one non-recursive watcher per folder: inotify reports every rename into it
-  // (Node's recursive watch on Linux loses files that keep being replaced)
-  const byDir = new Map<string, Map<string, number>>();
-  for (let i = 0; i < STREAMS; i++) {
-    const path = join(target.watchDir, target.playlistOf(i));
-    const dir = dirname(path);
-    if (!byDir.has(dir)) byDir.set(dir, new Map());
-    byDir.get(dir)!.set(basename(path), i);
-  }
-  const watchers = [...byDir].map(([dir, names]) =>
-    watch(dir, (_event, file) => {
-      const i = file ? names.get(String(file)) : undefined;
-      if (i === undefined) return;
-      const at = Date.now();
-      let text: string;
-      let renamedAt: number;
-      try {
-        // the playlist is replaced by a rename, which sets the new file's ctime: when it
-        // became readable, free of this process's own event-loop delay
-        const fd = openSync(join(dir, String(file)), 'r');
-        try {
-          renamedAt = fstatSync(fd).ctimeMs;
-          text = readFileSync(fd, 'utf8');
-        } finally {
-          closeSync(fd);
-        }
-      } catch {
-        return;
-      }
-      const last = text.trimEnd().split('\n').filter((l) => l.endsWith('.ts')).at(-1);
-      if (!last || lastSeen.get(i) === last) return;
-      lastSeen.set(i, last);
-      updates.set(i, [...(updates.get(i) ?? []), { at, renamedAt }]);
-    }),
+  const updates = new Map<number, PlaylistUpdate[]>();
+  const poller = pollPlaylists(
+    Array.from({ length: STREAMS }, (_, i) => join(target.watchDir, target.playlistOf(i))),
+    PLAYLIST_POLL_MS,
+    (i, update) => updates.set(i, [...(updates.get(i) ?? []), update]),
   );
 
   const publishers = Array.from({ length: STREAMS }, (_, i) => publisherFor(target, i, prepared));
@@ -435,13 +418,18 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   const tx0 = await target.catalogTransactions?.();
   const pgCpu0 = cpuTicks(postgresPids(), false);
   const generatorCpu0 = process.cpuUsage();
+  const box0 = machineBusyTicks();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const t0 = performance.now();
   let rssPeak = rssBytes(target.pids);
   const soakSamples: { minute: number; rss: number; fds: number }[] = [];
   let ticks = 0;
   const eluSamples: number[] = [];
+  let metricsTick = 0;
   const sampling = setInterval(() => {
-    for (const url of target.metricsUrls ?? []) {
+    // scraped every few seconds, as Prometheus would: rendering /metrics costs the gateway CPU that nginx does not spend
+    if (metricsTick++ % METRICS_EVERY_S === 0) for (const url of target.metricsUrls ?? []) {
       void fetch(url)
         .then((r) => r.text())
         .then((text) => {
@@ -470,16 +458,17 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
   const snapshots1 = snapshots0 ? await snapshotCounts(target.metricsUrls ?? []) : undefined;
   const generatorCpu = process.cpuUsage(generatorCpu0);
   const generatorCpuPercent = ((generatorCpu.user + generatorCpu.system) / 1e6 / elapsedS) * 100;
+  const boxCpuPercent = ((machineBusyTicks() - box0) / CLK_TCK / elapsedS) * 100 - generatorCpuPercent;
+  loopDelay.disable();
+  const generatorLoopDelayP99 = loopDelay.percentile(99) / 1e6;
   clearInterval(sampling);
   clearInterval(pumping);
   const segments = Array.from({ length: STREAMS }, (_, i) => target.segmentCount(i)).reduce((a, b) => a + b, 0);
   for (const p of publishers) p.stop();
-  for (const w of watchers) w.close();
+  poller.close();
 
-  // latency to the rename that made the playlist readable (its ctime: the server's own
-  // timing), and to this process noticing it (adds the load generator's event-loop delay)
+  // latency to the rename that made the playlist readable (its ctime: the server's own timing)
   const latencies: number[] = [];
-  const observed: number[] = [];
   publishers.forEach((p, i) => {
     const seen = (updates.get(i) ?? []).slice(updateOffset.get(i) ?? 0);
     // playlist update n (0-based) is segment n, closed by keyframe n + 1
@@ -488,7 +477,6 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
       if (sent === undefined || at < sent) return;
       // ctime comes from the kernel's coarse clock (one tick behind Date.now() at most)
       latencies.push(Math.max(0, renamedAt - sent));
-      observed.push(at - sent);
     });
   });
   if (process.env.BENCH_DEBUG) {
@@ -518,10 +506,10 @@ async function run(target: Target, prepared: ReturnType<typeof prepare>): Promis
     expectedSegments: expected,
     p50: pct(latencies, 0.5),
     p99: pct(latencies, 0.99),
-    observedP50: pct(observed, 0.5),
-    observedP99: pct(observed, 0.99),
     latencies: latencies.length,
     generatorCpuPercent,
+    generatorLoopDelayP99,
+    boxCpuPercent,
     ...(eluSamples.length ? { eventLoopUtilization: { mean: eluSamples.reduce((a, b) => a + b, 0) / eluSamples.length, p90: pct(eluSamples, 0.9), max: Math.max(...eluSamples) } } : {}),
     ...(tx0 !== undefined && tx1 !== undefined ? { catalogTxPerStreamSecond: (tx1 - tx0) / elapsedS / STREAMS, catalogCpuPercent: pgCpuPercent } : {}),
     ...(snapshots1 ? { snapshots: Object.fromEntries(Object.entries(snapshots1).map(([k, v]) => [k, v - (snapshots0![k] ?? 0)])) } : {}),
@@ -534,87 +522,120 @@ const prepared = prepare(readFileSync(input));
 /** --srt: the same media as MPEG-TS, made once next to the FLV. */
 const srtTs = values.srt ? srtFixture(input, prepared.span) : undefined;
 const mbps = (prepared.bytesPerLoop * 8) / (prepared.span / 1000) / 1e6;
-console.log(`${STREAMS} streams × ${mbps.toFixed(2)} Mbit/s for ${SECONDS} s (measured after ${WARMUP_S} s), FragDuration ${FRAG} s; input ${input}`);
+console.log(`${COUNTS.join(', ')} streams × ${mbps.toFixed(2)} Mbit/s for ${SECONDS} s (measured after ${WARMUP_S} s), FragDuration ${FRAG} s; input ${input}`);
+console.log(`machine: ${cpuModel()}, ${cpus().length} CPUs${values.pin ? '; servers pinned to CPU 0, this generator to CPU 1' : ''}`);
 execFileSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
 
 const notifications = values.notify ? await startEventReceiver() : undefined;
-const results: Result[] = [];
-const runs = ['livechannel', ...(SNAPSHOT_INTERVAL ? ['snapshots'] : []), ...(values.rtmps ? ['rtmps'] : []), ...(values.srt ? ['srt'] : []), ...(values.compare === 'nginx' ? ['nginx'] : [])];
-for (const which of runs) {
-  const dir = mkdtempSync(join(tmpdir(), `bench-${which}-`));
-  const target = which === 'nginx' ? await startNginx(dir) : await startGateway(dir, which === 'snapshots' ? SNAPSHOT_INTERVAL : undefined, which === 'rtmps', which === 'srt');
-  try {
-    results.push(await run(target, prepared));
-  } finally {
-    await target.stop();
-    rmSync(dir, { recursive: true, force: true });
+const comparisons: { streams: number; line: string }[] = [];
+for (const count of COUNTS) {
+  STREAMS = count;
+  const results: Result[] = [];
+  const runs = ['livechannel', ...(SNAPSHOT_INTERVAL ? ['snapshots'] : []), ...(values.rtmps ? ['rtmps'] : []), ...(values.srt ? ['srt'] : []), ...(values.compare === 'nginx' ? ['nginx'] : [])];
+  for (const which of runs) {
+    const dir = mkdtempSync(join(tmpdir(), `bench-${which}-`));
+    const target = which === 'nginx' ? await startNginx(dir) : await startGateway(dir, which === 'snapshots' ? SNAPSHOT_INTERVAL : undefined, which === 'rtmps', which === 'srt');
+    try {
+      results.push(await run(target, prepared));
+    } finally {
+      await target.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
+  report(results);
 }
-
-/** Streams that were admitted (per-stream figures divide by these, not by the offered count). */
-const live = (r: Result) => Math.max(1, STREAMS - r.failed);
-const perStream = (r: Result) => r.cpuPercent / live(r);
-console.log('');
-console.log('| server | streams kept up | worst lag | CPU (% of a core) | CPU/stream | RSS idle → peak | RSS/stream | segments (expected) | publish latency p50 / p99 | as observed by the generator | generator CPU |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-for (const r of results) {
-  console.log(
-    `| ${r.name} | ${r.keptUp}/${STREAMS}${r.failed ? ` (${r.failed} failed)` : ''} | ${r.worstLagMs.toFixed(0)} ms | ${r.cpuPercent.toFixed(1)} % | ${(r.cpuPercent / live(r)).toFixed(3)} % | ${mb(r.rssIdle)} → ${mb(r.rssPeak)} MB | ${mb((r.rssPeak - r.rssIdle) / live(r))} MB | ${r.segments} (${r.expectedSegments}) | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} ms (${r.latencies}) | ${r.observedP50.toFixed(0)} / ${r.observedP99.toFixed(0)} ms | ${r.generatorCpuPercent.toFixed(1)} % |`,
-  );
-}
-for (const r of results) {
-  const elu = r.eventLoopUtilization;
-  if (elu) console.log(`\n${r.name}: event loop busy ${(elu.mean * 100).toFixed(0)} % of the time (mean over the run${NODES * WORKERS > 1 ? ' and the processes' : ''}; per second: 90th percentile ${(elu.p90 * 100).toFixed(0)} %, highest ${(elu.max * 100).toFixed(0)} %)`);
-  if (r.catalogTxPerStreamSecond !== undefined) {
-    console.log(`${r.name}: PostgreSQL ${(r.catalogTxPerStreamSecond * STREAMS).toFixed(0)} transactions/s (${r.catalogTxPerStreamSecond.toFixed(2)} per stream per second), its CPU ${r.catalogCpuPercent!.toFixed(1)} % of a core`);
-  }
+if (comparisons.length > 1) {
+  console.log('\n' + comparisons.map((c) => `${c.streams} streams: ${c.line}`).join('\n'));
 }
 if (notifications) {
   const n = notifications.stats();
   console.log(
-    `\nnotifications: ${n.received} events received (${n.byType}), ${(n.received / SECONDS).toFixed(0)}/s; event time → receipt p50 ${n.p50} ms, p99 ${n.p99} ms, max ${n.max} ms`,
+    `\nnotifications: ${n.received} events received (${n.byType}), ${(n.received / SECONDS / COUNTS.length).toFixed(0)}/s; event time → receipt p50 ${n.p50} ms, p99 ${n.p99} ms, max ${n.max} ms`,
   );
   notifications.close();
 }
-const snapshotRun = results.find((r) => r.snapshots);
-if (snapshotRun) {
-  const plain = results[0]!;
-  const s = snapshotRun.snapshots!;
-  const offered = Object.values(s).reduce((a, b) => a + b, 0);
-  const window = SECONDS - WARMUP_S;
-  console.log(
-    `\nsnapshots every ${SNAPSHOT_INTERVAL} s: ${offered} keyframes offered in the ${window} s window (about ${Math.round((STREAMS * window) / SNAPSHOT_INTERVAL!)} intervals): ` +
-      Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', '),
-  );
-  console.log(`CPU per stream with snapshots ÷ without: ${(perStream(snapshotRun) / perStream(plain)).toFixed(3)}× (${perStream(snapshotRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core; decoders included)`);
-  const stored = s.stored ?? 0;
-  const gatewayMs = (r: Result) => (r.cpuPercent - r.decoderCpuPercent) * 10; // the gateway process's ms of CPU per second
-  console.log(
-    `of it, the ffmpeg decoders: ${snapshotRun.decoderCpuPercent.toFixed(1)} % of a core` +
-      (stored ? ` (${((snapshotRun.decoderCpuPercent * 10 * window) / stored).toFixed(1)} ms per stored snapshot)` : '') +
-      `; the gateway process: ${(gatewayMs(snapshotRun) / live(snapshotRun) - gatewayMs(plain) / live(plain)).toFixed(3)} ms per stream per second more than without`,
-  );
+
+/**
+ * Why runs cannot be compared, if they cannot: a ratio only means something when every server
+ * kept every stream up and the generator was not the bottleneck in any of them.
+ */
+function whyNoRatio(runs: Result[]): string | undefined {
+  const why: string[] = [];
+  for (const r of runs) {
+    if (r.keptUp < STREAMS) why.push(`${r.name} kept ${r.keptUp} of ${STREAMS} streams up`);
+    if (r.generatorLoopDelayP99 > GENERATOR_MAX_LOOP_DELAY_MS) why.push(`the generator's event loop ran ${r.generatorLoopDelayP99.toFixed(0)} ms late (p99) sending to ${r.name}`);
+    if (r.generatorCpuPercent > GENERATOR_MAX_CPU_PERCENT) why.push(`the generator used ${r.generatorCpuPercent.toFixed(0)} % of a core sending to ${r.name}`);
+  }
+  return why.length ? why.join('; ') : undefined;
 }
-const srtRun = results.find((r) => r.name.endsWith('over SRT'));
-if (srtRun) {
-  const plain = results[0]!;
-  const both = plain.keptUp === STREAMS && srtRun.keptUp === STREAMS;
-  console.log(
-    `\nCPU per stream, SRT ÷ RTMP: ${both ? `${(perStream(srtRun) / perStream(plain)).toFixed(2)}×` : 'no ratio: a run did not keep every stream up'} (${perStream(srtRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core; SRT segment latency is not measured: its publisher does not mark keyframes)`,
-  );
-}
-const rtmpsRun = results.find((r) => r.name.endsWith('over RTMPS'));
-if (rtmpsRun) {
-  const plain = results[0]!;
-  const both = plain.keptUp === STREAMS && rtmpsRun.keptUp === STREAMS;
-  console.log(
-    `\nCPU per stream, RTMPS ÷ RTMP: ${both ? `${(perStream(rtmpsRun) / perStream(plain)).toFixed(2)}×` : 'no ratio: a run did not keep every stream up'} (${perStream(rtmpsRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core)`,
-  );
-}
-if (values.compare === 'nginx') {
-  const [g, n] = [results[0]!, results.at(-1)!];
+
+/** Prints one stream count's runs (and its comparison with nginx-rtmp, when both sides kept up). */
+function report(results: Result[]): void {
+  /** Streams that were admitted (per-stream figures divide by these, not by the offered count). */
+  const live = (r: Result) => Math.max(1, STREAMS - r.failed);
+  const perStream = (r: Result) => r.cpuPercent / live(r);
   console.log('');
-  const rssPerStream = (r: Result) => Math.max(1, r.rssPeak - r.rssIdle) / live(r);
-  console.log(`CPU per stream, livechannel ÷ nginx-rtmp: ${(perStream(g) / perStream(n)).toFixed(2)}×; RSS per stream: ${(rssPerStream(g) / rssPerStream(n)).toFixed(2)}×`);
+  console.log(`| streams | server | kept up | worst lag | CPU (% of a core) | CPU/stream | machine CPU/stream | RSS idle → peak | RSS/stream | segments (expected) | publish latency p50 / p99 | generator CPU, loop delay p99 |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    console.log(
+      `| ${STREAMS} | ${r.name} | ${r.keptUp}/${STREAMS}${r.failed ? ` (${r.failed} failed)` : ''} | ${r.worstLagMs.toFixed(0)} ms | ${r.cpuPercent.toFixed(1)} % | ${(r.cpuPercent / live(r)).toFixed(3)} % | ${(r.boxCpuPercent / live(r)).toFixed(3)} % | ${mb(r.rssIdle)} → ${mb(r.rssPeak)} MB | ${mb((r.rssPeak - r.rssIdle) / live(r))} MB | ${r.segments} (${r.expectedSegments}) | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} ms (${r.latencies}) | ${r.generatorCpuPercent.toFixed(1)} %, ${r.generatorLoopDelayP99.toFixed(0)} ms |`,
+    );
+  }
+  console.log('(machine CPU: every process and kernel thread but the generator, e.g. the page cache writeback nginx leaves to the kernel)');
+  for (const r of results) {
+    const elu = r.eventLoopUtilization;
+    if (elu) console.log(`\n${r.name}: event loop busy ${(elu.mean * 100).toFixed(0)} % of the time (mean over the run${NODES * WORKERS > 1 ? ' and the processes' : ''}; per second: 90th percentile ${(elu.p90 * 100).toFixed(0)} %, highest ${(elu.max * 100).toFixed(0)} %)`);
+    if (r.catalogTxPerStreamSecond !== undefined) {
+      console.log(`${r.name}: PostgreSQL ${(r.catalogTxPerStreamSecond * STREAMS).toFixed(0)} transactions/s (${r.catalogTxPerStreamSecond.toFixed(2)} per stream per second), its CPU ${r.catalogCpuPercent!.toFixed(1)} % of a core`);
+    }
+  }
+  const snapshotRun = results.find((r) => r.snapshots);
+  if (snapshotRun) {
+    const plain = results[0]!;
+    const s = snapshotRun.snapshots!;
+    const offered = Object.values(s).reduce((a, b) => a + b, 0);
+    const window = SECONDS - WARMUP_S;
+    console.log(
+      `\nsnapshots every ${SNAPSHOT_INTERVAL} s: ${offered} keyframes offered in the ${window} s window (about ${Math.round((STREAMS * window) / SNAPSHOT_INTERVAL!)} intervals): ` +
+        Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', '),
+    );
+    console.log(`CPU per stream with snapshots ÷ without: ${(perStream(snapshotRun) / perStream(plain)).toFixed(3)}× (${perStream(snapshotRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core; decoders included)`);
+    const stored = s.stored ?? 0;
+    const gatewayMs = (r: Result) => (r.cpuPercent - r.decoderCpuPercent) * 10; // the gateway process's ms of CPU per second
+    console.log(
+      `of it, the ffmpeg decoders: ${snapshotRun.decoderCpuPercent.toFixed(1)} % of a core` +
+        (stored ? ` (${((snapshotRun.decoderCpuPercent * 10 * window) / stored).toFixed(1)} ms per stored snapshot)` : '') +
+        `; the gateway process: ${(gatewayMs(snapshotRun) / live(snapshotRun) - gatewayMs(plain) / live(plain)).toFixed(3)} ms per stream per second more than without`,
+    );
+  }
+  const srtRun = results.find((r) => r.name.endsWith('over SRT'));
+  if (srtRun) {
+    const plain = results[0]!;
+    const why = whyNoRatio([plain, srtRun]);
+    console.log(
+      `\nCPU per stream, SRT ÷ RTMP: ${!why ? `${(perStream(srtRun) / perStream(plain)).toFixed(2)}×` : `no ratio: ${why}`} (${perStream(srtRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core; SRT segment latency is not measured: its publisher does not mark keyframes)`,
+    );
+  }
+  const rtmpsRun = results.find((r) => r.name.endsWith('over RTMPS'));
+  if (rtmpsRun) {
+    const plain = results[0]!;
+    const why = whyNoRatio([plain, rtmpsRun]);
+    console.log(
+      `\nCPU per stream, RTMPS ÷ RTMP: ${!why ? `${(perStream(rtmpsRun) / perStream(plain)).toFixed(2)}×` : `no ratio: ${why}`} (${perStream(rtmpsRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core)`,
+    );
+  }
+  if (values.compare === 'nginx') {
+    const [g, n] = [results[0]!, results.at(-1)!];
+    const rssPerStream = (r: Result) => Math.max(1, r.rssPeak - r.rssIdle) / live(r);
+    const machinePerStream = (r: Result) => r.boxCpuPercent / live(r);
+    const why = whyNoRatio([g, n]);
+    const line = why
+      ? `no ratio: ${why}`
+      : `CPU per stream, livechannel ÷ nginx-rtmp: ${(perStream(g) / perStream(n)).toFixed(2)}× (machine CPU ${(machinePerStream(g) / machinePerStream(n)).toFixed(2)}×); RSS per stream: ${(rssPerStream(g) / rssPerStream(n)).toFixed(2)}×; livechannel's publish latency p99 ${g.p99.toFixed(0)} ms`;
+    console.log(`\n${line}`);
+    comparisons.push({ streams: STREAMS, line });
+  }
 }
+
 process.exit(0);

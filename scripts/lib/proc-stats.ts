@@ -48,3 +48,14 @@ export function childrenNamed(roots: number[], comm: string): number[] {
     }
   });
 }
+
+/** Busy CPU ticks of the whole machine, every core (/proc/stat: all but idle and iowait). */
+export function machineBusyTicks(): number {
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number);
+  return user! + nice! + system! + irq! + softirq! + steal!;
+}
+
+/** The CPU's model name, as the kernel reports it. */
+export function cpuModel(): string {
+  return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
+}
