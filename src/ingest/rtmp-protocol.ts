@@ -54,72 +54,80 @@ export interface RtmpLimits {
 
 const MEDIA_TYPES = new Set([8, 9, 18]);
 
-export function createRtmpProtocol(events: RtmpEvents, limits: RtmpLimits): RtmpProtocol {
-  class Protocol extends NmsRtmp {
-    constructor() {
-      super();
-      this.onOutputCallback = (b: Buffer) => events.output(b);
-    }
+/**
+ * One class for every connection: a class made per connection gives each parser its own
+ * hidden class, and node-media-server's shared parsing code then sees hundreds of shapes
+ * (megamorphic property loads were a tenth of the ingest thread's time at 100 streams).
+ */
+class Protocol extends NmsRtmp {
+  constructor(
+    private readonly events: RtmpEvents,
+    private readonly limits: RtmpLimits,
+  ) {
+    super();
+    this.onOutputCallback = (b: Buffer) => events.output(b);
+  }
 
-    // 4.4.3 computes 3-byte basic-header ids as (64 + b1 + b2) << 8; the spec says 64 + b1 + b2·256.
-    packetParse() {
-      const b = this.parserBuffer;
-      const fmt = b[0] >> 6;
-      const cid = this.parserBasicBytes === 2 ? 64 + b[1] : this.parserBasicBytes === 3 ? 64 + b[1] + b[2] * 256 : b[0] & 0x3f;
-      let packet = this.inPackets.get(cid);
-      if (!packet) {
-        if (this.inPackets.size >= limits.maxChunkStreams) throw new RtmpProtocolError(`more than ${limits.maxChunkStreams} RTMP chunk streams`);
-        packet = { header: { fmt, cid, timestamp: 0, length: 0, type: 0, stream_id: 0 }, clock: 0, payload: Buffer.alloc(0), capacity: 0, bytes: 0 };
-        this.inPackets.set(cid, packet);
+  // 4.4.3 computes 3-byte basic-header ids as (64 + b1 + b2) << 8; the spec says 64 + b1 + b2·256.
+  packetParse() {
+    const b = this.parserBuffer;
+    const fmt = b[0] >> 6;
+    const cid = this.parserBasicBytes === 2 ? 64 + b[1] : this.parserBasicBytes === 3 ? 64 + b[1] + b[2] * 256 : b[0] & 0x3f;
+    let packet = this.inPackets.get(cid);
+    if (!packet) {
+      if (this.inPackets.size >= this.limits.maxChunkStreams) throw new RtmpProtocolError(`more than ${this.limits.maxChunkStreams} RTMP chunk streams`);
+      packet = { header: { fmt, cid, timestamp: 0, length: 0, type: 0, stream_id: 0 }, clock: 0, payload: Buffer.alloc(0), capacity: 0, bytes: 0 };
+      this.inPackets.set(cid, packet);
+    }
+    this.parserPacket = packet;
+    packet.header.fmt = fmt;
+    this.chunkMessageHeaderRead();
+  }
+
+  packetAlloc() {
+    // Message clocks are 32-bit; 4.4.3 drops every message once delta sums pass 2^32.
+    this.parserPacket.clock %= 2 ** 32;
+    const length = this.parserPacket.header.length;
+    if (length > this.limits.maxMessageSize) {
+      throw new RtmpProtocolError(`RTMP message of ${length} bytes exceeds the ${this.limits.maxMessageSize}-byte limit`);
+    }
+    super.packetAlloc();
+  }
+
+  invokeHandler() {
+    const offset = this.parserPacket.header.type === 17 ? 1 : 0;
+    const msg = AMF.decodeAmf0Cmd(this.parserPacket.payload.subarray(offset, this.parserPacket.header.length));
+    switch (msg.cmd) {
+      case 'connect': {
+        // 4.4.3 calls new URL(tcUrl) here and throws on a malformed one; we parse it ourselves.
+        const cmd = msg.cmdObj ?? {};
+        this.objectEncoding = cmd.objectEncoding ?? 0;
+        return this.events.connect({ app: String(cmd.app ?? ''), tcUrl: String(cmd.tcUrl ?? ''), transId: msg.transId });
       }
-      this.parserPacket = packet;
-      packet.header.fmt = fmt;
-      this.chunkMessageHeaderRead();
-    }
-
-    packetAlloc() {
-      // Message clocks are 32-bit; 4.4.3 drops every message once delta sums pass 2^32.
-      this.parserPacket.clock %= 2 ** 32;
-      const length = this.parserPacket.header.length;
-      if (length > limits.maxMessageSize) {
-        throw new RtmpProtocolError(`RTMP message of ${length} bytes exceeds the ${limits.maxMessageSize}-byte limit`);
-      }
-      super.packetAlloc();
-    }
-
-    invokeHandler() {
-      const offset = this.parserPacket.header.type === 17 ? 1 : 0;
-      const msg = AMF.decodeAmf0Cmd(this.parserPacket.payload.subarray(offset, this.parserPacket.header.length));
-      switch (msg.cmd) {
-        case 'connect': {
-          // 4.4.3 calls new URL(tcUrl) here and throws on a malformed one; we parse it ourselves.
-          const cmd = msg.cmdObj ?? {};
-          this.objectEncoding = cmd.objectEncoding ?? 0;
-          return events.connect({ app: String(cmd.app ?? ''), tcUrl: String(cmd.tcUrl ?? ''), transId: msg.transId });
-        }
-        case 'createStream':
-          return this.respondCreateStream(msg.transId);
-        case 'publish':
-          return events.publish({ streamName: String(msg.streamName ?? ''), streamId: this.parserPacket.header.stream_id });
-        case 'play':
-          return events.play();
-        case 'FCUnpublish':
-        case 'deleteStream':
-        case 'closeStream':
-          return events.unpublish(msg.cmd);
-        default:
-          return undefined; // releaseStream, FCPublish, _checkbw, getStreamLength, …
-      }
-    }
-
-    dataHandler() {
-      const h = this.parserPacket.header;
-      // the payload buffer is reused and over-allocated: hand out exactly this message
-      if (MEDIA_TYPES.has(h.type)) events.media(h.type, this.parserPacket.clock, this.parserPacket.payload.subarray(0, h.length));
+      case 'createStream':
+        return this.respondCreateStream(msg.transId);
+      case 'publish':
+        return this.events.publish({ streamName: String(msg.streamName ?? ''), streamId: this.parserPacket.header.stream_id });
+      case 'play':
+        return this.events.play();
+      case 'FCUnpublish':
+      case 'deleteStream':
+      case 'closeStream':
+        return this.events.unpublish(msg.cmd);
+      default:
+        return undefined; // releaseStream, FCPublish, _checkbw, getStreamLength, …
     }
   }
 
-  const p = new Protocol();
+  dataHandler() {
+    const h = this.parserPacket.header;
+    // the payload buffer is reused and over-allocated: hand out exactly this message
+    if (MEDIA_TYPES.has(h.type)) this.events.media(h.type, this.parserPacket.clock, this.parserPacket.payload.subarray(0, h.length));
+  }
+}
+
+export function createRtmpProtocol(events: RtmpEvents, limits: RtmpLimits): RtmpProtocol {
+  const p = new Protocol(events, limits);
   return {
     feed: (data) => void p.parserData(data),
     acceptConnect: (transId) => {
