@@ -139,7 +139,21 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly publishersLive = new Gauge({ name: 'livechannel_publishers_live', help: 'Publishers currently live', registers: [this.registry] });
-  readonly bytesIn = new Counter({ name: 'livechannel_ingest_bytes_total', help: 'Media bytes received from publishers', registers: [this.registry] });
+  /**
+   * Media bytes received, added up as a plain number on the ingest path (a prom-client inc()
+   * for every RTMP message cost more than muxing the message) and reported when scraped.
+   */
+  ingestBytes = 0;
+  private ingestBytesReported = 0;
+  readonly bytesIn = new Counter({
+    name: 'livechannel_ingest_bytes_total',
+    help: 'Media bytes received from publishers',
+    registers: [this.registry],
+    collect: () => {
+      this.bytesIn.inc(this.ingestBytes - this.ingestBytesReported);
+      this.ingestBytesReported = this.ingestBytes;
+    },
+  });
   readonly publishRejections = new Counter({ name: 'livechannel_publish_rejections_total', help: 'Publishes refused, by RTMP status code', labelNames: ['code'] as const, registers: [this.registry] });
   readonly publisherTakeovers = new Counter({
     name: 'livechannel_publisher_takeovers_total',

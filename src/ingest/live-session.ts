@@ -245,7 +245,7 @@ export class LiveSession implements MediaSink {
     this.firstMediaTs ??= timestamp;
     this.lastMediaTs = timestamp;
     this.bytesIn += payload.length;
-    this.o.metrics.bytesIn.inc(payload.length);
+    this.o.metrics.ingestBytes += payload.length;
     if (type === TAG_VIDEO) this.videoRate.add(payload.length, now);
     else if (type === TAG_AUDIO) this.audioRate.add(payload.length, now);
     this.carryOut(this.packager.push(type, timestamp, payload));

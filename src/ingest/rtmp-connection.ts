@@ -6,6 +6,7 @@ import type { LiveLinkStat } from '../live/live-sessions.js';
 import type { PushEndReason } from '../catalog/catalog.js';
 import { rejoinSplitStreamKey } from './push-query.js';
 import { createRtmpProtocol, RtmpProtocolError, type RtmpProtocol } from './rtmp-protocol.js';
+import { readSocket } from './shared-read-buffer.js';
 
 /** What a publisher asked for, as the connection saw it. */
 export interface PublishRequest {
@@ -129,7 +130,7 @@ export class RtmpConnection {
       void this.close('no publish in time');
     }, limits.publishTimeoutMs);
     this.publishDeadline.unref();
-    socket.on('data', (data) => this.onData(data));
+    readSocket(socket, (data) => this.onData(data));
     socket.on('error', (err) => this.log.debug({ err }, 'rtmp socket error'));
     socket.on('close', () => void this.onSocketClosed());
   }

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { adoptForSharedReads } from './shared-read-buffer.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Catalog, LeaseHolder } from '../catalog/catalog.js';
 import type { PublishedStat } from '../cluster/cluster-live.js';
@@ -102,7 +103,9 @@ export class RtmpIngest implements PublishAuthorizer {
       onSample: (utilization) => o.metrics.eventLoopUtilization.set(utilization),
     });
     this.admission = new AdmissionQueue(this.load, { maxWaitMs: o.limits.publishAdmitWaitMs, maxWaiting: o.limits.publishAdmitMaxWaiting });
-    this.server = createServer((socket) => {
+    // accepted paused: reading starts once the connection has moved to the shared read buffer
+    this.server = createServer({ pauseOnConnect: true }, (accepted) => {
+      const socket = adoptForSharedReads(accepted);
       if (this.gate(socket)) this.arrive(socket);
       else socket.destroy();
     });
