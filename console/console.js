@@ -42,6 +42,21 @@ async function oss(method, objectKey, query, body) {
   return doc;
 }
 
+/** A signed GET answered in JSON (this gateway's health extension). */
+async function ossJson(objectKey, query) {
+  const key = keyOf();
+  const date = new Date().toUTCString();
+  const toSign = `GET\n\n\n${date}\nx-oss-date:${date}\n${resource(bucket(), objectKey, query)}`;
+  const headers = { accept: 'application/json', 'x-oss-date': date, authorization: `OSS ${key.id}:${await hmacSha1(key.secret, toSign)}` };
+  const res = await fetch(`/${bucket()}/${encodeKey(objectKey)}?${queryString(query)}`, { headers });
+  if (!res.ok) throw new Error(`${res.status}: could not read ${objectKey}`);
+  return res.json();
+}
+
+/** A channel's health answer from `fromMs` (to `toMs`, default now). */
+const healthOf = (name, fromMs, toMs = Date.now() + 1000) =>
+  ossJson(name, [['live', ''], ['comp', 'health'], ['from', String(Math.floor(fromMs / 1000))], ['to', String(Math.ceil(toMs / 1000))]]);
+
 /** A URL signed in the query string, e.g. for the preview player or a snapshot in another bucket. */
 async function signedUrl(objectKey, query, seconds = 3600, bucketName = bucket()) {
   const key = keyOf();
@@ -76,7 +91,9 @@ async function refresh() {
       [...list.querySelectorAll('LiveChannel')].map(async (c) => {
         const name = text(c, 'Name');
         const stat = await oss('GET', name, [['live', ''], ['comp', 'stat']]);
-        return { name, stat, url: await publishUrl(name) };
+        // the verdict of a live channel (a few seconds of samples: a small answer)
+        const health = text(stat, 'Status') === 'Live' ? await healthOf(name, Date.now() - 5000).catch(() => undefined) : undefined;
+        return { name, stat, health, url: await publishUrl(name) };
       }),
     );
     render(rows);
@@ -102,9 +119,11 @@ function render(rows) {
 function createRow(name) {
   const tr = document.createElement('tr');
   tr.dataset.channel = name;
-  for (let i = 0; i < 7; i++) tr.append(document.createElement('td'));
+  for (let i = 0; i < 8; i++) tr.append(document.createElement('td'));
   tr.children[5].className = 'url';
   tr.children[6].className = 'snapshot';
+  tr.children[7].className = 'health';
+  tr.children[7].append(document.createElement('span'));
   const actions = document.createElement('td');
   const button = (label, onClick) => {
     const b = document.createElement('button');
@@ -118,11 +137,12 @@ function createRow(name) {
   button('Disable', () => setStatus(name, tr.dataset.status === 'disabled' ? 'enabled' : 'disabled')).className = 'toggle';
   button('Preview', () => preview(name));
   button('History', () => showHistory(name));
+  button('Health', () => showHealth(name));
   tr.append(actions);
   return tr;
 }
 
-function updateRow(tr, { name, stat, url }) {
+function updateRow(tr, { name, stat, health, url }) {
   const status = text(stat, 'Status').toLowerCase();
   const live = status === 'live';
   const kbps = ((Number(text(stat, 'Video > Bandwidth') || 0) + Number(text(stat, 'Audio > Bandwidth') || 0)) * 8) / 1000;
@@ -141,6 +161,7 @@ function updateRow(tr, { name, stat, url }) {
   tr.dataset.status = status;
   tr.dataset.url = url;
   tr.querySelector('button.toggle').textContent = status === 'disabled' ? 'Enable' : 'Disable';
+  showVerdict(tr.children[7].firstChild, live ? health : undefined);
   updateSnapshot(tr, stat);
 }
 
@@ -188,6 +209,17 @@ async function showHistory(name) {
           td.textContent = v;
           tr.append(td);
         }
+        // that push's health: its ten-second summaries (its one-second samples while it is live)
+        const link = document.createElement('button');
+        link.type = 'button';
+        link.textContent = 'Health';
+        link.addEventListener('click', (e) => {
+          e.stopPropagation();
+          showHealth(name, { from: Date.parse(start), to: end ? Date.parse(end) + 1000 : undefined });
+        });
+        const td = document.createElement('td');
+        td.append(link);
+        tr.append(td);
         tr.addEventListener('click', () => {
           $('vod-start').value = localInput(Date.parse(start));
           $('vod-end').value = localInput(end ? Date.parse(end) + 1000 : Date.now());
@@ -199,6 +231,86 @@ async function showHistory(name) {
   } catch (err) {
     say(err.message, true);
   }
+}
+
+/** A verdict badge (with its reasons as the tooltip) in `el`; nothing for a channel that is not live. */
+function showVerdict(el, health) {
+  const verdict = health?.verdict ?? '';
+  el.textContent = verdict;
+  el.className = `badge ${verdict}`;
+  el.title = (health?.reasons ?? []).map((r) => r.message).join('\n');
+}
+
+let healthTimer;
+let healthChannel;
+
+/** The health section for `name`: live (the window select, redrawn every 2 s) or one push's range. */
+async function showHealth(name, range) {
+  healthChannel = name;
+  clearInterval(healthTimer);
+  $('health-section').hidden = false;
+  $('health-name').textContent = name;
+  const draw = async () => {
+    if (healthChannel !== name) return;
+    const to = range?.to ?? Date.now() + 1000;
+    const from = range?.from ?? to - Number($('health-window').value) * 1000;
+    try {
+      const health = await healthOf(name, from, to);
+      if (healthChannel !== name) return;
+      drawHealth(health, range ? `${new Date(from).toISOString()} to ${new Date(to).toISOString()}` : '');
+    } catch (err) {
+      say(err.message, true);
+    }
+  };
+  await draw();
+  if (!range) healthTimer = setInterval(draw, 2000);
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+const CHART_W = 420;
+const CHART_H = 140;
+
+/** One chart: a line over time in an SVG (the newest value and the largest as labels). */
+function chart(title, points, unit, color) {
+  const box = document.createElement('div');
+  box.className = 'chart';
+  const h = document.createElement('h3');
+  const last = points.at(-1)?.[1];
+  h.textContent = `${title}${last === undefined ? '' : `: ${last.toFixed(last < 10 ? 1 : 0)} ${unit}`}`;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${CHART_W} ${CHART_H}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  if (points.length > 1) {
+    const t0 = points[0][0];
+    const span = Math.max(1, points.at(-1)[0] - t0);
+    const top = Math.max(...points.map((p) => p[1])) * 1.1 || 1;
+    const line = document.createElementNS(SVG, 'polyline');
+    line.setAttribute('points', points.map(([t, v]) => `${(((t - t0) / span) * CHART_W).toFixed(1)},${(CHART_H - (v / top) * (CHART_H - 14)).toFixed(1)}`).join(' '));
+    line.setAttribute('stroke', color);
+    const label = document.createElementNS(SVG, 'text');
+    label.setAttribute('x', '4');
+    label.setAttribute('y', '11');
+    label.textContent = `max ${(top / 1.1).toFixed(0)} ${unit}`;
+    svg.append(line, label);
+  }
+  box.dataset.points = String(points.length);
+  box.append(h, svg);
+  return box;
+}
+
+function drawHealth(health, rangeText) {
+  showVerdict($('health-verdict'), health.status === 'Live' ? health : undefined);
+  $('health-reasons').replaceChildren(...health.reasons.map((r) => Object.assign(document.createElement('li'), { textContent: `${r.verdict}: ${r.message}` })));
+  const series = [...health.summaries, ...health.samples];
+  const resolution = health.samples.length ? (health.summaries.length ? '10 s, then 1 s' : '1 s') : '10 s';
+  $('health-range').textContent = `${health.status}; ${series.length} points (${resolution})${rangeText ? `, ${rangeText}` : ''}`;
+  const pts = (f, list = series) => list.map((s) => [s.time, f(s)]);
+  $('health-charts').replaceChildren(
+    chart('Bitrate', pts((s) => (s.videoBitrate + s.audioBitrate) / 1000), 'kbit/s', '#1f6fb2'),
+    chart('Frame rate', pts((s) => s.frameRate), 'fps', '#0a7d2c'),
+    // only the seconds a segment was stored in
+    chart('Segment cut → stored', pts((s) => s.storedLatencyMs, series.filter((s) => s.segmentMs > 0)), 'ms', '#b26a00'),
+  );
 }
 
 async function makeVod(event) {
@@ -324,6 +436,12 @@ async function start() {
   $('close-history').addEventListener('click', () => {
     $('history-section').hidden = true;
   });
+  $('close-health').addEventListener('click', () => {
+    healthChannel = undefined;
+    clearInterval(healthTimer);
+    $('health-section').hidden = true;
+  });
+  $('health-window').addEventListener('change', () => healthChannel && showHealth(healthChannel));
   $('close-preview').addEventListener('click', () => {
     hls?.destroy();
     hls = undefined;

@@ -1,4 +1,4 @@
-// npm run bench:ingest -- --streams N --seconds S [--compare nginx] [--workers N] [--nodes N] [--catalog postgres] [--notify] [--snapshot-interval S [--admit-all]] [--storm | --reconnect]
+// npm run bench:ingest -- --streams N[,N…] --seconds S [--compare nginx] [--pin] [--workers N] [--nodes N] [--catalog postgres] [--notify] [--snapshot-interval S [--admit-all]] [--storm | --reconnect] [--rtmps] [--srt] [--health-off]
 // Many real-time RTMP publishers against the gateway (its own process, or --nodes processes on
 // one PostgreSQL catalog and one storage root, publishers spread over them), and optionally the
 // same load against nginx-rtmp in the same run, with CPU, RSS, lag and latency per server.
@@ -60,6 +60,8 @@ const { values } = parseArgs({
     rtmps: { type: 'boolean', default: false },
     /** The gateway twice: publishers over RTMP, then the same media as MPEG-TS over SRT (this bench's own SRT caller). */
     srt: { type: 'boolean', default: false },
+    /** The gateway twice: stream health on (the default), then off (health.enabled false): what watching health costs. */
+    'health-off': { type: 'boolean', default: false },
   },
 });
 const RECONNECT_DELAY_MS = 2000;
@@ -163,7 +165,7 @@ function benchCertificate(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-async function startGateway(dir: string, snapshotInterval?: number, secure = false, srt = false): Promise<Target> {
+async function startGateway(dir: string, snapshotInterval?: number, secure = false, srt = false, health = true): Promise<Target> {
   const dataDir = join(dir, 'data');
   const db = CATALOG === 'postgres' ? await createBenchDatabase(PG_SERVER) : undefined;
   const gateways: GatewayProcess[] = [];
@@ -182,6 +184,7 @@ async function startGateway(dir: string, snapshotInterval?: number, secure = fal
         logLevel: 'warn',
         ...(secure ? { tls: benchCertificate(dir), rtmps: { port: 0 }, https: false } : {}),
         ...(srt ? { srt: { port: await freePort() } } : {}),
+        ...(health ? {} : { health: { enabled: false } }),
         credentials: [{ accessKeyId: 'bench', accessKeySecret: 'bench' }],
         buckets: [{ name: 'bench', acl: 'public-read-write' }],
         limits: {
@@ -209,7 +212,7 @@ async function startGateway(dir: string, snapshotInterval?: number, secure = fal
   for (let i = 0; i < STREAMS; i++) mkdirSync(join(root, `s${i}`), { recursive: true });
   const shape = [NODES > 1 ? `${NODES} nodes` : '', WORKERS > 1 ? `${WORKERS} workers${NODES > 1 ? ' each' : ''}` : '', CATALOG === 'postgres' ? 'PostgreSQL' : ''].filter(Boolean).join(', ');
   const target: Target = {
-    name: (shape ? `livechannel (${shape})` : 'livechannel') + (snapshotInterval ? ` + snapshots every ${snapshotInterval} s` : '') + (secure ? ' over RTMPS' : '') + (srt ? ' over SRT' : ''),
+    name: (shape ? `livechannel (${shape})` : 'livechannel') + (snapshotInterval ? ` + snapshots every ${snapshotInterval} s` : '') + (secure ? ' over RTMPS' : '') + (srt ? ' over SRT' : '') + (health ? '' : ' (health off)'),
     snapshots: snapshotInterval !== undefined,
     rtmpPorts: gateways.map((g) => (secure ? g.rtmps! : g.rtmp)),
     secure,
@@ -531,10 +534,10 @@ const comparisons: { streams: number; line: string }[] = [];
 for (const count of COUNTS) {
   STREAMS = count;
   const results: Result[] = [];
-  const runs = ['livechannel', ...(SNAPSHOT_INTERVAL ? ['snapshots'] : []), ...(values.rtmps ? ['rtmps'] : []), ...(values.srt ? ['srt'] : []), ...(values.compare === 'nginx' ? ['nginx'] : [])];
+  const runs = ['livechannel', ...(SNAPSHOT_INTERVAL ? ['snapshots'] : []), ...(values.rtmps ? ['rtmps'] : []), ...(values.srt ? ['srt'] : []), ...(values['health-off'] ? ['nohealth'] : []), ...(values.compare === 'nginx' ? ['nginx'] : [])];
   for (const which of runs) {
     const dir = mkdtempSync(join(tmpdir(), `bench-${which}-`));
-    const target = which === 'nginx' ? await startNginx(dir) : await startGateway(dir, which === 'snapshots' ? SNAPSHOT_INTERVAL : undefined, which === 'rtmps', which === 'srt');
+    const target = which === 'nginx' ? await startNginx(dir) : await startGateway(dir, which === 'snapshots' ? SNAPSHOT_INTERVAL : undefined, which === 'rtmps', which === 'srt', which !== 'nohealth');
     try {
       results.push(await run(target, prepared));
     } finally {
@@ -615,6 +618,14 @@ function report(results: Result[]): void {
     const why = whyNoRatio([plain, srtRun]);
     console.log(
       `\nCPU per stream, SRT ÷ RTMP: ${!why ? `${(perStream(srtRun) / perStream(plain)).toFixed(2)}×` : `no ratio: ${why}`} (${perStream(srtRun).toFixed(3)} % vs ${perStream(plain).toFixed(3)} % of a core; SRT segment latency is not measured: its publisher does not mark keyframes)`,
+    );
+  }
+  const healthOff = results.find((r) => r.name.endsWith('(health off)'));
+  if (healthOff) {
+    const on = results[0]!;
+    const why = whyNoRatio([on, healthOff]);
+    console.log(
+      `\nCPU per stream, health on ÷ off: ${!why ? `${(perStream(on) / perStream(healthOff)).toFixed(3)}×` : `no ratio: ${why}`} (${perStream(on).toFixed(3)} % vs ${perStream(healthOff).toFixed(3)} % of a core); RSS peak ${mb(on.rssPeak)} vs ${mb(healthOff.rssPeak)} MB`,
     );
   }
   const rtmpsRun = results.find((r) => r.name.endsWith('over RTMPS'));

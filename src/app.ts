@@ -34,6 +34,8 @@ import { findSnapshotDecoders } from './snapshots/find-decoders.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import { OssObjectStore } from './storage/oss-store.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { HealthMonitor } from './health/health-monitor.js';
+import { registerChannelMetrics } from './health/channel-metrics.js';
 
 export interface App {
   readonly config: Config;
@@ -146,6 +148,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       : undefined;
   let leases!: PublishLeases;
   let live!: ClusterLive;
+  let health: HealthMonitor | undefined;
   const recorder = new EventRecorder(config.notifications, nodeId, metrics, options.now);
   let signingKey: Promise<SigningKey> | undefined;
   // made (or read) on first use: at start when notifications are configured, else at the first upload callback
@@ -171,6 +174,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     },
     catalog,
     live: { stat: (b, c) => live.stat(b, c), disconnect: (b, c, r) => live.disconnect(b, c, r) },
+    healthSource: config.health.enabled ? { local: (b, c) => health?.local(b, c), summaries: (b, c, from, to) => health!.summaries(b, c, from, to) } : undefined,
     urls,
     storeFor,
     playlists,
@@ -206,6 +210,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     recorder.onRecorded = () => sender?.wakeSoon();
   }
   reporter = new LimitReporter(metrics, http.log);
+  if (config.health.enabled) {
+    const monitor = new HealthMonitor({ catalog, recorder, log: http.log, now: options.now });
+    registerChannelMetrics(metrics.registry, () => monitor.all(), { perChannel: config.metrics.perChannel, limit: config.metrics.perChannelLimit });
+    health = monitor;
+  }
   const lostPushEvents = recorder.enabled ? recorder.lostPushes : undefined;
   const peerServer = new PeerServer({ host: config.cluster.peerHost, port: config.cluster.peerPort, advertiseHost: config.cluster.peerAdvertiseHost, lowLatency, log: http.log });
   leases = new PublishLeases({ catalog, nodeId, cluster: config.cluster, log: http.log, metrics, now: options.now, lostPushEvents, peer: () => peerServer.descriptor });
@@ -222,6 +231,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     lowLatency,
     publishHook: config.publishHook ? new PublishHook(config.publishHook, http.log, metrics) : undefined,
     recorder,
+    health,
     snapshotDecoders: snapshots.pool,
     // a full disk: sweep now rather than at the next interval (one sweep runs at a time)
     onStorageFull: (bucket) => void sweepers.get(bucket)?.sweep().catch((err) => http.log.error({ err, bucket }, 'emergency retention sweep failed')),
@@ -329,6 +339,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // publishers first: their last segments, playlists and history must reach storage
       await srt?.close();
       await ingest.close();
+      health?.close();
+      await health?.flushed();
       leases.stop();
       await sender?.stop();
       for (const s of sweepers.values()) await s.stop();

@@ -191,6 +191,22 @@ const schema = z
       })
       .strict()
       .prefault({}),
+    /** Stream health: per-publish samples every second (the last hour) and ten-second summaries in the catalog (24 h). */
+    health: z
+      .object({
+        enabled: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({
+        /** Per-channel gauges in /metrics (bitrate, frame rate, verdict, segment latency): one series set per live channel. */
+        perChannel: z.boolean().default(false),
+        /** At most this many channels get series (the rest are counted in livechannel_channel_series_dropped). */
+        perChannelLimit: z.number().int().min(1).max(100_000).default(500),
+      })
+      .strict()
+      .prefault({}),
     /** SRT ingest (MPEG-TS over SRT, from OBS, ffmpeg, GStreamer, hardware encoders). Off when absent. */
     srt: z
       .object({
@@ -433,6 +449,8 @@ export interface Config {
   https?: { host: string; port: number };
   playback: { segmentCacheBytes: number; segmentCacheTtlMs: number };
   snapshots: SnapshotsConfig;
+  health: { enabled: boolean };
+  metrics: { perChannel: boolean; perChannelLimit: number };
   rtmp: ListenerConfig;
   publicHost: string;
   dataDir: string;
@@ -608,6 +626,8 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = {}, baseDir
     ...(c.srt ? { srt: srtConfig(c.srt, c.workers) } : {}),
     playback: c.playback,
     snapshots: snapshotsConfig(c.snapshots),
+    health: c.health,
+    metrics: c.metrics,
     publicHost: c.publicHost ?? (c.http === false ? (c.https || undefined)?.host : c.http.host) ?? '127.0.0.1',
     dataDir,
     credentials,

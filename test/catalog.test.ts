@@ -210,6 +210,20 @@ describe.each(catalogBackends)('retention queries on %s', (_name, make) => {
     expect(await c.oldestSnapshots('thumbs', 1e15, 10)).toEqual([snap('y', 1000), snap('x', 2000)]);
     expect(await c.oldestSnapshots('other', 1e15, 10)).toEqual([snap('x', 500, 'other')]);
   });
+
+  it('keeps ten-second health summaries per channel, answers a time range in order, and prunes the old ones', async () => {
+    const c = await make();
+    const row = (channel: string, time: number, bucket = 'b') => ({ bucket, channel, time, data: JSON.stringify({ videoBitrate: time }) });
+    await c.addHealthSummaries([row('x', 20_000), row('x', 0), row('x', 10_000), row('y', 10_000), row('x', 10_000, 'other')]);
+    await c.addHealthSummaries([{ ...row('x', 10_000), data: '{"again":true}' }]); // stored again: replaced
+    await c.addHealthSummaries([]);
+    expect(await c.healthSummaries('b', 'x', 0, 1e15, 100)).toEqual([row('x', 0), { ...row('x', 10_000), data: '{"again":true}' }, row('x', 20_000)]);
+    expect(await c.healthSummaries('b', 'x', 5_000, 20_000, 100)).toEqual([{ ...row('x', 10_000), data: '{"again":true}' }]);
+    expect(await c.healthSummaries('b', 'x', 0, 1e15, 1)).toEqual([row('x', 0)]);
+    expect(await c.pruneHealthSummaries(15_000)).toBe(4);
+    expect(await c.healthSummaries('b', 'x', 0, 1e15, 100)).toEqual([row('x', 20_000)]);
+    expect(await c.healthSummaries('b', 'y', 0, 1e15, 100)).toEqual([]);
+  });
 });
 
 describe('SqliteCatalog', () => {

@@ -129,6 +129,43 @@ describe('web console in Chromium', () => {
     }
   }, 90_000);
 
+  it("charts a live channel's health (bitrate, frame rate, segment latency) with its verdict, and a past push's from its history", async () => {
+    const pub = t.client('pub');
+    await pub.putChannel('console-health', { Target: { Type: 'HLS', FragDuration: '2', FragCount: '3' } });
+    const url = pub.getRtmpUrl('console-health', { expires: 3600 }).replace(/^rtmp:\/\/[^/]+/, `rtmp://127.0.0.1:${t.app.rtmpPort()}`);
+    const push = ffmpegPush(url, await fixture('main.flv'), { loopSeconds: 25 });
+    const { page, pageErrors } = await signedInPage();
+    try {
+      const row = page.locator('tr[data-channel="console-health"]');
+      await eventually(async () => ((await row.locator('td.health').textContent()) === 'healthy' ? true : undefined), 20_000, 'the healthy badge');
+      await row.locator('button', { hasText: 'Health' }).click();
+      const bitrate = page.locator('#health-charts .chart').first();
+      // redrawn every 2 s: wait for ten one-second points
+      await eventually(async () => (Number(await bitrate.getAttribute('data-points')) >= 10 ? true : undefined), 30_000, 'ten points on the bitrate chart');
+      expect(await page.locator('#health-verdict').textContent()).toBe('healthy');
+      expect(await bitrate.locator('h3').textContent()).toMatch(/^Bitrate: \d+ kbit\/s$/);
+      const points = (await bitrate.locator('polyline').getAttribute('points'))!.split(' ');
+      expect(points.length).toBeGreaterThanOrEqual(10);
+      // a real line: its points differ in height
+      expect(new Set(points.map((p) => p.split(',')[1])).size).toBeGreaterThan(1);
+      expect(await page.locator('#health-charts .chart').allTextContents()).toEqual([expect.stringMatching(/^Bitrate/), expect.stringMatching(/^Frame rate: 30 fps/), expect.stringMatching(/^Segment cut → stored: [\d.]+ ms/)]);
+      mkdirSync('test-artifacts', { recursive: true });
+      await page.screenshot({ path: 'test-artifacts/console-health.png', fullPage: true });
+
+      // after the push: its history row opens its range, from the catalog's ten-second summaries
+      await push.exited;
+      await eventually(async () => ((await row.locator('td.status').textContent()) === 'idle' ? true : undefined), 20_000, 'idle');
+      await row.locator('button', { hasText: 'History' }).click();
+      await page.locator('#history tbody tr').first().locator('button', { hasText: 'Health' }).click();
+      await eventually(async () => ((await page.locator('#health-range').textContent())?.includes('(10 s)') ? true : undefined), 10_000, 'the summaries of the push');
+      expect(Number(await bitrate.getAttribute('data-points'))).toBeGreaterThanOrEqual(2);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      push.kill();
+      await page.close();
+    }
+  }, 90_000);
+
   it('shows the API error when the key is wrong', async () => {
     const page = await browser.newPage();
     await page.goto(`${t.endpoint}/console`);

@@ -137,6 +137,16 @@ export interface SegmentRecord {
 /** Where a live playlist stands, so that the next push continues it. */
 export type PlaylistResume = PackagerResume;
 
+/** Ten seconds of a channel's health (what any node answers once the publishing one has moved on). */
+export interface HealthSummaryRecord {
+  bucket: string;
+  channel: string;
+  /** Epoch ms at the start of the ten seconds. */
+  time: number;
+  /** The summary, its verdict and reasons, as JSON. */
+  data: string;
+}
+
 /** A stored snapshot JPEG: retention deletes it by age. */
 export interface SnapshotRecord {
   /** The bucket it is stored in (its channel's Snapshot DestBucket). */
@@ -216,6 +226,12 @@ export interface Catalog {
   oldestSnapshots(bucket: string, beforeMs: number, limit: number, after?: SnapshotRecord): Promise<SnapshotRecord[]>;
   /** Forgets snapshots (retention deleted them). */
   deleteSnapshots(bucket: string, keys: readonly string[]): Promise<void>;
+  /** Stores ten-second health summaries (one transaction). */
+  addHealthSummaries(rows: readonly HealthSummaryRecord[]): Promise<void>;
+  /** A channel's health summaries with from ≤ time < to, oldest first, at most `limit`. */
+  healthSummaries(bucket: string, channel: string, from: number, to: number, limit: number): Promise<HealthSummaryRecord[]>;
+  /** Forgets health summaries older than `beforeMs`; how many. */
+  pruneHealthSummaries(beforeMs: number): Promise<number>;
   recordVodPlaylist(vod: VodPlaylistRecord): Promise<void>;
   vodPlaylists(bucket: string): Promise<VodPlaylistRecord[]>;
   deleteVodPlaylist(bucket: string, key: string): Promise<void>;

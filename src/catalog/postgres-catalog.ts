@@ -15,6 +15,7 @@ import {
   type PushRecord,
   type SegmentRecord,
   type SnapshotRecord,
+  type HealthSummaryRecord,
   type StopRequest,
   type VodPlaylistRecord,
 } from './catalog.js';
@@ -88,6 +89,10 @@ const SQL = {
   oldestSnapshots: `SELECT * FROM snapshots WHERE bucket = $1 AND taken_at < $2 AND (taken_at, object_key) > ($4::bigint, $5::text)
      ORDER BY taken_at, object_key LIMIT $3`,
   deleteSnapshots: 'DELETE FROM snapshots WHERE bucket = $1 AND object_key = ANY($2::text[])',
+  addHealth: `INSERT INTO health_summaries (bucket, channel, at, data) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+     ON CONFLICT (bucket, channel, at) DO UPDATE SET data = EXCLUDED.data`,
+  healthSummaries: 'SELECT bucket, channel, at, data FROM health_summaries WHERE bucket = $1 AND channel = $2 AND at >= $3 AND at < $4 ORDER BY at LIMIT $5',
+  pruneHealth: 'DELETE FROM health_summaries WHERE at < $1',
   initKeysInUse: 'SELECT DISTINCT init_key FROM segments WHERE bucket = $1 AND init_key = ANY($2::text[])',
   recordVod: `INSERT INTO vod_playlists (bucket, object_key, channel, from_ms, to_ms) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (bucket, object_key) DO UPDATE SET channel = EXCLUDED.channel, from_ms = EXCLUDED.from_ms, to_ms = EXCLUDED.to_ms`,
@@ -306,6 +311,20 @@ export class PostgresCatalog implements Catalog {
 
   async deleteSnapshots(bucket: string, keys: readonly string[]): Promise<void> {
     if (keys.length > 0) await this.q('deleteSnapshots', [bucket, keys]);
+  }
+
+  async addHealthSummaries(rows: readonly HealthSummaryRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.q('addHealth', [rows.map((r) => r.bucket), rows.map((r) => r.channel), rows.map((r) => r.time), rows.map((r) => r.data)]);
+  }
+
+  async healthSummaries(bucket: string, channel: string, from: number, to: number, limit: number): Promise<HealthSummaryRecord[]> {
+    const { rows } = await this.q<{ bucket: string; channel: string; at: string; data: string }>('healthSummaries', [bucket, channel, from, to, limit]);
+    return rows.map((r) => ({ bucket: r.bucket, channel: r.channel, time: Number(r.at), data: r.data }));
+  }
+
+  async pruneHealthSummaries(beforeMs: number): Promise<number> {
+    return (await this.q('pruneHealth', [beforeMs])).rowCount ?? 0;
   }
 
   async recordVodPlaylist(v: VodPlaylistRecord): Promise<void> {

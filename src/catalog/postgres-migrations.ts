@@ -104,4 +104,12 @@ export const PG_MIGRATIONS: string[] = [
      PRIMARY KEY (bucket, object_key)
    );
    CREATE INDEX snapshots_by_age ON snapshots (bucket, taken_at, object_key);`,
+  `CREATE TABLE health_summaries (
+     bucket TEXT COLLATE "C" NOT NULL,
+     channel TEXT COLLATE "C" NOT NULL,
+     at BIGINT NOT NULL,
+     data TEXT NOT NULL,
+     PRIMARY KEY (bucket, channel, at)
+   );
+   CREATE INDEX health_summaries_by_age ON health_summaries (at);`,
 ];

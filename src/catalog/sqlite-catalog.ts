@@ -20,6 +20,7 @@ import {
   type PushRecord,
   type SegmentRecord,
   type SnapshotRecord,
+  type HealthSummaryRecord,
   type StopRequest,
   type VodPlaylistRecord,
 } from './catalog.js';
@@ -126,6 +127,14 @@ export const MIGRATIONS: string[] = [
      PRIMARY KEY (bucket, object_key)
    ) WITHOUT ROWID;
    CREATE INDEX snapshots_by_age ON snapshots (bucket, taken_at, object_key);`,
+  `CREATE TABLE health_summaries (
+     bucket TEXT NOT NULL,
+     channel TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     data TEXT NOT NULL,
+     PRIMARY KEY (bucket, channel, at)
+   ) WITHOUT ROWID;
+   CREATE INDEX health_summaries_by_age ON health_summaries (at);`,
 ];
 
 /** A statement's extra condition: the channel's lease is (still) held with this token. */
@@ -221,6 +230,11 @@ export class SqliteCatalog implements Catalog {
          ORDER BY taken_at, object_key LIMIT ?`,
       ),
       deleteSnapshot: db.prepare('DELETE FROM snapshots WHERE bucket = ? AND object_key = ?'),
+      addHealth: db.prepare('INSERT OR REPLACE INTO health_summaries (bucket, channel, at, data) VALUES (@bucket, @channel, @time, @data)'),
+      healthSummaries: db.prepare<[string, string, number, number, number], HealthSummaryRecord>(
+        'SELECT bucket, channel, at AS time, data FROM health_summaries WHERE bucket = ? AND channel = ? AND at >= ? AND at < ? ORDER BY at LIMIT ?',
+      ),
+      pruneHealth: db.prepare('DELETE FROM health_summaries WHERE at < ?'),
       initKeysInUse: db.prepare<[string, string], { init_key: string }>(
         'SELECT DISTINCT init_key FROM segments WHERE bucket = ? AND init_key IN (SELECT value FROM json_each(?))',
       ),
@@ -388,6 +402,18 @@ export class SqliteCatalog implements Catalog {
 
   async deleteSnapshots(bucket: string, keys: readonly string[]): Promise<void> {
     this.db.transaction(() => keys.forEach((key) => this.stmts.deleteSnapshot.run(bucket, key)))();
+  }
+
+  async addHealthSummaries(rows: readonly HealthSummaryRecord[]): Promise<void> {
+    this.db.transaction(() => rows.forEach((row) => this.stmts.addHealth.run(row)))();
+  }
+
+  async healthSummaries(bucket: string, channel: string, from: number, to: number, limit: number): Promise<HealthSummaryRecord[]> {
+    return this.stmts.healthSummaries.all(bucket, channel, from, to, limit);
+  }
+
+  async pruneHealthSummaries(beforeMs: number): Promise<number> {
+    return this.stmts.pruneHealth.run(beforeMs).changes;
   }
 
   async recordVodPlaylist(vod: VodPlaylistRecord): Promise<void> {

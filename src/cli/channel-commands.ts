@@ -5,6 +5,7 @@ import { ossClient, resolveApiTarget, unreachableHint, type ApiOptions, type Api
 import { intInRange } from './arguments.js';
 import { parseCliTime } from './cli-time.js';
 import { table } from './table.js';
+import { addHealthCommand } from './health-command.js';
 
 interface CommonOptions extends ApiOptions {
   json?: boolean;
@@ -114,6 +115,8 @@ export function channelCommands(): Command {
     const rows = (records ?? []) as { StartTime: string; EndTime?: string; RemoteAddr: string; EndReason?: string }[];
     print(opts.json, rows, () => (rows.length ? table(['START', 'END', 'REMOTE', 'REASON'], rows.map((r) => [r.StartTime, iso(r.EndTime), r.RemoteAddr, r.EndReason])) : 'no pushes'));
   });
+
+  addHealthCommand(channel, withApiOptions, (opts) => (target = resolveApiTarget(opts)));
 
   for (const status of ['enable', 'disable'] as const) {
     withApiOptions(channel.command(status).description(`${status} a channel${status === 'disable' ? ' (its publisher is cut)' : ''}`).argument('<bucket>').argument('<name>')).action(

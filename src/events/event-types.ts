@@ -11,6 +11,8 @@ export const EVENT_TYPES = [
   'segments.dropped',
   'vod.created',
   'snapshot.created',
+  'channel.degraded',
+  'channel.recovered',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -7,6 +7,7 @@ import { errors } from '../oss/errors.js';
 import { vodPlaylistText } from '../oss/vod-playlist.js';
 import type { UrlBuilder } from './urls.js';
 import { parseXmlBody, toXml } from './xml.js';
+import type { HealthSource } from './health-api.js';
 
 export const HISTORY_LIMIT = 10;
 export const MAX_VOD_SPAN_SECONDS = 24 * 60 * 60;
@@ -22,6 +23,8 @@ export interface ApiDeps {
   buckets: readonly { name: string }[];
   /** Set when channels cannot have snapshots here: what to install (no ffmpeg was found). */
   snapshotsUnavailable?: string;
+  /** Stream health (none when it is off). */
+  healthSource?: HealthSource;
 }
 
 export interface ApiRequest {
@@ -29,6 +32,8 @@ export interface ApiRequest {
   key: string;
   query: ReadonlyMap<string, string>;
   body: Buffer | undefined;
+  /** The request's Accept header (the health answer is JSON when it asks for it). */
+  accept?: string;
   /** Throws AccessDenied unless whoever sent the request may write to `bucket` (its key's buckets, or the ACL when anonymous). */
   authorizeWrite?: (bucket: string) => void;
 }

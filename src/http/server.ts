@@ -23,6 +23,7 @@ import { toXml } from './xml.js';
 import type { SigningKey } from '../events/signing-key.js';
 import { parseUploadCallback, type UploadCallbacks } from '../events/upload-callback.js';
 import { contentTypeFor } from '../storage/object-store.js';
+import { getLiveChannelHealth } from './health-api.js';
 
 /** XML request documents (LiveChannel configurations) are small. */
 export const MAX_XML_BYTES = 64 * 1024;
@@ -125,6 +126,7 @@ const api$ = (name: string, access: Access, handler: (deps: api.ApiDeps, req: ap
       key: ctx.key,
       query: ctx.query,
       body: ctx.body,
+      accept: header(ctx, 'accept'),
       authorizeWrite: (name) => {
         const target = ctx.deps.buckets.find((b) => b.name === name);
         if (!target) throw errors.noSuchBucket(name);
@@ -140,6 +142,7 @@ const OPS = {
   info: api$('GetLiveChannelInfo', 'read', api.getLiveChannelInfo),
   stat: api$('GetLiveChannelStat', 'read', api.getLiveChannelStat),
   history: api$('GetLiveChannelHistory', 'read', api.getLiveChannelHistory),
+  health: api$('GetLiveChannelHealth', 'read', getLiveChannelHealth),
   remove: api$('DeleteLiveChannel', 'write', api.deleteLiveChannel),
   getVod: api$('GetVodPlaylist', 'read', api.getVodPlaylist),
   postVod: api$('PostVodPlaylist', 'write', api.postVodPlaylist),
@@ -236,7 +239,8 @@ function selectOperation(method: string, key: string, query: ReadonlyMap<string,
         const comp = query.get('comp');
         if (comp === 'stat') return OPS.stat;
         if (comp === 'history') return OPS.history;
-        if (comp !== undefined) throw errors.invalidArgument('comp must be "stat" or "history".', 'comp', comp);
+        if (comp === 'health') return OPS.health;
+        if (comp !== undefined) throw errors.invalidArgument('comp must be "stat", "history" or "health".', 'comp', comp);
         return OPS.info;
       }
       case 'DELETE':

@@ -4,7 +4,9 @@ import { LowLatencyStream, type LowLatencyStreams } from '../live/low-latency.js
 import { FencedError, type Catalog, type Channel, type PlaylistResume, type PushEndReason, type PushRecord } from '../catalog/catalog.js';
 import type { EventRecorder } from '../events/event-recorder.js';
 import type { LiveLinkStat, LiveStat } from '../live/live-sessions.js';
-import { TAG_AUDIO, TAG_VIDEO } from '../media/flv.js';
+import { TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO } from '../media/flv.js';
+import type { ChannelHealth } from '../health/channel-health.js';
+import type { HealthMonitor, TrackedHealth } from '../health/health-monitor.js';
 import { objectNames } from '../media/object-names.js';
 import { LivePackager, type PackagerEvent } from '../media/packager.js';
 import { tsChunkPool } from '../media/ts-muxer.js';
@@ -57,6 +59,8 @@ export interface LiveSessionOptions {
   onStorageFull?: () => void;
   /** For channels with the Snapshot option: the gateway's decoders (none without ffmpeg) and the buckets' stores. */
   snapshots?: { pool: DecoderPool | undefined; storeFor: (bucket: string) => ObjectStore };
+  /** Watches the publish's health (none when absent). */
+  health?: HealthMonitor;
   /** Called once the session has flushed everything and closed its history record. */
   onEnded: (session: LiveSession) => void | Promise<void>;
 }
@@ -93,6 +97,9 @@ export class LiveSession implements MediaSink {
   /** fMP4: the init segment the packager made last (segments name it until the next one). */
   private init: InitUpload | undefined;
   private readonly ll: LowLatencyStream | undefined;
+  private tracked: TrackedHealth | undefined;
+  /** The tracked publish's counters (fed on the media path). */
+  private health: ChannelHealth | undefined;
 
   private constructor(private readonly o: LiveSessionOptions, resume: PlaylistResume | undefined) {
     this.bucket = o.bucket;
@@ -134,6 +141,7 @@ export class LiveSession implements MediaSink {
       resume: resume?.playlist,
       mayWrite: () => !this.fenced && o.lease.holds(),
       onSegmentStored: async (seg, stored) => {
+        this.health?.segmentStored(seg.durationMs, seg.closedAt === undefined ? 0 : performance.now() - seg.closedAt);
         await this.reportDropped();
         const record = {
           bucket: this.bucket,
@@ -158,7 +166,11 @@ export class LiveSession implements MediaSink {
         }));
         await this.fencedWrite('index a segment', () => o.catalog.addSegment(record, o.lease.token, events));
       },
-      onSegmentDropped: (reason) => this.droppedUnreported.set(reason, (this.droppedUnreported.get(reason) ?? 0) + 1),
+      onSegmentDropped: (reason) => {
+        this.droppedUnreported.set(reason, (this.droppedUnreported.get(reason) ?? 0) + 1);
+        this.health?.segmentDropped();
+      },
+      onStorageRetry: () => this.health?.storageRetry(),
       onProgress: () => this.updateFlow(),
       // fMP4 fragments are not pool chunks (and LL-HLS keeps serving them from memory)
       releaseChunks: fmp4 ? undefined : (chunks) => tsChunkPool.give(chunks),
@@ -228,6 +240,10 @@ export class LiveSession implements MediaSink {
       o.lease.token,
       recorder?.enabled ? (push) => recorder.entries('publish.started', o.bucket, o.channel.name, { pushId: push.id, remoteAddr: o.remoteAddr }) : undefined,
     );
+    if (o.health) {
+      session.tracked = o.health.track(o.bucket, o.channel.name, session.push.id, o.channel.fragDuration * 1000, () => session.link?.());
+      session.health = session.tracked.health;
+    }
     // served once the push is on record (end() withdraws it)
     if (session.ll) o.lowLatency?.add(o.bucket, session.playlistKey, session.ll);
     o.metrics.publishersLive.inc();
@@ -248,6 +264,8 @@ export class LiveSession implements MediaSink {
     this.o.metrics.ingestBytes += payload.length;
     if (type === TAG_VIDEO) this.videoRate.add(payload.length, now);
     else if (type === TAG_AUDIO) this.audioRate.add(payload.length, now);
+    // FLV's frame type (legacy and Enhanced RTMP alike): 1 is a keyframe
+    if (this.health && type !== TAG_SCRIPT) this.health.media(type === TAG_VIDEO, type === TAG_VIDEO && ((payload[0]! >> 4) & 7) === 1, timestamp, payload.length, now);
     this.carryOut(this.packager.push(type, timestamp, payload));
     if (this.uploader.pendingBytes > this.o.uploadPolicy.maxQueuedBytes / 2) this.updateFlow();
   }
@@ -276,6 +294,7 @@ export class LiveSession implements MediaSink {
       if (this.paused) this.pauseReading?.(false);
       this.carryOut(this.packager.finish());
       await Promise.all([this.uploader.finish(), this.snapshots?.finish()]);
+      this.tracked?.end();
       this.o.playlists?.withdraw(this.bucket, this.playlistKey);
       if (this.ll) this.o.lowLatency?.remove(this.bucket, this.playlistKey, this.ll);
       await this.reportDropped();

@@ -17,6 +17,7 @@ import { AdmissionQueue } from './admission-queue.js';
 import { LoadGuard } from './load-guard.js';
 import { authorizePush } from './push-auth.js';
 import type { EventRecorder } from '../events/event-recorder.js';
+import type { HealthMonitor } from '../health/health-monitor.js';
 import type { PublishHook } from '../events/publish-hook.js';
 import type { LivePlaylists } from '../live/live-playlists.js';
 import type { LowLatencyStreams } from '../live/low-latency.js';
@@ -53,6 +54,8 @@ export interface IngestOptions {
   publishHook?: PublishHook;
   /** Event notifications of publishes (none when absent). */
   recorder?: EventRecorder;
+  /** Watches each publish's health (none when it is off). */
+  health?: HealthMonitor;
   /** A bucket's storage said it is full (retention's emergency sweep). */
   onStorageFull?: (bucket: string) => void;
   /** Decoders for channels with the Snapshot option; none when the gateway has no ffmpeg. */
@@ -280,6 +283,7 @@ export class RtmpIngest implements PublishAuthorizer {
         playlists: this.o.playlists,
         lowLatency: this.o.lowLatency,
         recorder: this.o.recorder,
+        health: this.o.health,
         onStorageFull: () => this.o.onStorageFull?.(grant.bucket),
         snapshots: { pool: this.o.snapshotDecoders, storeFor: this.o.storeFor },
         onEnded: async (s) => {

@@ -70,6 +70,8 @@ export interface ChannelUploaderOptions {
   onPlaylistStored(state: LivePlaylistState, text: string): Promise<void>;
   /** After the queued bytes went down (a segment stored or dropped). */
   onProgress?(): void;
+  /** A storage write failed and is retried (stream health counts them). */
+  onStorageRetry?(): void;
   /** Segment chunks nobody will read again (recycled by the muxer). */
   releaseChunks?(chunks: readonly Uint8Array[]): void;
   /**
@@ -293,6 +295,9 @@ export class ChannelUploader {
       return undefined;
     }
     const giveUp = () => this.fenced || abandoned() || Date.now() > this.deadline;
-    return putWithRetries(this.putOptions, kind, key, data, contentType, giveUp, () => this.stats.retries++);
+    return putWithRetries(this.putOptions, kind, key, data, contentType, giveUp, () => {
+      this.stats.retries++;
+      this.o.onStorageRetry?.();
+    });
   }
 }
