@@ -296,7 +296,7 @@ interface Result {
   boxCpuPercent: number;
   /** Catalog transactions per second per stream over the measured window (PostgreSQL only). */
   catalogTxPerStreamSecond?: number;
-  /** The gateways' per-second event-loop busy shares: mean, 90th percentile, highest (livechannel only). */
+  /** The gateways' event-loop busy shares (the last second's, read every METRICS_EVERY_S): mean, 90th percentile, highest (livechannel only). */
   eventLoopUtilization?: { mean: number; p90: number; max: number };
   /** PostgreSQL's CPU, % of a core (PostgreSQL only). */
   catalogCpuPercent?: number;
@@ -588,7 +588,7 @@ function report(results: Result[]): void {
   console.log('(machine CPU: every process and kernel thread but the generator, e.g. the page cache writeback nginx leaves to the kernel)');
   for (const r of results) {
     const elu = r.eventLoopUtilization;
-    if (elu) console.log(`\n${r.name}: event loop busy ${(elu.mean * 100).toFixed(0)} % of the time (mean over the run${NODES * WORKERS > 1 ? ' and the processes' : ''}; per second: 90th percentile ${(elu.p90 * 100).toFixed(0)} %, highest ${(elu.max * 100).toFixed(0)} %)`);
+    if (elu) console.log(`\n${r.name}: event loop busy ${(elu.mean * 100).toFixed(0)} % of the time (mean over the run${NODES * WORKERS > 1 ? ' and the processes' : ''}; read every ${METRICS_EVERY_S} s: 90th percentile ${(elu.p90 * 100).toFixed(0)} %, highest ${(elu.max * 100).toFixed(0)} %)`);
     if (r.catalogTxPerStreamSecond !== undefined) {
       console.log(`${r.name}: PostgreSQL ${(r.catalogTxPerStreamSecond * STREAMS).toFixed(0)} transactions/s (${r.catalogTxPerStreamSecond.toFixed(2)} per stream per second), its CPU ${r.catalogCpuPercent!.toFixed(1)} % of a core`);
     }
