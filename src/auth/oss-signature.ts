@@ -53,6 +53,15 @@ export function hmacSha1(secret: string, text: string): string {
   return createHmac('sha1', secret).update(text, 'utf8').digest('base64');
 }
 
+/**
+ * The query of a URL signed for a GET of /bucket/key (OSS V1 in the query string): the
+ * sub-resources first, then OSSAccessKeyId, Expires (Unix seconds, as given) and Signature.
+ */
+export function signedGetQuery(bucket: string, key: string, subResources: [string, string][], accessKeyId: string, accessKeySecret: string, expires: number | string): [string, string][] {
+  const toSign = stringToSign({ method: 'GET', contentMd5: '', contentType: '', date: String(expires), ossHeaders: '', resource: canonicalizedResource(bucket, key, subResources) });
+  return [...subResources, ['OSSAccessKeyId', accessKeyId], ['Expires', String(expires)], ['Signature', hmacSha1(accessKeySecret, toSign)]];
+}
+
 export function signaturesEqual(expected: string, provided: string): boolean {
   const a = Buffer.from(expected);
   const b = Buffer.from(provided);

@@ -1,4 +1,4 @@
-import { canonicalizedResource, hmacSha1, stringToSign } from './oss-signature.js';
+import { signedGetQuery } from './oss-signature.js';
 
 export interface PlayUrlOptions {
   /** The playlist's unsigned URL (path-style or virtual-hosted). */
@@ -17,9 +17,6 @@ export interface PlayUrlOptions {
  * segment URI inside signed alike, so a private channel plays in any player.
  */
 export function signPlayUrl(o: PlayUrlOptions): string {
-  const expires = String(o.expires);
-  const query: [string, string][] = [['x-oss-process', 'hls/sign']];
-  const toSign = stringToSign({ method: 'GET', contentMd5: '', contentType: '', date: expires, ossHeaders: '', resource: canonicalizedResource(o.bucket, o.objectKey, query) });
-  const params = new URLSearchParams([...query, ['OSSAccessKeyId', o.accessKeyId], ['Expires', expires], ['Signature', hmacSha1(o.accessKeySecret, toSign)]]);
+  const params = new URLSearchParams(signedGetQuery(o.bucket, o.objectKey, [['x-oss-process', 'hls/sign']], o.accessKeyId, o.accessKeySecret, o.expires));
   return `${o.url}?${params.toString()}`;
 }

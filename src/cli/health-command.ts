@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { canonicalizedResource, hmacSha1, stringToSign } from '../auth/oss-signature.js';
+import { signedGetQuery } from '../auth/oss-signature.js';
 import type { HealthAnswer } from '../http/health-api.js';
 import type { HealthSample } from '../health/health-ring.js';
 import { type ApiTarget } from './api-client.js';
@@ -11,10 +11,8 @@ const WIDTH = 60;
 
 /** The health answer as JSON, with a URL signed by the target's key (from and to are not sub-resources: unsigned, as OSS does). */
 export async function fetchHealth(target: ApiTarget, bucket: string, channel: string, from: number, to: number): Promise<HealthAnswer> {
-  const expires = String(Math.floor(Date.now() / 1000) + 300);
-  const sub: [string, string][] = [['comp', 'health'], ['live', '']];
-  const toSign = stringToSign({ method: 'GET', contentMd5: '', contentType: '', date: expires, ossHeaders: '', resource: canonicalizedResource(bucket, channel, sub) });
-  const params = new URLSearchParams([...sub, ['from', String(from)], ['to', String(to)], ['OSSAccessKeyId', target.accessKeyId], ['Expires', expires], ['Signature', hmacSha1(target.accessKeySecret, toSign)]]);
+  const signed = signedGetQuery(bucket, channel, [['comp', 'health'], ['live', '']], target.accessKeyId, target.accessKeySecret, Math.floor(Date.now() / 1000) + 300);
+  const params = new URLSearchParams([...signed, ['from', String(from)], ['to', String(to)]]);
   const url = `${target.endpoint.replace(/\/$/, '')}/${bucket}/${encodeURIComponent(channel)}?${params.toString().replace('live=&', 'live&')}`;
   let res: Response;
   try {

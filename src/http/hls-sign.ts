@@ -1,5 +1,4 @@
-import { stringify } from 'node:querystring';
-import { canonicalizedResource, hmacSha1, stringToSign } from '../auth/oss-signature.js';
+import { signedGetQuery } from '../auth/oss-signature.js';
 
 /**
  * OSS's `x-oss-process=hls/sign`: a playlist fetched with a signed URL comes back with
@@ -21,8 +20,7 @@ export function signPlaylistUris(
     if (decoded === undefined) return uri; // not a URI any object has (a stray '%'): nothing to sign
     const objectKey = resolveKey(folder, decoded);
     if (objectKey === undefined) return uri;
-    const s = stringToSign({ method: 'GET', contentMd5: '', contentType: '', date: expires, ossHeaders: '', resource: canonicalizedResource(bucket, objectKey, []) });
-    return `${uri}?${stringify({ OSSAccessKeyId: key.accessKeyId, Expires: expires, Signature: hmacSha1(key.accessKeySecret, s) })}`;
+    return `${uri}?${new URLSearchParams(signedGetQuery(bucket, objectKey, [], key.accessKeyId, key.accessKeySecret, expires)).toString()}`;
   };
   return text
     .split('\n')
