@@ -1,5 +1,5 @@
 import { HealthRing, type HealthSample } from './health-ring.js';
-import { judge, type HealthReason, type Verdict } from './health-verdict.js';
+import { judge, VERDICT_RANK, type HealthReason, type Verdict } from './health-verdict.js';
 
 /** The link's counters as the publishing protocol reports them (SRT's; RTMP has none). */
 export interface LinkCounters {
@@ -124,14 +124,10 @@ export class ChannelHealth {
     if (verdict !== 'healthy') this.healthySince = 0;
     else this.healthySince++;
     const previous = this.reported;
-    const worse = rank(verdict) > rank(previous);
+    const worse = VERDICT_RANK[verdict] > VERDICT_RANK[previous];
     const recovered = previous !== 'healthy' && this.healthySince >= RECOVER_AFTER_S;
     if (!worse && !recovered) return undefined;
     this.reported = verdict;
     return { verdict, previous, reasons };
   }
-}
-
-function rank(v: Verdict): number {
-  return v === 'healthy' ? 0 : v === 'degraded' ? 1 : 2;
 }

@@ -1,9 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { ChannelHealth } from './channel-health.js';
 import type { HealthSample } from './health-ring.js';
-import type { Verdict } from './health-verdict.js';
-
-export const VERDICT_VALUE: Record<Verdict, number> = { healthy: 0, degraded: 1, failing: 2 };
+import { VERDICT_RANK, type Verdict } from './health-verdict.js';
 
 interface Watched {
   bucket: string;
@@ -50,7 +48,7 @@ export function registerChannelMetrics(registry: Registry, watched: () => Watche
         const recent = w.health.ring.last(GAUGE_SECONDS);
         const mean = (f: (s: HealthSample) => number) => (recent.length ? recent.reduce((a, s) => a + f(s), 0) / recent.length : 0);
         const max = (f: (s: HealthSample) => number) => Math.max(0, ...recent.map(f));
-        this.set(l, VERDICT_VALUE[w.health.verdict]);
+        this.set(l, VERDICT_RANK[w.health.verdict]);
         bitrate.set({ ...l, track: 'video' }, mean((s) => s.videoBitrate));
         bitrate.set({ ...l, track: 'audio' }, mean((s) => s.audioBitrate));
         fps.set(l, mean((s) => s.frameRate));

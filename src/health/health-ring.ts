@@ -45,7 +45,7 @@ const ABSENT = Number.NaN;
 
 /**
  * A channel's last `capacity` one-second samples, one Float32Array per field: a fixed 12
- * numbers a second (~350 KB for an hour), nothing allocated as samples arrive.
+ * numbers a second (~200 KB for an hour), nothing allocated as samples arrive.
  */
 export class HealthRing {
   private readonly times: Float64Array;

@@ -2,6 +2,9 @@ import type { HealthSample } from './health-ring.js';
 
 export type Verdict = 'healthy' | 'degraded' | 'failing';
 
+/** How bad a verdict is: its order, and its value in the per-channel gauge. */
+export const VERDICT_RANK: Record<Verdict, number> = { healthy: 0, degraded: 1, failing: 2 };
+
 export type ReasonCode = 'no_media' | 'keyframe_interval' | 'bitrate_drop' | 'segments_late' | 'segments_dropped' | 'av_drift' | 'storage_failing' | 'frames_late';
 
 export interface HealthReason {

@@ -38,7 +38,7 @@ describe('health ring', () => {
     expect(ring.last(1)[0]!.videoBitrate).toBe(2_500_000);
   });
 
-  it('costs a fixed ~350 KB for an hour of one-second samples', () => {
+  it('costs a fixed ~200 KB for an hour of one-second samples', () => {
     const bytes = new HealthRing(3600).bytes;
     expect(bytes).toBeGreaterThan(150_000);
     expect(bytes).toBeLessThan(400_000);

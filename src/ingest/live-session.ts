@@ -98,8 +98,6 @@ export class LiveSession implements MediaSink {
   private init: InitUpload | undefined;
   private readonly ll: LowLatencyStream | undefined;
   private tracked: TrackedHealth | undefined;
-  /** The tracked publish's counters (fed on the media path). */
-  private health: ChannelHealth | undefined;
 
   private constructor(private readonly o: LiveSessionOptions, resume: PlaylistResume | undefined) {
     this.bucket = o.bucket;
@@ -240,15 +238,17 @@ export class LiveSession implements MediaSink {
       o.lease.token,
       recorder?.enabled ? (push) => recorder.entries('publish.started', o.bucket, o.channel.name, { pushId: push.id, remoteAddr: o.remoteAddr }) : undefined,
     );
-    if (o.health) {
-      session.tracked = o.health.track(o.bucket, o.channel.name, session.push.id, o.channel.fragDuration * 1000, () => session.link?.());
-      session.health = session.tracked.health;
-    }
+    session.tracked = o.health?.track(o.bucket, o.channel.name, session.push.id, o.channel.fragDuration * 1000, () => session.link?.());
     // served once the push is on record (end() withdraws it)
     if (session.ll) o.lowLatency?.add(o.bucket, session.playlistKey, session.ll);
     o.metrics.publishersLive.inc();
     o.log.info({ bucket: o.bucket, channel: o.channel.name, push: session.push.id, playlist: o.playlistName }, 'publish started');
     return session;
+  }
+
+  /** The tracked publish's counters (fed on the media path). */
+  private get health(): ChannelHealth | undefined {
+    return this.tracked?.health;
   }
 
   attachFlowControl(pause: (paused: boolean) => void): void {
