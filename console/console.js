@@ -24,15 +24,21 @@ function resource(bucketName, objectKey, query) {
 const encodeKey = (k) => k.split('/').map(encodeURIComponent).join('/');
 const queryString = (query) => query.map(([k, v]) => (v === '' ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)).join('&');
 
-/** A signed API call (path-style); returns the parsed XML document, or null for empty bodies. */
-async function oss(method, objectKey, query, body) {
+/** A request to the API (path-style), signed in its headers (OSS V1, x-oss-date). */
+async function signedFetch(method, objectKey, query, { body, accept } = {}) {
   const key = keyOf();
   const date = new Date().toUTCString();
   const contentType = body ? 'application/xml' : '';
   const toSign = `${method}\n\n${contentType}\n${date}\nx-oss-date:${date}\n${resource(bucket(), objectKey, query)}`;
   const headers = { 'x-oss-date': date, authorization: `OSS ${key.id}:${await hmacSha1(key.secret, toSign)}` };
   if (body) headers['content-type'] = contentType;
-  const res = await fetch(`/${bucket()}/${encodeKey(objectKey)}?${queryString(query)}`, { method, headers, body });
+  if (accept) headers.accept = accept;
+  return fetch(`/${bucket()}/${encodeKey(objectKey)}?${queryString(query)}`, { method, headers, body });
+}
+
+/** A signed API call; returns the parsed XML document, or null for empty bodies. */
+async function oss(method, objectKey, query, body) {
+  const res = await signedFetch(method, objectKey, query, { body });
   const text = await res.text();
   const doc = text ? new DOMParser().parseFromString(text, 'application/xml') : null;
   if (!res.ok) {
@@ -44,11 +50,7 @@ async function oss(method, objectKey, query, body) {
 
 /** A signed GET answered in JSON (this gateway's health extension). */
 async function ossJson(objectKey, query) {
-  const key = keyOf();
-  const date = new Date().toUTCString();
-  const toSign = `GET\n\n\n${date}\nx-oss-date:${date}\n${resource(bucket(), objectKey, query)}`;
-  const headers = { accept: 'application/json', 'x-oss-date': date, authorization: `OSS ${key.id}:${await hmacSha1(key.secret, toSign)}` };
-  const res = await fetch(`/${bucket()}/${encodeKey(objectKey)}?${queryString(query)}`, { headers });
+  const res = await signedFetch('GET', objectKey, query, { accept: 'application/json' });
   if (!res.ok) throw new Error(`${res.status}: could not read ${objectKey}`);
   return res.json();
 }
